@@ -1,0 +1,41 @@
+"""minimm — a from-scratch deep-learning library that teaches multimodal generation.
+
+>>> import minimm
+>>> x = minimm.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import backend, cuda
+from .autograd import (
+    Function, Tensor, as_dtype, bool_, enable_grad, float16, float32, float64, get_default_dtype,
+    int32, int64, is_grad_enabled, no_grad, set_default_dtype, set_grad_enabled, uint8,
+)
+from .backend import Device, DeviceError, get_array_module, initial_seed, manual_seed
+from .backend import device as device
+from .creation import (
+    arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, normal, ones, ones_like, rand,
+    rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .ops import (
+    abs, add, all, amax, amin, any, argmax, argmin, broadcast_to, cast, cat, chunk, clamp, clip, clone,
+    concat, div, eq, exp, expand, flatten, gather, ge, getitem, gt, le, leaky_relu, log, log1p,
+    log_softmax, logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, movedim, mul, ne,
+    neg, permute, pow, relu, reshape, sigmoid, sign, softmax, softplus, split, sqrt, square, squeeze,
+    stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
+)
+from . import autograd  # noqa: E402  (``minimm.autograd.grad``)
+
+float = float32  # PyTorch's aliases
+double = float64
+long = int64
+bool = bool_
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)

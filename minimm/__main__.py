@@ -1,0 +1,7 @@
+"""``python -m minimm`` runs the command line (``minimm demo`` when no command is given)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

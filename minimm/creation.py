@@ -1,0 +1,171 @@
+"""Making tensors: from data, filled with constants, ranges, identity matrices and random draws.
+
+Random draws come from the seeded generators of :mod:`minimm.backend`, so
+``minimm.manual_seed(0)`` makes every one of them reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend as B
+from .autograd import Tensor, as_dtype, get_default_dtype, int64
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+    "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "rand_like",
+    "randn_like", "normal",
+]
+
+
+def _finish(data, requires_grad):
+    t = Tensor._wrap(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(int(s) for s in size[0])
+    return tuple(int(s) for s in size)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
+
+    Python floats become ``minimm.float32`` (the default dtype), Python ints ``minimm.int64``;
+    arrays keep their dtype unless ``dtype`` is given.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(data, dtype=dtype, device=device)
+    if t.data is data:  # tensor() always copies, like PyTorch
+        xp = B.get_array_module(data)
+        t.data = np.array(data, copy=True) if xp is np else xp.asarray(data, copy=True)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like :func:`tensor` but shares memory with ``data`` when no copy is needed."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A host tensor sharing memory with a NumPy array."""
+    return Tensor(array)
+
+
+def _full(shape, value, dtype, device, requires_grad):
+    dt = as_dtype(dtype) if dtype is not None else (
+        get_default_dtype() if isinstance(value, float) else (int64 if isinstance(value, int) and not isinstance(value, bool) else np.dtype(bool) if isinstance(value, bool) else get_default_dtype())
+    )
+    xp = B.namespace_for(device)
+    kw = {} if xp is np else ({"device": B._strict_device(B.device(device))} if B.device(device).type == "strict" else {})
+    if B.device(device).type == "cuda":  # pragma: no cover - needs a GPU
+        with xp.cuda.Device(B.device(device).index or 0):
+            return _finish(xp.full(shape, value, dtype=dt), requires_grad)
+    return _finish(xp.full(shape, value, dtype=B.native_dtype(xp, dt), **kw), requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given shape."""
+    return _full(_shape(size), 0.0, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given shape."""
+    return _full(_shape(size), 1.0, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor (minimm fills it with zeros: determinism is worth one memset)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value``."""
+    return _full(_shape((size,)), fill_value, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, end): int64 for integer arguments, else the default dtype."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if ints else get_default_dtype()
+    host = np.arange(start, end, step, dtype=as_dtype(dtype))
+    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    host = np.linspace(start, end, steps, dtype=as_dtype(dtype))
+    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n × m)."""
+    host = np.eye(n, m, dtype=as_dtype(dtype))
+    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the seeded generator."""
+    data = B.random_array("uniform", _shape(size), as_dtype(dtype), B.device(device))
+    return _finish(data, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples N(0, 1) from the seeded generator."""
+    data = B.random_array("normal", _shape(size), as_dtype(dtype), B.device(device))
+    return _finish(data, requires_grad)
+
+
+def normal(mean: float, std: float, size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Samples from N(mean, std²)."""
+    data = B.random_array("normal", _shape((size,)), as_dtype(dtype), B.device(device), mean=mean, std=std)
+    return _finish(data, requires_grad)
+
+
+def randint(low: int, high: int | None = None, size=(), dtype=None, device=None) -> Tensor:
+    """Uniform integers in [low, high)."""
+    if high is None:
+        low, high = 0, low
+    data = B.random_array("integers", _shape((size,)), as_dtype(dtype or int64), B.device(device), low=low, high=high)
+    return Tensor._wrap(data)
+
+
+def randperm(n: int, device=None) -> Tensor:
+    """A random permutation of 0 … n−1."""
+    return Tensor._wrap(B.random_array("permutation", (n,), int64, B.device(device), n=n))
+
+
+def _like(fn, t: Tensor, dtype, device, requires_grad, *args):
+    return fn(*args, t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def zeros_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def full_like(input: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(rand, input, dtype, device, requires_grad)
+
+
+def randn_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(randn, input, dtype, device, requires_grad)

@@ -1,0 +1,210 @@
+"""Audio features from scratch: framing, the Hann window, the STFT, spectrograms and band energies.
+
+A sound is a 1-D array of samples (or a batch of them, shape (..., n_samples)). The short-time
+Fourier transform cuts it into overlapping frames, tapers each frame with a window and takes its
+discrete Fourier transform::
+
+    X[m, k] = sum_{n=0}^{N-1} w[n] x[m*H + n] exp(-2 pi i k n / N),   k = 0 .. N/2
+
+(N = ``n_fft``, H = ``hop_length``, m the frame). Bin k sits at frequency ``k * sample_rate / N``.
+The FFT is the array namespace's own (``xp.fft.rfft``: NumPy on the CPU, CuPy's cuFFT on a GPU).
+
+Layout: time first. ``stft`` returns (..., n_frames, n_fft // 2 + 1), so a spectrogram is a sequence
+of frame vectors, ready for a sequence model (PyTorch and librosa put frequency first; transpose
+with ``xp.matrix_transpose`` for theirs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import asarray, device_of, dtype_name, get_array_module, native_dtype, to_numpy
+
+__all__ = [
+    "frame_signal",
+    "hann_window",
+    "stft",
+    "spectrogram",
+    "log_spectrogram",
+    "fft_frequencies",
+    "band_energies",
+    "goertzel_power",
+]
+
+
+def _unwrap(x):
+    if isinstance(x, np.ndarray):
+        return x
+    data = getattr(x, "data", None)
+    return data if data is not None and hasattr(data, "shape") else x
+
+
+def _floating(x, xp):
+    if not xp.isdtype(x.dtype, "real floating"):
+        x = xp.astype(x, native_dtype(xp, "float64"))
+    return x
+
+
+def frame_signal(signal, frame_length: int, hop_length: int):
+    """Cut ``signal`` (..., n) into frames (..., n_frames, frame_length), ``hop_length`` apart.
+
+    ``n_frames = 1 + (n - frame_length) // hop_length``; trailing samples that do not fill a frame
+    are dropped. Implemented as one gather with an index grid ``m*H + n`` so it runs on any backend.
+    """
+    x = _floating(_unwrap(signal), get_array_module(_unwrap(signal)))
+    xp = get_array_module(x)
+    n = x.shape[-1]
+    if frame_length > n:
+        raise ValueError(f"frame_length={frame_length} is longer than the signal ({n} samples)")
+    if hop_length < 1:
+        raise ValueError(f"hop_length must be >= 1, got {hop_length}")
+    n_frames = 1 + (n - frame_length) // hop_length
+    grid = np.arange(n_frames)[:, None] * hop_length + np.arange(frame_length)[None, :]
+    idx = asarray(grid.reshape(-1), dev=device_of(x))
+    frames = xp.take(x, idx, axis=x.ndim - 1)
+    return xp.reshape(frames, (*x.shape[:-1], n_frames, frame_length))
+
+
+def hann_window(n: int, periodic: bool = True, dtype="float64", device=None):
+    """The Hann window ``w[k] = 0.5 - 0.5 cos(2 pi k / M)``, k = 0 .. n-1.
+
+    ``M = n`` for the *periodic* window (the default, right for spectral analysis: overlapping
+    windows with hop n/2 or n/4 sum to a constant) and ``M = n - 1`` for the *symmetric* one (for
+    filter design). It tapers a frame to zero at its ends so that cutting the frame out of a longer
+    signal does not smear energy into every frequency bin (spectral leakage).
+    """
+    if n < 1:
+        raise ValueError(f"window length must be >= 1, got {n}")
+    if n == 1:
+        w = np.ones(1)
+    else:
+        m = n if periodic else n - 1
+        w = 0.5 - 0.5 * np.cos(2.0 * math.pi * np.arange(n) / m)
+    return asarray(w.astype(dtype), dev=device)
+
+
+def _window_for(window, n_fft, x, xp):
+    if window is None:
+        return None
+    if isinstance(window, str):
+        if window != "hann":
+            raise ValueError(f"unknown window {window!r}: use 'hann', None (rectangular) or an array")
+        return hann_window(n_fft, dtype=dtype_name(x.dtype), device=device_of(x))
+    w = _unwrap(window)
+    if w.shape != (n_fft,):
+        raise ValueError(f"window has shape {tuple(w.shape)}, expected ({n_fft},)")
+    return xp.astype(w, x.dtype)
+
+
+def stft(signal, n_fft: int = 256, hop_length: int | None = None, window="hann", center: bool = False):
+    """Short-time Fourier transform: complex array (..., n_frames, n_fft // 2 + 1).
+
+    ``X[m, k] = sum_n w[n] x[m*H + n] exp(-2 pi i k n / N)`` (see the module docstring).
+    ``hop_length`` defaults to ``n_fft // 4``; ``window`` is ``"hann"``, ``None`` (rectangular) or an
+    array of length ``n_fft``; ``center=True`` pads ``n_fft // 2`` zeros on both sides so that frame m
+    is centred on sample ``m*H`` (as librosa and PyTorch do by default).
+    """
+    x = _unwrap(signal)
+    xp = get_array_module(x)
+    x = _floating(x, xp)
+    hop = n_fft // 4 if hop_length is None else int(hop_length)
+    if center:
+        # zeros_like of a gathered slice gives zeros of the right dtype *on the right device*.
+        first = asarray(np.zeros(n_fft // 2, dtype=np.int64), dev=device_of(x))
+        pad = xp.zeros_like(xp.take(x, first, axis=x.ndim - 1))
+        x = xp.concat([pad, x, pad], axis=x.ndim - 1)
+    frames = frame_signal(x, n_fft, hop)
+    w = _window_for(window, n_fft, x, xp)
+    if w is not None:
+        frames = frames * w
+    return xp.fft.rfft(frames, n=n_fft, axis=frames.ndim - 1)
+
+
+def spectrogram(signal, n_fft: int = 256, hop_length: int | None = None, window="hann", power: float = 1.0, center=False):
+    """``|STFT|**power``: the magnitude (power=1) or power (power=2) spectrogram, (..., frames, bins)."""
+    x = _unwrap(signal)
+    xp = get_array_module(x)
+    mag = xp.abs(stft(x, n_fft=n_fft, hop_length=hop_length, window=window, center=center))
+    return mag if power == 1.0 else mag**power
+
+
+def log_spectrogram(signal, n_fft: int = 256, hop_length: int | None = None, window="hann", eps: float = 1e-6, center=False):
+    """``log(|STFT| + eps)``: the log-magnitude spectrogram.
+
+    The log compresses the huge dynamic range of sound (as our ears do) so quiet and loud parts both
+    matter to a model; ``eps`` keeps silent bins finite.
+    """
+    x = _unwrap(signal)
+    xp = get_array_module(x)
+    return xp.log(spectrogram(x, n_fft=n_fft, hop_length=hop_length, window=window, center=center) + eps)
+
+
+def fft_frequencies(n_fft: int, sample_rate: float) -> np.ndarray:
+    """Centre frequency in Hz of each rfft bin: ``k * sample_rate / n_fft``, k = 0 .. n_fft/2."""
+    return np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)
+
+
+def band_energies(
+    signal,
+    sample_rate: float,
+    n_bands: int = 16,
+    n_fft: int = 256,
+    hop_length: int | None = None,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    edges=None,
+    per_frame: bool = False,
+    log: bool = True,
+    eps: float = 1e-8,
+):
+    """Energy of the power spectrogram in frequency bands: a small, fixed-size feature for a model.
+
+    ``E[b] = mean over frames of sum_{k in band b} |X[m, k]|^2`` with ``n_bands`` equal-width bands
+    from ``fmin`` to ``fmax`` (default: the Nyquist frequency) or explicit band ``edges`` in Hz.
+    Returns (..., n_bands), or (..., n_frames, n_bands) with ``per_frame=True``; ``log=True`` gives
+    ``log(E + eps)``. It is *inverse-free*: the sound cannot be rebuilt from it, it only summarises
+    where the energy is, which is all a small classifier needs. Bands are summed with one matrix
+    product against a 0/1 band-membership matrix.
+    """
+    x = _unwrap(signal)
+    xp = get_array_module(x)
+    power = spectrogram(x, n_fft=n_fft, hop_length=hop_length, power=2.0)
+    if edges is None:
+        top = sample_rate / 2 if fmax is None else fmax
+        edges = np.linspace(fmin, top, n_bands + 1)
+    edges = np.asarray(edges, dtype=np.float64)
+    freqs = fft_frequencies(n_fft, sample_rate)
+    # Bin k belongs to band b when edges[b] <= f_k < edges[b+1] (the last band includes its top).
+    member = (freqs[:, None] >= edges[None, :-1]) & (freqs[:, None] < edges[None, 1:])
+    member[:, -1] |= freqs == edges[-1]
+    m = asarray(member.astype(dtype_name(power.dtype)), dev=device_of(power))
+    e = power @ m
+    if not per_frame:
+        e = xp.mean(e, axis=e.ndim - 2)
+    return xp.log(e + eps) if log else e
+
+
+def goertzel_power(signal, freqs, sample_rate: float) -> np.ndarray:
+    """Power ``|sum_n x[n] exp(-2 pi i f n / fs)|^2`` at a few frequencies, by Goertzel's recursion.
+
+    For one frequency, with ``c = 2 cos(2 pi f / fs)``::
+
+        s[n] = x[n] + c s[n-1] - s[n-2]           (a two-tap resonator, real arithmetic only)
+        P    = s[N-1]^2 + s[N-2]^2 - c s[N-1] s[N-2]
+
+    It costs N multiply-adds per frequency, so for a handful of frequencies (a DTMF keypad has
+    seven) it beats a full FFT, and ``f`` need not sit on an FFT bin. NumPy, vectorised over the
+    batch and the frequencies: (..., n) -> (..., len(freqs)). This is a sequential recursion, so it
+    runs on the host: arrays of other devices are copied there explicitly first.
+    """
+    x = np.asarray(to_numpy(_unwrap(signal)), dtype=np.float64)
+    f = np.asarray(freqs, dtype=np.float64)
+    c = 2.0 * np.cos(2.0 * math.pi * f / sample_rate)
+    s1 = np.zeros((*x.shape[:-1], f.size))
+    s2 = np.zeros_like(s1)
+    for n in range(x.shape[-1]):
+        s0 = x[..., n, None] + c * s1 - s2
+        s2, s1 = s1, s0
+    return s1**2 + s2**2 - c * s1 * s2

@@ -1,0 +1,469 @@
+"""Shapes: procedural image / caption / sound triples with known ground truth, generated offline.
+
+Every sample has four attributes,
+
+* shape     in {circle, square, triangle, cross}
+* size      in {small, large}
+* position  in {top left, top right, bottom left, bottom right, center}
+* intensity in {dim, bright}
+
+(4 x 2 x 5 x 2 = 80 combinations), and three aligned modalities:
+
+**image** — a 16 x 16 grey-level picture (``image_size`` allows larger; geometry scales with it).
+The shape is drawn anti-aliased (4 x 4 sub-pixel supersampling) with value 0.5 (dim) or 1.0
+(bright), position jittered by up to 1 px, radius by up to 0.3 px, plus N(0, 0.05) pixel noise,
+clipped to [0, 1]. Small radii are 3.1 +- 0.3 px, never below 2.8 px, because below that small
+circles, squares and triangles become hard to tell apart on 16 x 16 pixels; large radii 4.6 +- 0.3.
+
+**caption** — one of several templates filled with synonyms ("a large bright circle at the top
+left", "top left: a big round shape, bright", ...), so a model must read the words rather than
+memorise strings. :func:`parse_caption` recovers the attributes from any caption.
+
+**sound** — a 0.4 s clip (4 kHz by default) holding one tone whose features encode the attributes:
+
+==========  ==================================================================================
+shape       pitch: circle 300 Hz, square 450 Hz, triangle 675 Hz, cross 1012.5 Hz (ratio 1.5)
+size        duration: small 0.12 s, large 0.28 s (onset jittered between 0.02 and 0.06 s)
+intensity   loudness: peak amplitude 0.35 (dim) or 1.0 (bright)
+position    envelope over the tone: top left rises, top right falls, bottom left swells in the
+            middle, bottom right dips in the middle, center stays flat
+==========  ==================================================================================
+
+with a random phase and N(0, ``sound_noise``) white noise. :func:`decode_sounds` recovers the four
+attributes from the waveform alone with a fixed signal-processing recipe (no learning).
+
+``holdout_combinations`` removes chosen combinations from the *training* split only, to test
+compositional generalisation (has the model understood "triangle" and "top left" separately, or
+only the pairs it has seen?). The test split always covers all 80 combinations evenly.
+
+Everything is deterministic for a seed: the same seed gives bit-identical arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import numpy as np
+
+from ..audio import stft
+from .base import DatasetSplits, MultimodalDataset
+
+__all__ = [
+    "SHAPES",
+    "SIZES",
+    "POSITIONS",
+    "INTENSITIES",
+    "ATTRIBUTES",
+    "SYNONYMS",
+    "CAPTION_TEMPLATES",
+    "PITCHES",
+    "load_shapes",
+    "make_shapes",
+    "render_shapes",
+    "make_captions",
+    "parse_caption",
+    "synthesize_sounds",
+    "decode_sounds",
+    "holdout_mask",
+]
+
+SHAPES = ("circle", "square", "triangle", "cross")
+SIZES = ("small", "large")
+POSITIONS = ("top left", "top right", "bottom left", "bottom right", "center")
+INTENSITIES = ("dim", "bright")
+ATTRIBUTES = {"shape": SHAPES, "size": SIZES, "position": POSITIONS, "intensity": INTENSITIES}
+
+# Geometry on the 16 x 16 reference canvas (pixel i has its centre at coordinate i).
+_CENTRES = {"top left": (4.5, 4.5), "top right": (4.5, 10.5), "bottom left": (10.5, 4.5), "bottom right": (10.5, 10.5), "center": (7.5, 7.5)}
+_RADII = {"small": 3.1, "large": 4.6}
+_RADIUS_JITTER = 0.3
+_POSITION_JITTER = 1.0
+_PIXEL_VALUE = {"dim": 0.5, "bright": 1.0}
+_SUPERSAMPLE = 4
+
+# Sound encoding.
+PITCHES = {"circle": 300.0, "square": 450.0, "triangle": 675.0, "cross": 1012.5}
+_DURATIONS = {"small": 0.12, "large": 0.28}
+_AMPLITUDES = {"dim": 0.35, "bright": 1.0}
+_ENVELOPES = {"top left": "rise", "top right": "fall", "bottom left": "swell", "bottom right": "dip", "center": "flat"}
+_CLIP_SECONDS = 0.4
+_FADE_SECONDS = 0.005
+
+# Caption vocabulary: every value has synonyms, and no synonym of one value appears inside another's.
+SYNONYMS = {
+    "shape": {
+        "circle": ("circle", "round shape", "disc"),
+        "square": ("square", "box", "block"),
+        "triangle": ("triangle", "wedge", "arrowhead"),
+        "cross": ("cross", "plus sign", "plus shape"),
+    },
+    "size": {"small": ("small", "little", "tiny"), "large": ("large", "big", "huge")},
+    "intensity": {"dim": ("dim", "faint", "dark"), "bright": ("bright", "vivid", "glowing")},
+    "position": {
+        "top left": ("top left", "upper left"),
+        "top right": ("top right", "upper right"),
+        "bottom left": ("bottom left", "lower left"),
+        "bottom right": ("bottom right", "lower right"),
+        "center": ("center", "centre", "middle"),
+    },
+}
+# {where} is a position with its preposition ("at the top left", "in the middle").
+CAPTION_TEMPLATES = (
+    "a {size} {intensity} {shape} {where}",
+    "{pos}: a {size} {shape}, {intensity}",
+    "there is a {intensity} {shape} {where}, and it is {size}",
+    "{where} you can see a {size}, {intensity} {shape}",
+    "{size} {intensity} {shape}, {pos}",
+    "the {shape} {where} is {size} and {intensity}",
+)
+_CORNER_PHRASES = ("at the {p}", "in the {p} corner")
+_CENTRE_PHRASES = ("in the {p}", "at the {p}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes and hold-outs
+# ---------------------------------------------------------------------------------------------
+_ALL_COMBOS = np.array(list(itertools.product(*(range(len(v)) for v in ATTRIBUTES.values()))), dtype=np.int64)
+
+
+def _normalise_holdout(spec) -> dict:
+    """A hold-out given as a dict (possibly partial) or a 4-tuple of value names -> {attr: code}."""
+    if isinstance(spec, dict):
+        items = spec.items()
+    else:
+        spec = tuple(spec)
+        if len(spec) != len(ATTRIBUTES):
+            raise ValueError(f"a hold-out tuple names all four attributes {tuple(ATTRIBUTES)}, got {spec}")
+        items = zip(ATTRIBUTES, spec)
+    out = {}
+    for attr, value in items:
+        if attr not in ATTRIBUTES:
+            raise ValueError(f"unknown attribute {attr!r}; attributes are {tuple(ATTRIBUTES)}")
+        if value not in ATTRIBUTES[attr]:
+            raise ValueError(f"unknown {attr} {value!r}; choose from {ATTRIBUTES[attr]}")
+        out[attr] = ATTRIBUTES[attr].index(value)
+    return out
+
+
+def holdout_mask(attributes: dict, holdout_combinations) -> np.ndarray:
+    """Boolean mask of the samples that match any of ``holdout_combinations``.
+
+    ``attributes`` maps attribute name -> code array (as in ``dataset.attributes``). A hold-out is a
+    dict such as ``{"shape": "triangle", "position": "top left"}`` (every triangle at the top left,
+    whatever its size and intensity) or a full 4-tuple ``("triangle", "small", "top left", "dim")``.
+    """
+    n = len(next(iter(attributes.values())))
+    mask = np.zeros(n, dtype=bool)
+    for spec in holdout_combinations or ():
+        hit = np.ones(n, dtype=bool)
+        for attr, code in _normalise_holdout(spec).items():
+            hit &= np.asarray(attributes[attr]) == code
+        mask |= hit
+    return mask
+
+
+def _balanced_codes(combos: np.ndarray, n: int, rng) -> np.ndarray:
+    """n rows drawn so that every allowed combination appears equally often (+-1), shuffled."""
+    reps = -(-n // len(combos))
+    pool = np.concatenate([rng.permutation(len(combos)) for _ in range(reps)])[:n]
+    return combos[rng.permutation(pool)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+# ---------------------------------------------------------------------------------------------
+def render_shapes(shape, size, position, intensity, rng=None, image_size: int = 16, pixel_noise: float = 0.05, jitter: bool = True):
+    """Draw images (N, S, S) float32 for attribute code arrays (see the module docstring).
+
+    With ``rng=None`` and ``jitter=False`` and ``pixel_noise=0`` the result is the clean prototype.
+    """
+    shape, size, position, intensity = (np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity))
+    n = shape.shape[0]
+    rng = rng if rng is not None else np.random.default_rng(0)
+    scale = image_size / 16.0
+    centre = np.array([_CENTRES[POSITIONS[p]] for p in position]).reshape(n, 2) * scale
+    # Centres refer to the 16-pixel grid; on a larger canvas pixel centres move with the scale.
+    centre += (scale - 1.0) / 2.0
+    radius = np.array([_RADII[SIZES[s]] for s in size]).reshape(n) * scale
+    if jitter:
+        centre = centre + rng.uniform(-_POSITION_JITTER, _POSITION_JITTER, size=(n, 2)) * scale
+        radius = radius + rng.uniform(-_RADIUS_JITTER, _RADIUS_JITTER, size=n) * scale
+    value = np.array([_PIXEL_VALUE[INTENSITIES[i]] for i in intensity]).reshape(n)
+    ss = _SUPERSAMPLE
+    sub = (np.arange(image_size * ss) + 0.5) / ss - 0.5  # sub-pixel centre coordinates
+    images = np.empty((n, image_size, image_size), dtype=np.float64)
+    chunk = max(1, 2_000_000 // (image_size * ss) ** 2)  # bounded memory whatever n is
+    for lo in range(0, n, chunk):
+        sl = slice(lo, min(n, lo + chunk))
+        dy = sub[None, :, None] - centre[sl, 0, None, None]
+        dx = sub[None, None, :] - centre[sl, 1, None, None]
+        r = radius[sl, None, None]
+        kind = shape[sl, None, None]
+        circle = dx**2 + dy**2 <= r**2
+        # A square of the same area as the circle: half side r * sqrt(pi) / 2.
+        square = np.maximum(np.abs(dx), np.abs(dy)) <= r * (math.sqrt(math.pi) / 2)
+        # An upward equilateral triangle with circumradius 1.25 r, centred on its centroid.
+        big = 1.25 * r
+        triangle = (dy >= -big) & (dy <= big / 2) & (np.abs(dx) <= (dy + big) / math.sqrt(3))
+        # A plus sign: two bars of half-length r and half-thickness r/3.
+        t = r / 3
+        cross = ((np.abs(dx) <= t) & (np.abs(dy) <= r)) | ((np.abs(dy) <= t) & (np.abs(dx) <= r))
+        mask = np.select([kind == 0, kind == 1, kind == 2, kind == 3], [circle, square, triangle, cross])
+        m = mask.shape[0]
+        coverage = mask.reshape(m, image_size, ss, image_size, ss).mean(axis=(2, 4))
+        images[sl] = coverage * value[sl, None, None]
+    if pixel_noise:
+        images += rng.normal(0.0, pixel_noise, size=images.shape)
+    return np.clip(images, 0.0, 1.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Captions
+# ---------------------------------------------------------------------------------------------
+def make_captions(shape, size, position, intensity, rng) -> list[str]:
+    """One caption per sample: a random template filled with random synonyms."""
+    out = []
+    for s, z, p, i in zip(shape, size, position, intensity):
+        pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+        pos_name = POSITIONS[int(p)]
+        pos = pick(SYNONYMS["position"][pos_name])
+        phrases = _CENTRE_PHRASES if pos_name == "center" else _CORNER_PHRASES
+        words = {
+            "shape": pick(SYNONYMS["shape"][SHAPES[int(s)]]),
+            "size": pick(SYNONYMS["size"][SIZES[int(z)]]),
+            "intensity": pick(SYNONYMS["intensity"][INTENSITIES[int(i)]]),
+            "pos": pos,
+            "where": pick(phrases).format(p=pos),
+        }
+        out.append(pick(CAPTION_TEMPLATES).format(**words))
+    return out
+
+
+_PATTERNS = {
+    attr: [(value, re.compile(r"\b" + r"\s+".join(map(re.escape, syn.split())) + r"\b")) for value, syns in table.items() for syn in syns]
+    for attr, table in SYNONYMS.items()
+}
+
+
+def parse_caption(caption: str) -> dict:
+    """The attributes a caption describes, e.g. ``{"shape": "circle", "size": "large", ...}``.
+
+    Looks up every synonym as a whole phrase (case-insensitive); each attribute must be named with
+    exactly one value, otherwise a ValueError says which attribute is missing or contradictory.
+    """
+    text = caption.lower()
+    found = {}
+    for attr, patterns in _PATTERNS.items():
+        values = {value for value, pat in patterns if pat.search(text)}
+        if len(values) != 1:
+            what = "no" if not values else "conflicting values " + ", ".join(sorted(values)) + " for"
+            raise ValueError(f"caption {caption!r} names {what} {attr}")
+        found[attr] = values.pop()
+    return {k: found[k] for k in ATTRIBUTES}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sounds
+# ---------------------------------------------------------------------------------------------
+def _envelope(kind: str, u: np.ndarray) -> np.ndarray:
+    """Amplitude envelope over the tone (u from 0 to 1); never below 0.3 so onsets stay detectable."""
+    if kind == "rise":
+        return 0.3 + 0.7 * u
+    if kind == "fall":
+        return 1.0 - 0.7 * u
+    if kind == "swell":
+        return 0.3 + 0.7 * np.sin(np.pi * u)
+    if kind == "dip":
+        return 1.0 - 0.7 * np.sin(np.pi * u)
+    return np.ones_like(u)
+
+
+def synthesize_sounds(shape, size, position, intensity, rng=None, sample_rate: int = 4000, sound_noise: float = 0.05, onset=None):
+    """Waveforms (N, 0.4 s * sample_rate) float32 encoding the attributes (see the module docstring).
+
+    ``onset`` (seconds) fixes the tone's start; by default it is drawn in [0.02, 0.06] s.
+    """
+    shape, size, position, intensity = (np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity))
+    rng = rng if rng is not None else np.random.default_rng(0)
+    n = shape.shape[0]
+    length = int(round(_CLIP_SECONDS * sample_rate))
+    t = np.arange(length) / sample_rate
+    phase = rng.uniform(0.0, 2 * np.pi, size=n)
+    starts = rng.uniform(0.02, 0.06, size=n) if onset is None else np.full(n, float(onset))
+    out = np.zeros((n, length), dtype=np.float64)
+    fade = _FADE_SECONDS
+    for j in range(n):
+        f = PITCHES[SHAPES[shape[j]]]
+        dur = _DURATIONS[SIZES[size[j]]]
+        u = (t - starts[j]) / dur
+        inside = (u >= 0) & (u <= 1)
+        env = np.where(inside, _envelope(_ENVELOPES[POSITIONS[position[j]]], np.clip(u, 0, 1)), 0.0)
+        # Short linear fades at both ends: a hard edge would click (splash energy over all bins).
+        edge = np.clip(np.minimum(t - starts[j], starts[j] + dur - t) / fade, 0.0, 1.0)
+        amp = _AMPLITUDES[INTENSITIES[intensity[j]]]
+        out[j] = amp * env * edge * np.sin(2 * np.pi * f * t + phase[j])
+    if sound_noise:
+        out += rng.normal(0.0, sound_noise, size=out.shape)
+    return out.astype(np.float32)
+
+
+_DECODER_NFFT = 128
+_DECODER_HOP = 16
+_TEMPLATE_CACHE: dict = {}
+
+
+def _amplitude_envelope(sounds: np.ndarray, sample_rate: int, pitch_codes: np.ndarray) -> np.ndarray:
+    """Per-frame amplitude of the tone at each sample's pitch, in waveform units.
+
+    For a sinusoid of amplitude A under a window w, the power in the positive-frequency bins of one
+    frame is about ``A^2 N sum(w^2) / 4`` (Parseval), so ``A = sqrt(4 P / (N sum w^2))``. Summing the
+    power of the 5 bins around the pitch catches the whole Hann main lobe wherever the pitch falls
+    between bins, and ignores the noise elsewhere.
+    """
+    spec = np.abs(stft(sounds.astype(np.float64), n_fft=_DECODER_NFFT, hop_length=_DECODER_HOP)) ** 2
+    n_fft = _DECODER_NFFT
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    centre = np.rint(np.array([PITCHES[s] for s in SHAPES]) * n_fft / sample_rate).astype(int)
+    env = np.empty(spec.shape[:2])
+    for code in range(len(SHAPES)):
+        sel = pitch_codes == code
+        if sel.any():
+            k = centre[code]
+            env[sel] = spec[sel][:, :, k - 2 : k + 3].sum(axis=2)
+    return np.sqrt(4.0 * env / (n_fft * np.sum(w**2)))
+
+
+def _envelope_profile(env_row: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Mean of the normalised envelope in thirds of the active region (edges trimmed)."""
+    idx = np.flatnonzero(active)
+    trim = _DECODER_NFFT // _DECODER_HOP // 2  # frames that straddle the onset or the end
+    core = idx[trim:-trim] if idx.size > 2 * trim + 3 else idx
+    seg = env_row[core[0] : core[-1] + 1]
+    seg = seg / seg.max()
+    return np.array([part.mean() for part in np.array_split(seg, 3)])
+
+
+def _envelope_templates(sample_rate: int) -> np.ndarray:
+    """Profiles of clean prototypes, one per (position, size): the decoder's reference points."""
+    if sample_rate not in _TEMPLATE_CACHE:
+        pos, size = np.meshgrid(np.arange(len(POSITIONS)), np.arange(len(SIZES)), indexing="ij")
+        pos, size = pos.ravel(), size.ravel()
+        zeros = np.zeros_like(pos)
+        clean = synthesize_sounds(zeros, size, pos, zeros + 1, sample_rate=sample_rate, sound_noise=0.0, onset=0.04)
+        env = _amplitude_envelope(clean, sample_rate, zeros)
+        profiles = np.array([_envelope_profile(e, e > 0.2 * e.max()) for e in env])
+        _TEMPLATE_CACHE[sample_rate] = profiles.reshape(len(POSITIONS), len(SIZES), 3)
+    return _TEMPLATE_CACHE[sample_rate]
+
+
+def decode_sounds(sounds, sample_rate: int = 4000) -> dict:
+    """Recover the attribute codes from waveforms (N, n_samples) with fixed signal processing.
+
+    1. **shape** — magnitude of the whole clip's spectrum near each of the four pitches; argmax.
+    2. **size** — the tone's amplitude envelope at that pitch, frame by frame (STFT, 32 ms Hann
+       frames every 4 ms); frames above 20 % of its peak are "on"; more than 0.2 s on means large.
+    3. **intensity** — the envelope's peak: above sqrt(0.35 * 1.0), the geometric mean of the two
+       loudness levels, means bright.
+    4. **position** — the envelope's shape: its mean in the first, middle and last third of the tone,
+       normalised by the peak, compared with clean prototypes (nearest in Euclidean distance).
+
+    Returns ``{"shape": codes, "size": codes, "position": codes, "intensity": codes}``.
+    """
+    from ...backend import to_numpy
+
+    x = np.asarray(to_numpy(getattr(sounds, "data", sounds)) if not isinstance(sounds, np.ndarray) else sounds, dtype=np.float64)
+    x = np.atleast_2d(x)
+    n, length = x.shape
+    spectrum = np.abs(np.fft.rfft(x, axis=1))
+    freqs = np.fft.rfftfreq(length, 1.0 / sample_rate)
+    scores = []
+    for s in SHAPES:
+        near = np.abs(freqs - PITCHES[s]) <= 15.0
+        scores.append(spectrum[:, near].sum(axis=1))
+    shape = np.argmax(np.stack(scores, axis=1), axis=1)
+    env = _amplitude_envelope(x, sample_rate, shape)
+    templates = _envelope_templates(sample_rate)
+    size = np.empty(n, dtype=np.int64)
+    intensity = np.empty(n, dtype=np.int64)
+    position = np.empty(n, dtype=np.int64)
+    threshold_seconds = (_DURATIONS["small"] + _DURATIONS["large"]) / 2
+    loud_threshold = math.sqrt(_AMPLITUDES["dim"] * _AMPLITUDES["bright"])
+    for j in range(n):
+        e = env[j]
+        peak = e.max()
+        active = e > 0.2 * peak
+        on_seconds = active.sum() * _DECODER_HOP / sample_rate
+        size[j] = int(on_seconds > threshold_seconds)
+        intensity[j] = int(peak > loud_threshold)
+        profile = _envelope_profile(e, active)
+        position[j] = int(np.argmin(np.sum((templates[:, size[j]] - profile) ** 2, axis=1)))
+    return {"shape": shape.astype(np.int64), "size": size, "position": position, "intensity": intensity}
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset
+# ---------------------------------------------------------------------------------------------
+def make_shapes(
+    n: int,
+    seed: int | np.random.SeedSequence = 0,
+    image_size: int = 16,
+    pixel_noise: float = 0.05,
+    sound_noise: float = 0.05,
+    sample_rate: int = 4000,
+    with_sound: bool = True,
+    exclude=None,
+) -> MultimodalDataset:
+    """``n`` samples of the Shapes data (one split), combinations balanced, ``exclude`` left out.
+
+    Modalities: ``image`` (n, S, S) float32 in [0, 1], ``caption`` (list of n strings), ``sound``
+    (n, 0.4 s * sample_rate) float32. Attributes: ``shape``, ``size``, ``position``, ``intensity``.
+    """
+    rng = np.random.default_rng(seed)
+    combos = _ALL_COMBOS
+    if exclude:
+        keep = ~holdout_mask({a: combos[:, k] for k, a in enumerate(ATTRIBUTES)}, exclude)
+        combos = combos[keep]
+        if len(combos) == 0:
+            raise ValueError("the hold-out removes every combination: nothing is left to train on")
+    codes = _balanced_codes(combos, n, rng)
+    shape, size, position, intensity = (codes[:, k] for k in range(4))
+    images = render_shapes(shape, size, position, intensity, rng, image_size=image_size, pixel_noise=pixel_noise)
+    captions = make_captions(shape, size, position, intensity, rng)
+    modalities = {"image": images, "caption": captions}
+    if with_sound:
+        modalities["sound"] = synthesize_sounds(shape, size, position, intensity, rng, sample_rate=sample_rate, sound_noise=sound_noise)
+    attributes = {"shape": shape, "size": size, "position": position, "intensity": intensity}
+    info = {"name": "shapes", "image_size": image_size, "sample_rate": sample_rate, "excluded": list(exclude or [])}
+    return MultimodalDataset(modalities, attributes, ATTRIBUTES, info)
+
+
+def load_shapes(
+    n_train: int = 4000,
+    n_test: int = 1000,
+    seed: int = 0,
+    image_size: int = 16,
+    holdout_combinations=None,
+    pixel_noise: float = 0.05,
+    sound_noise: float = 0.05,
+    sample_rate: int = 4000,
+    with_sound: bool = True,
+) -> DatasetSplits:
+    """The Shapes data as ``(train, test)`` :class:`MultimodalDataset` s.
+
+    The two splits come from independent streams of one seed (``SeedSequence(seed).spawn(2)``), so
+    changing ``n_train`` does not change the test set. ``holdout_combinations`` (see
+    :func:`holdout_mask`) are absent from train and present in test, which covers all 80
+    combinations evenly.
+    """
+    holdout = list(holdout_combinations or [])
+    for h in holdout:
+        _normalise_holdout(h)  # fail early, with a clear message, on a misspelt value
+    train_seed, test_seed = np.random.SeedSequence(seed).spawn(2)
+    common = dict(image_size=image_size, pixel_noise=pixel_noise, sound_noise=sound_noise, sample_rate=sample_rate, with_sound=with_sound)
+    train = make_shapes(n_train, train_seed, exclude=holdout, **common)
+    test = make_shapes(n_test, test_seed, **common)
+    test.info["holdout"] = holdout
+    train.info["holdout"] = holdout
+    return DatasetSplits(train, test)

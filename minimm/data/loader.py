@@ -1,0 +1,290 @@
+"""Datasets and the DataLoader: from a collection of samples to shuffled batches on a device.
+
+Following PyTorch's design:
+
+* a **dataset** is anything with ``len(ds)`` and ``ds[i]`` (the :class:`Dataset` protocol); a sample
+  is an array, a tuple of arrays, or a dict of modalities (``{"image": ..., "caption": ...}``);
+* :class:`TensorDataset` wraps equally long arrays; :func:`random_split` cuts a dataset in parts;
+* :class:`DataLoader` draws the indices of one **epoch** (a permutation when ``shuffle``, so every
+  sample is seen exactly once), groups them into batches, **collates** each batch (stacks arrays,
+  keeps strings as lists, recurses into dicts and tuples) and **moves** it to the chosen device as
+  minimm Tensors.
+
+dtype policy of the move (the usual deep-learning defaults): float16/float32 arrays become float32
+Tensors and float64 stays float64 (so gradient checks keep their precision); integers become int64
+(class labels and token ids for embeddings and cross-entropy); booleans (masks) stay boolean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..backend import device as parse_device
+from ..backend import device_of, dtype_name, get_array_module, native_dtype, to_device
+
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "random_split",
+    "default_collate",
+    "DataLoader",
+]
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What the DataLoader needs of a dataset: its length and the i-th sample.
+
+    A dataset *may* also define ``get_batch(indices)`` returning an already collated batch; the
+    DataLoader then uses it instead of collating samples one by one, which is much faster for data
+    held in big arrays (one fancy-index instead of a Python loop).
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+def _is_array(x) -> bool:
+    """True for NumPy, CuPy and strict-device arrays (not for Tensors, which wrap one)."""
+    return isinstance(x, np.ndarray) or (not _is_tensor(x) and get_array_module(x) is not np)
+
+
+def _is_tensor(x) -> bool:
+    return type(x).__name__ == "Tensor" and type(x).__module__.startswith("minimm")
+
+
+def _index(a, idx):
+    """``a[idx]`` for an integer index array on the host, whatever the backend of ``a``."""
+    if isinstance(a, np.ndarray):
+        return a[idx]
+    if isinstance(a, (list, tuple)):
+        return [a[int(i)] for i in idx]
+    xp = get_array_module(a)
+    return xp.take(a, to_device(np.asarray(idx, dtype=np.int64), device_of(a)), axis=0)
+
+
+class TensorDataset:
+    """Samples are the rows of equally long arrays (or lists, e.g. of captions).
+
+    ``TensorDataset(x, y)[i] == (x[i], y[i])``; with keywords, ``TensorDataset(image=x, label=y)[i]
+    == {"image": x[i], "label": y[i]}``. Tensors are accepted and stored as their arrays.
+    """
+
+    def __init__(self, *arrays, **named):
+        if arrays and named:
+            raise ValueError("give the arrays either by position (tuple samples) or by name (dict samples), not both")
+        if not arrays and not named:
+            raise ValueError("TensorDataset needs at least one array")
+        unwrap = lambda a: a.data if _is_tensor(a) else a  # noqa: E731
+        self.named = bool(named)
+        self.arrays = {k: unwrap(v) for k, v in named.items()} if named else tuple(unwrap(a) for a in arrays)
+        values = list(self.arrays.values()) if self.named else list(self.arrays)
+        lengths = {len(v) if isinstance(v, (list, tuple)) else int(v.shape[0]) for v in values}
+        if len(lengths) != 1:
+            raise ValueError(f"all arrays must have the same first dimension, got lengths {sorted(lengths)}")
+        self._n = lengths.pop()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if self.named:
+            return {k: v[i] for k, v in self.arrays.items()}
+        return tuple(a[i] for a in self.arrays)
+
+    def get_batch(self, indices):
+        """The collated batch for ``indices`` (one gather per array)."""
+        if self.named:
+            return {k: _index(v, indices) for k, v in self.arrays.items()}
+        return tuple(_index(a, indices) for a in self.arrays)
+
+
+class Subset:
+    """The samples of ``dataset`` at ``indices``, as a dataset of its own."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def __getitem__(self, i):
+        return self.dataset[int(self.indices[i])]
+
+    def __getattr__(self, name):
+        # Only ``get_batch`` is forwarded, and only when the parent has it, so the DataLoader's
+        # fast path stays available through a split.
+        if name == "get_batch" and hasattr(self.dataset, "get_batch"):
+            return lambda idx: self.dataset.get_batch(self.indices[np.asarray(idx, dtype=np.int64)])
+        raise AttributeError(name)
+
+
+def random_split(dataset, lengths: Sequence, seed: int | None = None, generator=None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random :class:`Subset` s of the given lengths.
+
+    ``lengths`` are counts summing to ``len(dataset)`` or fractions summing to 1 (then each part gets
+    ``floor(f * n)`` and the remainder is dealt out one by one, as PyTorch does). The permutation
+    comes from ``generator``, else from ``numpy.random.default_rng(seed)``, else minimm's global
+    generator.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0, abs_tol=1e-9):
+        counts = [int(math.floor(f * n)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError(f"lengths {lengths} sum to {sum(lengths)}, but the dataset has {n} samples")
+    rng = _make_rng(seed, generator)
+    perm = rng.permutation(n)
+    parts, start = [], 0
+    for k in lengths:
+        parts.append(Subset(dataset, perm[start : start + k]))
+        start += k
+    return parts
+
+
+def _make_rng(seed, generator):
+    if generator is not None:
+        return generator
+    if seed is not None:
+        return np.random.default_rng(seed)
+    from ..backend import generator as global_generator
+
+    return global_generator()
+
+
+def default_collate(samples: Sequence):
+    """Merge a list of samples into a batch.
+
+    Arrays (and Tensors' arrays) are stacked along a new first axis with their own namespace (so
+    GPU samples stay on the GPU); Python numbers become a NumPy array; strings stay a list; dicts and
+    tuples are collated field by field.
+    """
+    elem = samples[0]
+    if _is_tensor(elem):
+        samples = [s.data for s in samples]
+        elem = samples[0]
+    if isinstance(elem, Mapping):
+        return {k: default_collate([s[k] for s in samples]) for k in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
+        return type(elem)(*(default_collate(list(f)) for f in zip(*samples)))
+    if isinstance(elem, (tuple, list)) and not isinstance(elem, str):
+        return tuple(default_collate(list(f)) for f in zip(*samples))
+    if isinstance(elem, str):
+        return list(samples)
+    if isinstance(elem, (bool, int, float, np.generic)):
+        return np.asarray(samples)
+    if _is_array(elem):
+        xp = get_array_module(elem)
+        return xp.stack(samples, axis=0)
+    return list(samples)
+
+
+def _target_dtype(name: str) -> str:
+    if name in ("float16", "float32", "bfloat16"):
+        return "float32"
+    if name == "float64":
+        return "float64"
+    if name == "bool":
+        return "bool"
+    if name.startswith("int") or name.startswith("uint"):
+        return "int64"
+    return name  # complex stays complex
+
+
+class DataLoader:
+    """Iterate over a dataset in batches, optionally shuffled, collated and moved to a device.
+
+    Parameters follow PyTorch: ``batch_size``, ``shuffle`` (a fresh permutation each epoch),
+    ``drop_last`` (drop a last, smaller batch), ``collate_fn`` (default :func:`default_collate`).
+    Randomness: ``generator`` (a NumPy ``Generator``) or ``seed`` (the loader makes its own
+    generator, so two loaders with one seed give the same sequence of epochs); otherwise minimm's
+    global generator (``minimm.backend.manual_seed`` seeds it). ``device`` is where batches go.
+    With ``as_tensor=True`` (default) arrays become minimm Tensors (see the module docstring for the
+    dtype policy); with ``False`` they stay arrays, moved to ``device``. Strings (captions) are
+    passed through as lists.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Callable | None = None,
+        seed: int | None = None,
+        generator=None,
+        device="cpu",
+        as_tensor: bool = True,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.collate_fn = collate_fn
+        self.device = parse_device(device)
+        self.as_tensor = as_tensor
+        self._rng = generator if generator is not None else (np.random.default_rng(seed) if seed is not None else None)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def epoch_indices(self) -> np.ndarray:
+        """The sample order of the next epoch (consumes randomness when shuffling)."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = self._rng if self._rng is not None else _make_rng(None, None)
+        return rng.permutation(n)
+
+    def __iter__(self):
+        order = self.epoch_indices()
+        stop = len(self) * self.batch_size
+        for start in range(0, stop, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+                batch = self.dataset.get_batch(idx)
+            else:
+                collate = self.collate_fn or default_collate
+                batch = collate([self.dataset[int(i)] for i in idx])
+            yield self._place(batch)
+
+    def _place(self, batch):
+        """Move every array of a collated batch to ``self.device`` (as Tensors when asked)."""
+        if isinstance(batch, Mapping):
+            return {k: self._place(v) for k, v in batch.items()}
+        if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+            return type(batch)(*(self._place(v) for v in batch))
+        if isinstance(batch, tuple):
+            return tuple(self._place(v) for v in batch)
+        if _is_tensor(batch):
+            batch = batch.data
+        if _is_array(batch):
+            target = _target_dtype(dtype_name(batch.dtype))
+            if self.as_tensor:
+                from ..autograd import Tensor  # imported here: the data layer must not need the core to import
+
+                if dtype_name(batch.dtype) != target:
+                    xp = get_array_module(batch)
+                    batch = xp.astype(batch, native_dtype(xp, target))
+                return Tensor(batch, device=str(self.device))
+            moved = to_device(batch, self.device)
+            xp = get_array_module(moved)
+            if dtype_name(moved.dtype) != target:
+                moved = xp.astype(moved, native_dtype(xp, target))
+            return moved
+        return batch  # strings, lists of strings and other Python objects pass through
+

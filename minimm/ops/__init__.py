@@ -1,0 +1,100 @@
+"""The differentiable primitives, grouped by kind, and their Tensor methods and operators.
+
+Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ... to
+:class:`~minimm.autograd.Tensor`, each a thin call into the op functions defined here.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Tensor
+from . import arithmetic, elementwise, linalg, reduction, shape
+from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
+from .elementwise import (
+    abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
+    square, tanh, where,
+)
+from .linalg import matmul
+from .reduction import (
+    all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
+)
+from .shape import (
+    broadcast_to, cat, chunk, clone, concat, expand, flatten, gather, getitem, masked_fill, movedim,
+    permute, reshape, split, squeeze, stack, transpose, unsqueeze, view,
+)
+
+clip = clamp
+
+
+def _matmul_other(a, b):
+    return matmul(a if isinstance(a, Tensor) else Tensor(a), b if isinstance(b, Tensor) else Tensor(b))
+
+
+def _setitem(self: Tensor, key, value) -> None:
+    """In-place assignment, allowed only where no gradient could be silently broken."""
+    from .. import autograd
+
+    if self.requires_grad and autograd.is_grad_enabled():
+        raise RuntimeError(
+            "in-place assignment to a tensor that requires grad would corrupt its gradient; "
+            "wrap it in `with minimm.no_grad():` (for initialisation) or build a new tensor"
+        )
+    if self.grad_fn is not None:
+        raise RuntimeError("in-place assignment to a tensor computed by the graph is not supported")
+    key = shape._normalize_key(self, key)
+    v = value.data if isinstance(value, Tensor) else value
+    if hasattr(v, "shape") and not isinstance(v, (int, float)):
+        from .. import backend as B
+
+        if B.device_of(v) != self.device:
+            raise B.DeviceError(f"setitem: value is on {B.device_of(v)} but the tensor is on {self.device}")
+    self.data[key] = v
+
+
+def _install() -> None:
+    T = Tensor
+    T.__add__ = lambda a, b: arithmetic.Add.apply(a, b)
+    T.__radd__ = lambda a, b: arithmetic.Add.apply(b, a)
+    T.__sub__ = lambda a, b: arithmetic.Sub.apply(a, b)
+    T.__rsub__ = lambda a, b: arithmetic.Sub.apply(b, a)
+    T.__mul__ = lambda a, b: arithmetic.Mul.apply(a, b)
+    T.__rmul__ = lambda a, b: arithmetic.Mul.apply(b, a)
+    T.__truediv__ = lambda a, b: arithmetic.Div.apply(a, b)
+    T.__rtruediv__ = lambda a, b: arithmetic.Div.apply(b, a)
+    T.__pow__ = lambda a, b: arithmetic.Pow.apply(a, b)
+    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(b, a)
+    T.__matmul__ = lambda a, b: _matmul_other(a, b)
+    T.__rmatmul__ = lambda a, b: _matmul_other(b, a)
+    T.__neg__ = lambda a: arithmetic.Neg.apply(a)
+    T.__pos__ = lambda a: a
+    T.__abs__ = lambda a: elementwise.abs(a)
+    T.__eq__ = lambda a, b: eq(a, b)
+    T.__ne__ = lambda a, b: ne(a, b)
+    T.__lt__ = lambda a, b: lt(a, b)
+    T.__le__ = lambda a, b: le(a, b)
+    T.__gt__ = lambda a, b: gt(a, b)
+    T.__ge__ = lambda a, b: ge(a, b)
+    T.__invert__ = lambda a: eq(a, False)
+    T.__getitem__ = getitem
+    T.__setitem__ = _setitem
+    T.__iter__ = lambda a: (a[i] for i in range(len(a)))
+
+    methods = dict(
+        add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, exp=exp, log=log, log1p=log1p, sqrt=sqrt,
+        abs=abs, sign=sign, square=square, tanh=tanh, sigmoid=sigmoid, relu=relu, softplus=softplus,
+        leaky_relu=leaky_relu, clamp=clamp, clip=clamp, maximum=maximum, minimum=minimum, sum=sum,
+        mean=mean, max=max, min=min, amax=amax, amin=amin, var=var, std=std, logsumexp=logsumexp,
+        softmax=softmax, log_softmax=log_softmax, argmax=argmax, argmin=argmin, all=all, any=any,
+        reshape=reshape, view=view, permute=permute, transpose=transpose, squeeze=squeeze,
+        unsqueeze=unsqueeze, flatten=flatten, expand=expand, broadcast_to=broadcast_to, split=split,
+        chunk=chunk, matmul=matmul, gather=gather, masked_fill=masked_fill, movedim=movedim,
+        eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
+    )
+    for name, fn in methods.items():
+        setattr(T, name, fn)
+    T.t = lambda a: transpose(a, 0, 1) if a.ndim == 2 else a
+    T.expand_as = lambda a, b: broadcast_to(a, b.shape)
+    T.view_as = lambda a, b: reshape(a, b.shape)
+    T.reshape_as = lambda a, b: reshape(a, b.shape)
+
+
+_install()

@@ -1,0 +1,212 @@
+"""Arithmetic: + - * / ** and negation, dtype casts, device moves, comparisons.
+
+Each op's gradient is written for *its* output shape; the engine sums it back to each input's
+shape afterwards, which is all that broadcasting asks of a backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend as B
+from ..autograd import Function, Tensor, as_dtype
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "cast", "ToDevice", "eq", "ne", "lt", "le", "gt", "ge"]
+
+
+class Add(Function):
+    """z = a + b;   ∂z/∂a = 1,  ∂z/∂b = 1"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """z = a − b;   ∂z/∂a = 1,  ∂z/∂b = −1"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    """z = a · b;   ∂z/∂a = b,  ∂z/∂b = a"""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.args()
+        return g * b, g * a
+
+
+class Div(Function):
+    """z = a / b;   ∂z/∂a = 1/b,  ∂z/∂b = −a/b²"""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.args()
+        ga = g / b
+        return ga, -ga * a / b
+
+
+class Neg(Function):
+    """z = −a;   ∂z/∂a = −1"""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Pow(Function):
+    """z = aᵇ;   ∂z/∂a = b·aᵇ⁻¹,  ∂z/∂b = aᵇ·ln a"""
+
+    def forward(self, a, b):
+        self.saved = out = a**b
+        return out
+
+    def backward(self, g):
+        a, b = self.args()
+        xp = self.xp
+        ga = g * b * a ** (b - 1)
+        if isinstance(b, (int, float)):
+            return ga, None
+        out = self.output()
+        log_a = math.log(a) if isinstance(a, (int, float)) else xp.log(a)
+        return ga, g * out * log_a
+
+
+def add(a, b):
+    return Add.apply(a, b)
+
+
+def sub(a, b):
+    return Sub.apply(a, b)
+
+
+def mul(a, b):
+    return Mul.apply(a, b)
+
+
+def div(a, b):
+    return Div.apply(a, b)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    if isinstance(b, Tensor) or isinstance(a, Tensor):
+        return Pow.apply(a, b)
+    return Pow.apply(Tensor(a), b)
+
+
+# ---------------------------------------------------------------------------------------------
+# dtype casts and device moves
+# ---------------------------------------------------------------------------------------------
+class Cast(Function):
+    """z = x converted to another floating dtype;  the grad is cast back to x's dtype."""
+
+    def forward(self, x, dtype):
+        self.saved = x.dtype
+        return self.xp.astype(x, B.native_dtype(self.xp, dtype))
+
+    def backward(self, g):
+        src = self.saved if not self.graph else self.inputs[0].dtype
+        return self.call(Cast, g, dtype=as_dtype(B.dtype_name(src)))
+
+
+class NonDiffCast(Cast):
+    differentiable = False
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    """``x`` as ``dtype``; differentiable between floating dtypes, a constant otherwise."""
+    dtype = as_dtype(dtype)
+    if dtype.kind == "f" and x.dtype.kind == "f":
+        return Cast.apply(x, dtype=dtype)
+    return NonDiffCast.apply(x, dtype=dtype)
+
+
+class ToDevice(Function):
+    """z = x copied to another device; the grad is copied back (moves are differentiable)."""
+
+    def forward(self, x, device):
+        self.saved = B.device_of(x)
+        return B.to_device(x, device)
+
+    def backward(self, g):
+        if self.graph:
+            return ToDevice.apply(g, device=self.inputs[0].device)
+        return B.to_device(g, self.saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons: piecewise constant, so they return bool tensors outside the graph
+# ---------------------------------------------------------------------------------------------
+class _Compare(Function):
+    differentiable = False
+
+
+class Eq(_Compare):
+    def forward(self, a, b):
+        return a == b
+
+
+class Ne(_Compare):
+    def forward(self, a, b):
+        return a != b
+
+
+class Lt(_Compare):
+    def forward(self, a, b):
+        return a < b
+
+
+class Le(_Compare):
+    def forward(self, a, b):
+        return a <= b
+
+
+class Gt(_Compare):
+    def forward(self, a, b):
+        return a > b
+
+
+class Ge(_Compare):
+    def forward(self, a, b):
+        return a >= b
+
+
+def eq(a, b):
+    return Eq.apply(a, b)
+
+
+def ne(a, b):
+    return Ne.apply(a, b)
+
+
+def lt(a, b):
+    return Lt.apply(a, b)
+
+
+def le(a, b):
+    return Le.apply(a, b)
+
+
+def gt(a, b):
+    return Gt.apply(a, b)
+
+
+def ge(a, b):
+    return Ge.apply(a, b)

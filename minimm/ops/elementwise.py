@@ -1,0 +1,287 @@
+"""Element-wise math: exp, log, sqrt, abs, tanh, sigmoid, relu, softplus, clamp, max/min, where.
+
+Every forward is written in a numerically stable form: sigmoid and softplus never evaluate
+``exp`` of a large positive number, so they neither overflow nor warn for any finite input.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+
+__all__ = [
+    "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
+    "softplus", "clamp", "maximum", "minimum", "where", "square",
+]
+
+
+def stable_sigmoid(xp, x):
+    """σ(x) = 1 / (1 + e^{−x}), computed from e^{−|x|} ≤ 1 so that nothing overflows."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Exp(Function):
+    """y = eˣ;   dy/dx = eˣ = y"""
+
+    def forward(self, x):
+        self.saved = y = self.xp.exp(x)
+        return y
+
+    def backward(self, g):
+        return g * self.output()
+
+
+class Log(Function):
+    """y = ln x;   dy/dx = 1/x"""
+
+    def forward(self, x):
+        return self.xp.log(x)
+
+    def backward(self, g):
+        (x,) = self.args()
+        return g / x
+
+
+class Log1p(Function):
+    """y = ln(1 + x) (accurate for tiny x);   dy/dx = 1/(1 + x)"""
+
+    def forward(self, x):
+        return self.xp.log1p(x)
+
+    def backward(self, g):
+        (x,) = self.args()
+        return g / (1 + x)
+
+
+class Sqrt(Function):
+    """y = √x;   dy/dx = 1/(2√x)"""
+
+    def forward(self, x):
+        self.saved = y = self.xp.sqrt(x)
+        return y
+
+    def backward(self, g):
+        return g / (2 * self.output())
+
+
+class Abs(Function):
+    """y = |x|;   dy/dx = sign(x) (0 at the kink, as in PyTorch)"""
+
+    def forward(self, x):
+        return self.xp.abs(x)
+
+    def backward(self, g):
+        (x,) = self.args()
+        return g * self.xp.sign(x)
+
+
+class Sign(Function):
+    """y = sign(x): piecewise constant, so outside the graph."""
+
+    differentiable = False
+
+    def forward(self, x):
+        return self.xp.sign(x)
+
+
+class Tanh(Function):
+    """y = tanh x;   dy/dx = 1 − y²"""
+
+    def forward(self, x):
+        self.saved = y = self.xp.tanh(x)
+        return y
+
+    def backward(self, g):
+        y = self.output()
+        return g * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = σ(x) = 1/(1 + e^{−x});   dy/dx = y (1 − y)"""
+
+    def forward(self, x):
+        self.saved = y = stable_sigmoid(self.xp, x)
+        return y
+
+    def backward(self, g):
+        y = self.output()
+        return g * y * (1 - y)
+
+
+class ReLU(Function):
+    """y = max(x, 0);   dy/dx = 1 where x > 0, else 0"""
+
+    def forward(self, x):
+        return self.xp.where(x > 0, x, 0)
+
+    def backward(self, g):
+        (x,) = self.args()
+        return self.xp.where(x > 0, g, 0)
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else αx;   dy/dx = 1 or α"""
+
+    def forward(self, x, negative_slope=0.01):
+        return self.xp.where(x > 0, x, x * negative_slope)
+
+    def backward(self, g):
+        (x,) = self.args()
+        return self.xp.where(x > 0, g, g * self.params["negative_slope"])
+
+
+class Softplus(Function):
+    """y = ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|});   dy/dx = σ(x)"""
+
+    def forward(self, x):
+        xp = self.xp
+        return xp.where(x > 0, x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, g):
+        (x,) = self.args()
+        return g * self.call(Sigmoid, x)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);   dy/dx = 1 where lo ≤ x ≤ hi, else 0"""
+
+    def forward(self, x, min=None, max=None):
+        xp = self.xp
+        y = x
+        if min is not None:
+            y = xp.where(y < min, min, y)
+        if max is not None:
+            y = xp.where(y > max, max, y)
+        return y
+
+    def backward(self, g):
+        (x,) = self.args()
+        xp = self.xp
+        lo, hi = self.params.get("min"), self.params.get("max")
+        if lo is not None:
+            g = xp.where(x < lo, 0, g)
+        if hi is not None:
+            g = xp.where(x > hi, 0, g)
+        return g
+
+
+class Maximum(Function):
+    """z = max(a, b);   the grad goes to the larger input (split evenly on ties, like PyTorch)"""
+
+    def forward(self, a, b):
+        return self.xp.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.args()
+        xp = self.xp
+        half = g * 0.5
+        ga = xp.where(a > b, g, xp.where(a == b, half, 0))
+        gb = xp.where(b > a, g, xp.where(a == b, half, 0))
+        return ga, gb
+
+
+class Minimum(Function):
+    """z = min(a, b);   the grad goes to the smaller input (split evenly on ties)"""
+
+    def forward(self, a, b):
+        return self.xp.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.args()
+        xp = self.xp
+        half = g * 0.5
+        ga = xp.where(a < b, g, xp.where(a == b, half, 0))
+        gb = xp.where(b < a, g, xp.where(a == b, half, 0))
+        return ga, gb
+
+
+class Where(Function):
+    """z = a where cond else b;   the grad is routed to the branch that was taken"""
+
+    def forward(self, cond, a, b):
+        return self.xp.where(cond, a, b)
+
+    def backward(self, g):
+        cond = self.inputs[0]
+        cond = cond.data if isinstance(cond, Tensor) and not self.graph else cond
+        xp = self.xp
+        return None, xp.where(cond, g, 0), xp.where(cond, 0, g)
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def log1p(x):
+    return Log1p.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def sign(x):
+    return Sign.apply(x)
+
+
+def square(x):
+    return x * x
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope: float = 0.01):
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0):
+    """ln(1 + e^{βx}) / β — computed stably for every x (``threshold`` is accepted for PyTorch
+    compatibility; the stable form needs no switch-over)."""
+    if beta == 1.0:
+        return Softplus.apply(x)
+    return Softplus.apply(x * beta) / beta
+
+
+def clamp(x, min=None, max=None):
+    """Limit ``x`` to [min, max] (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x
+        if min is not None:
+            y = maximum(y, min)
+        if max is not None:
+            y = minimum(y, max)
+        return y
+    return Clamp.apply(x, min=min, max=max)
+
+
+def maximum(a, b):
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    return Minimum.apply(a, b)
+
+
+def where(condition, input, other):
+    """Elements of ``input`` where ``condition`` holds, else of ``other`` (PyTorch's order)."""
+    return Where.apply(condition, input, other)

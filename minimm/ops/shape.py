@@ -1,0 +1,433 @@
+"""Shape and indexing: reshape, permute, broadcast, cat, stack, split, indexing, gather.
+
+These ops move numbers around without changing them, so each backward moves the grad back to
+where the number came from: reshape it back, permute it back, slice it back — or, for indexing,
+*add* it back (an element read twice receives two grads: a scatter-add).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .. import backend as B
+from ..autograd import Function, Tensor
+
+__all__ = [
+    "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "expand",
+    "broadcast_to", "cat", "concat", "stack", "split", "chunk", "getitem", "gather", "clone",
+    "masked_fill", "movedim",
+]
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements, same order);   the grad is reshaped back"""
+
+    def forward(self, x, shape):
+        return self.xp.reshape(x, shape)
+
+    def backward(self, g):
+        return self.xp.reshape(g, tuple(self.inputs[0].shape))
+
+
+class Permute(Function):
+    """y = x with its axes reordered;   the grad is permuted by the inverse order"""
+
+    def forward(self, x, axes):
+        return self.xp.permute_dims(x, axes)
+
+    def backward(self, g):
+        inverse = tuple(int(i) for i in np.argsort(self.params["axes"]))
+        return self.xp.permute_dims(g, inverse)
+
+
+class BroadcastTo(Function):
+    """y = x repeated along broadcast axes;   the engine sums the grad back to x's shape"""
+
+    def forward(self, x, shape):
+        return self.xp.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g
+
+
+class Clone(Function):
+    """y = a copy of x;   dy/dx = 1"""
+
+    def forward(self, x):
+        xp = self.xp
+        return np.array(x, copy=True) if xp is np else xp.asarray(x, copy=True)
+
+    def backward(self, g):
+        return g
+
+
+class Cat(Function):
+    """y = [x₁, x₂, …] joined along ``dim``;   each xᵢ gets its slice of the grad"""
+
+    def forward(self, *xs, dim=0):
+        return self.xp.concat(xs, axis=dim)
+
+    def backward(self, g):
+        dim = self.params["dim"]
+        grads, start = [], 0
+        for x in self.inputs:
+            n = x.shape[dim]
+            key = (slice(None),) * dim + (slice(start, start + n), Ellipsis)
+            grads.append(g[key])
+            start += n
+        return tuple(grads)
+
+
+class Stack(Function):
+    """y = [x₁, x₂, …] stacked along a new axis ``dim``;   xᵢ gets y's grad at index i"""
+
+    def forward(self, *xs, dim=0):
+        return self.xp.stack(xs, axis=dim)
+
+    def backward(self, g):
+        dim = self.params["dim"]
+        return tuple(g[(slice(None),) * dim + (i, Ellipsis)] for i in range(len(self.inputs)))
+
+
+def _has_array_index(key) -> bool:
+    return builtins.any(hasattr(k, "shape") for k in key)
+
+
+def index_add_array(xp, g, key, shape):
+    """zeros(shape) with ``g`` added at ``key``: the backward of ``x[key]`` on plain arrays."""
+    z = B.zeros_on(g, shape)
+    if not _has_array_index(key) or _is_single_bool(key):
+        z[key] = g  # basic slices and boolean masks select each element at most once
+        return z
+    if xp is np or xp.__name__ == "cupy":
+        xp.add.at(z, key, g)
+        return z
+    # strict stand-in: one integer array on the first axis is what Embedding and friends need
+    arrays = [k for k in key if hasattr(k, "shape")]
+    if len(arrays) == 1 and hasattr(key[0], "shape") and builtins.all(
+        k is Ellipsis or k == slice(None) for k in key[1:]
+    ):
+        return B.scatter_add(z, key[0], g)
+    raise NotImplementedError(
+        "getitem backward: on this backend a scatter-add supports one integer index array on the first axis"
+    )
+
+
+def _is_row_take(key) -> bool:
+    return (
+        hasattr(key[0], "shape")
+        and B.dtype_name(key[0].dtype) != "bool"
+        and builtins.all(k is Ellipsis or k == slice(None) for k in key[1:])
+    )
+
+
+def _is_single_bool(key) -> bool:
+    arrays = [k for k in key if hasattr(k, "shape")]
+    return len(arrays) == 1 and B.dtype_name(arrays[0].dtype) == "bool"
+
+
+class GetItem(Function):
+    """y = x[key] (slices, integers, integer or boolean arrays);
+    ∂L/∂x = zeros with ∂L/∂y added at key (a scatter-add: repeated indices accumulate)"""
+
+    def forward(self, x, key):
+        xp = self.xp
+        if xp is not np and xp.__name__ != "cupy" and _is_row_take(key):
+            # the strict array API indexes with arrays only via take(): rows of the first axis
+            idx = key[0]
+            rows = xp.take(x, xp.reshape(idx, (-1,)), axis=0)
+            return xp.reshape(rows, tuple(idx.shape) + tuple(x.shape[1:]))
+        return x[key]
+
+    def backward(self, g):
+        shape = tuple(self.inputs[0].shape)
+        key = self.params["key"]
+        if self.graph:
+            return IndexAdd.apply(g, key=key, shape=shape)
+        return index_add_array(self.xp, g, key, shape)
+
+
+class IndexAdd(Function):
+    """z = zeros(shape) with g added at key — the backward of indexing, itself differentiable
+    (its backward is indexing again), which second-order gradients need."""
+
+    def forward(self, g, key, shape):
+        return index_add_array(self.xp, g, key, shape)
+
+    def backward(self, gg):
+        return gg[self.params["key"]]
+
+
+class Gather(Function):
+    """y[…, j, …] = x[…, index[…, j, …], …] along ``dim`` (PyTorch's gather);
+    the backward adds each grad back at the position it was read from"""
+
+    def forward(self, x, index, dim):
+        return self.xp.take_along_axis(x, index, axis=dim)
+
+    def backward(self, g):
+        x, index = self.inputs[0], self.inputs[1]
+        index = index.data if isinstance(index, Tensor) else index
+        dim = self.params["dim"]
+        n = x.shape[dim]
+        xp_real = B.get_array_module(index)
+        # one-hot of the indices along a new last axis: a scatter-add as a product and a sum,
+        # which every backend (and the recorded graph) can do
+        idx_last = xp_real.permute_dims(index, _move_last(index.ndim, dim))
+        onehot = xp_real.reshape(idx_last, tuple(idx_last.shape) + (1,)) == B.arange_on(index, n)
+        onehot = xp_real.astype(onehot, x.dtype if not isinstance(x, Tensor) else x.data.dtype)
+        xp = self.xp
+        g_last = xp.permute_dims(g, _move_last(g.ndim, dim))
+        g_last = xp.reshape(g_last, tuple(g_last.shape) + (1,))
+        scattered = xp.sum(g_last * onehot, axis=-2)  # (..., n) with dim moved last
+        back = tuple(int(i) for i in np.argsort(_move_last(g.ndim, dim)))
+        return xp.permute_dims(scattered, back), None
+
+
+def _move_last(ndim, dim):
+    return tuple(i for i in range(ndim) if i != dim) + (dim,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------------------------
+def _resolve_shape(shape, numel, op="reshape"):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"{op}: only one dimension can be -1, got {shape}")
+    if -1 in shape:
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if known == 0 or numel % known:
+            raise ValueError(f"{op}: cannot infer -1 in shape {shape} for a tensor of {numel} elements")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    total = 1
+    for s in shape:
+        total *= s
+    if total != numel:
+        raise ValueError(f"{op}: shape {shape} is invalid for a tensor of {numel} elements")
+    return shape
+
+
+def reshape(input, *shape):
+    """The same elements in a new shape (one dimension may be -1)."""
+    shape = _resolve_shape(shape, input.numel(), "reshape")
+    if shape == input.shape:
+        return input
+    return Reshape.apply(input, shape=shape)
+
+
+def view(input, *shape):
+    """Alias of :func:`reshape` (minimm does not distinguish views from copies)."""
+    return reshape(input, *shape)
+
+
+def _dim(d, ndim, op, extra=0):
+    n = builtins.max(ndim + extra, 1)
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
+    return d % n
+
+
+def permute(input, *dims):
+    """Reorder the axes: ``permute(x, 1, 0)`` transposes a matrix."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != input.ndim:
+        raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {input.ndim} dimension(s)")
+    axes = tuple(_dim(d, input.ndim, "permute") for d in dims)
+    if sorted(axes) != list(range(input.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {input.ndim} dimensions")
+    if axes == tuple(range(input.ndim)):
+        return input
+    return Permute.apply(input, axes=axes)
+
+
+def transpose(input, dim0: int, dim1: int):
+    """Swap two axes."""
+    if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    d0, d1 = _dim(dim0, input.ndim, "transpose"), _dim(dim1, input.ndim, "transpose")
+    axes = list(range(input.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(input, *axes)
+
+
+def movedim(input, source: int, destination: int):
+    """Move axis ``source`` to position ``destination``."""
+    src, dst = _dim(source, input.ndim, "movedim"), _dim(destination, input.ndim, "movedim")
+    order = [i for i in range(input.ndim) if i != src]
+    order.insert(dst, src)
+    return permute(input, *order)
+
+
+def squeeze(input, dim=None):
+    """Remove axes of length 1 (only ``dim`` when given; a no-op if that axis is not 1)."""
+    shape = input.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        axes = {_dim(d, input.ndim, "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
+    return reshape(input, new)
+
+
+def unsqueeze(input, dim: int):
+    """Insert an axis of length 1 at ``dim`` (negative counts from the end of the result)."""
+    d = _dim(dim, input.ndim, "unsqueeze", extra=1)
+    shape = list(input.shape)
+    shape.insert(d, 1)
+    return reshape(input, tuple(shape))
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    """Merge axes ``start_dim`` … ``end_dim`` into one."""
+    if input.ndim == 0:
+        return reshape(input, (1,))
+    s, e = _dim(start_dim, input.ndim, "flatten"), _dim(end_dim, input.ndim, "flatten")
+    shape = input.shape
+    merged = 1
+    for v in shape[s : e + 1]:
+        merged *= v
+    return reshape(input, shape[:s] + (merged,) + shape[e + 1 :])
+
+
+def broadcast_to(input, shape):
+    """Repeat ``input`` along axes of length 1 (and new leading axes) to ``shape``."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < input.ndim:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {input.shape} to the shorter shape {shape}")
+    lead = len(shape) - input.ndim
+    shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    for i, s in enumerate(input.shape):
+        if s != 1 and s != shape[i + lead]:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {input.shape} to {shape}")
+    if shape == input.shape:
+        return input
+    return BroadcastTo.apply(input, shape=shape)
+
+
+def expand(input, *sizes):
+    """PyTorch's ``expand``: broadcast to ``sizes`` (-1 keeps a dimension)."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return broadcast_to(input, sizes)
+
+
+def cat(tensors, dim: int = 0):
+    """Join tensors along an existing axis ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    ref = tensors[0]
+    d = _dim(dim, ref.ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
+            raise ValueError(
+                f"cat: tensors must match except along dim {dim}, got shapes {[tuple(x.shape) for x in tensors]}"
+            )
+    return Cat.apply(*tensors, dim=d)
+
+
+concat = cat
+
+
+def stack(tensors, dim: int = 0):
+    """Stack equally shaped tensors along a new axis ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have one shape, got {[tuple(t.shape) for t in tensors]}")
+    d = _dim(dim, tensors[0].ndim, "stack", extra=1)
+    return Stack.apply(*tensors, dim=d)
+
+
+def split(input, split_size_or_sections, dim: int = 0):
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    d = _dim(dim, input.ndim, "split")
+    n = input.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} do not add up to the dimension's length {n}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(input, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks: int, dim: int = 0):
+    """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
+    d = _dim(dim, input.ndim, "chunk")
+    n = input.shape[d]
+    size = -(-n // chunks)
+    return split(input, size, d)
+
+
+def _normalize_key(x: Tensor, key):
+    """Index components as arrays on x's device; explicit ``...`` so strict backends agree."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    dev = None
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k.data
+        elif isinstance(k, (list, np.ndarray)) or (hasattr(k, "shape") and hasattr(k, "dtype")):
+            k = np.asarray(k) if isinstance(k, list) else k
+        if hasattr(k, "shape") and not isinstance(k, np.generic):
+            if dev is None:
+                dev = x.device
+            if B.device_of(k) != dev:
+                k = B.to_device(k, dev)
+            if B.dtype_name(k.dtype) not in ("bool",) and k.ndim == 0:
+                k = int(B.to_numpy(k))
+        elif isinstance(k, np.generic):
+            k = k.item()
+        out.append(k)
+    if not builtins.any(k is Ellipsis for k in out) and not builtins.any(hasattr(k, "dtype") and B.dtype_name(k.dtype) == "bool" for k in out):
+        out.append(Ellipsis)
+    return tuple(out)
+
+
+def getitem(input, key):
+    """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
+    return GetItem.apply(input, key=_normalize_key(input, key))
+
+
+def gather(input, dim: int, index):
+    """``out[i][j] = input[i][index[i][j]]`` for ``dim=1`` (and likewise for any ``dim``)."""
+    d = _dim(dim, input.ndim, "gather")
+    idx = index.data if isinstance(index, Tensor) else index
+    if B.dtype_name(idx.dtype) not in ("int64", "int32"):
+        raise TypeError(f"gather: index must be an integer tensor, got {B.dtype_name(idx.dtype)}")
+    if idx.ndim != input.ndim:
+        raise ValueError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
+    return Gather.apply(input, idx, dim=d)
+
+
+def clone(input):
+    """A copy with its own memory that stays in the graph."""
+    return Clone.apply(input)
+
+
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` wherever ``mask`` is True (the grad of those positions is 0)."""
+    from .elementwise import where
+
+    return where(mask, value, input)
