@@ -99,7 +99,8 @@ def _safe_scale(scale, constant_mask, xp):
 class StandardScaler:
     """Standardise features: ``z = (x - mean) / std`` with scikit-learn's semantics.
 
-    Attributes after fitting: ``mean_`` (None when ``with_mean=False``), ``var_`` and ``scale_``
+    Attributes after fitting: ``mean_`` (None only when both ``with_mean`` and ``with_std`` are
+    False), ``var_`` and ``scale_``
     (None when ``with_std=False``; ``scale_`` is ``sqrt(var_)`` with 1 for constant features, so
     those are left unscaled), ``n_samples_seen_`` and ``n_features_in_``. The variance is the
     population variance (divide by n), as in scikit-learn.
@@ -161,7 +162,8 @@ class StandardScaler:
     def _publish(self, xp):
         """Expose the running statistics with scikit-learn's names and conventions."""
         var = self._m2 / self.n_samples_seen_
-        self.mean_ = self._mean if self.with_mean else None
+        # As in scikit-learn, mean_ is kept whenever any statistic is (with_std needs it too).
+        self.mean_ = self._mean if (self.with_mean or self.with_std) else None
         if self.with_std:
             self.var_ = var
             constant = _is_constant(var, self._mean, self.n_samples_seen_, xp)
