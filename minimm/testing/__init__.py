@@ -8,4 +8,14 @@
 
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacobian_vector
 
-__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian_vector"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian_vector", "strategies"]
+
+
+def __getattr__(name):
+    # `minimm.testing.strategies` imports hypothesis, an optional test dependency: load it only
+    # when asked for, so `import minimm.testing` works on a machine without hypothesis.
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module(".strategies", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
