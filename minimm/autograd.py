@@ -182,6 +182,7 @@ def set_default_dtype(dtype) -> None:
 _ndarray = np.ndarray
 _generic = np.generic
 _scalar_types = (int, float, bool, np.generic)
+_passive_types = (int, float, bool, np.generic, tuple, list)  # constants that are not arrays
 _node_counter = itertools.count()
 
 
@@ -195,7 +196,7 @@ class Function:
     of the backward pass is being built (``create_graph=True``).
     """
 
-    __slots__ = ("inputs", "params", "generation", "xp", "saved", "graph", "retained", "__weakref__")
+    __slots__ = ("inputs", "datas", "params", "generation", "xp", "saved", "graph", "retained", "__weakref__")
     differentiable = True  # comparisons and other piecewise-constant ops set this to False
 
     def forward(self, *args, **params):  # pragma: no cover - abstract
@@ -207,6 +208,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors (or constants), recording the graph when a grad is needed."""
+        # This is the engine's hot path (every op of every model passes here), so it is written
+        # for speed: one pass over the inputs collects the arrays, whether a grad is needed,
+        # the generation, and checks that all arrays share one device.
         datas = []
         needs_grad = False
         ref = None  # the first array among the inputs: every other array must share its device
@@ -221,7 +225,7 @@ class Function:
                         gen = fn.generation
             else:
                 d = a
-                if d is None or isinstance(d, _scalar_types) or isinstance(d, (tuple, list)):
+                if d is None or isinstance(d, _passive_types):
                     datas.append(d)
                     continue
             if ref is None:
@@ -245,31 +249,26 @@ class Function:
             raise _op_error(cls, datas, exc) from exc
         if out.__class__ is not _ndarray and isinstance(out, _generic):
             out = np.asarray(out)
-        if needs_grad and _grad_enabled and cls.differentiable:
-            node.inputs = inputs
-            node.params = params
-            node.generation = gen + 1
-            node.retained = None
-            t = Tensor.__new__(Tensor)
-            t.data = out
-            t.grad = None
-            t.requires_grad = True
-            t.grad_fn = node
-            return t
-        node.saved = None
         t = Tensor.__new__(Tensor)
         t.data = out
         t.grad = None
-        t.requires_grad = False
-        t.grad_fn = None
+        if needs_grad and _grad_enabled and cls.differentiable:
+            node.inputs = inputs
+            node.datas = datas
+            node.params = params
+            node.generation = gen + 1
+            node.retained = None
+            t.requires_grad = True
+            t.grad_fn = node
+        else:
+            t.requires_grad = False
+            t.grad_fn = None
         return t
 
     # -- helpers for backward code ------------------------------------------------------------
     def args(self):
         """The op's inputs: arrays in a plain backward, Tensors when building a graph."""
-        if self.graph:
-            return self.inputs
-        return [a.data if isinstance(a, Tensor) else a for a in self.inputs]
+        return self.inputs if self.graph else self.datas
 
     def output(self):
         """The op's output: the saved array normally, or a re-computed Tensor (so that the
@@ -277,6 +276,10 @@ class Function:
         if self.graph:
             return type(self).apply(*self.inputs, **self.params)
         return self.saved
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether input ``i`` wants a gradient (lets backward skip work for constants)."""
+        return getattr(self.inputs[i], "requires_grad", False)
 
     def call(self, fn_cls, *args, **params):
         """Use another op inside a backward: on arrays directly, or differentiably on Tensors."""
@@ -297,6 +300,7 @@ class Function:
     def release(self) -> None:
         """Drop everything the backward needed: the graph behind this node is freed."""
         self.inputs = None
+        self.datas = None
         self.saved = None
         self.params = None
 
@@ -700,85 +704,81 @@ class _GraphNamespace:
 _GRAPH_XP = _GraphNamespace()
 
 
-def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
-    counter = itertools.count()
-    pending: dict = {}  # node -> summed upstream grad of the node's output
-    heap: list = []
-    captured: dict = {}
-    capture_leaf = None
-    capture_node = None
-    if capture is not None:
-        capture_leaf = {id(x): x for x in capture if x.grad_fn is None}
-        capture_node = {}
-        for x in capture:
-            if x.grad_fn is not None:
-                capture_node[x.grad_fn] = x
+_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Specify retain_graph=True if you need to backward through the "
+    "graph a second time."
+)
 
-    def deliver(t: Tensor, g):
-        fn = t.grad_fn
-        if fn is None:
-            if capture is not None:
-                key = id(t)
-                if key in capture_leaf:
-                    captured[key] = g if key not in captured else captured[key] + g
-                return
-            if not accumulate or (only is not None and id(t) not in only):
-                return
+
+def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
+    """Walk the graph from ``roots`` (pairs of tensor and upstream grad) back to the leaves.
+
+    ``pending`` holds the summed grad of each node's output until the node runs; the heap hands
+    out nodes by decreasing generation, so a node runs only after all its consumers have.
+    Leaves accumulate into ``.grad`` (``accumulate``), or, for :func:`grad`, the grads of the
+    ``capture`` tensors are collected and returned instead.
+    """
+    pending: dict = {}
+    heap: list = []
+    counter = itertools.count()
+    push, pop = heapq.heappush, heapq.heappop
+    captured: dict = {}
+    capture_leaf = capture_node = None
+    if capture is not None:
+        capture_leaf = {id(x) for x in capture if x.grad_fn is None}
+        capture_node = {x.grad_fn: x for x in capture if x.grad_fn is not None}
+
+    def to_leaf(t: Tensor, g) -> None:
+        if capture is not None:
+            key = id(t)
+            if key in capture_leaf:
+                captured[key] = g if key not in captured else captured[key] + g
+        elif accumulate and (only is None or id(t) in only):
             _accumulate_leaf(t, g, create_graph)
+
+    def to_node(fn, g) -> None:
+        prev = pending.get(fn)
+        if prev is not None:
+            pending[fn] = prev + g
             return
-        if fn in pending:
-            pending[fn] = pending[fn] + g
-        else:
-            if fn.inputs is None:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time (or directly access saved "
-                    "tensors after they have already been freed). Specify retain_graph=True if you "
-                    "need to backward through the graph a second time."
-                )
-            pending[fn] = g
-            heapq.heappush(heap, (-fn.generation, next(counter), fn))
+        if fn.inputs is None:
+            raise RuntimeError(_FREED)
+        pending[fn] = g
+        push(heap, (-fn.generation, next(counter), fn))
 
     for t, g in roots:
-        deliver(t, g)
+        if t.grad_fn is None:
+            to_leaf(t, g)
+        else:
+            to_node(t.grad_fn, g)
 
     global _grad_enabled
     prev_mode = _grad_enabled
-    _grad_enabled = create_graph
+    _grad_enabled = create_graph  # the backward pass is recorded only when asked for
     try:
         while heap:
-            _, _, node = heapq.heappop(heap)
+            node = pop(heap)[2]
             g = pending.pop(node)
             if capture_node and node in capture_node:
-                x = capture_node[node]
-                captured[id(x)] = g
+                captured[id(capture_node[node])] = g
             if node.retained is not None:
-                kept = node.retained()
-                if kept is not None:
-                    gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
-                    kept.grad = gt if kept.grad is None else kept.grad + gt
+                _keep_grad(node, g)
             inputs = node.inputs
             if inputs is None:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time; specify retain_graph=True "
-                    "if you need to backward through the graph a second time."
-                )
+                raise RuntimeError(_FREED)
             if create_graph:
-                node.graph = True
-                real_xp = node.xp
-                node.xp = _GRAPH_XP
-                try:
-                    grads = node.backward(g)
-                finally:
-                    node.graph = False
-                    node.xp = real_xp
+                grads = _graph_backward(node, g)
             else:
                 grads = node.backward(g)
-            if len(inputs) == 1 and not isinstance(grads, (tuple, list)):
-                grads = (grads,)
+            if len(inputs) == 1:
+                grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
             for inp, ig in zip(inputs, grads):
-                if ig is None or not isinstance(inp, Tensor) or not inp.requires_grad:
+                if ig is None or not getattr(inp, "requires_grad", False):
                     continue
-                if isinstance(ig, Tensor):
+                if create_graph:
+                    if not isinstance(ig, Tensor):
+                        ig = Tensor._wrap(ig)
                     if ig.shape != inp.shape:
                         ig = _unbroadcast(ig, inp.shape, _GRAPH_XP)
                 else:
@@ -786,14 +786,43 @@ def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capt
                         ig = np.asarray(ig, dtype=inp.data.dtype)
                     if ig.shape != inp.data.shape:
                         ig = _unbroadcast(ig, inp.data.shape, node.xp)
-                    if create_graph:
-                        ig = Tensor._wrap(ig)
-                deliver(inp, ig)
+                fn = inp.grad_fn
+                if fn is None:
+                    to_leaf(inp, ig)
+                    continue
+                prev = pending.get(fn)  # to_node(fn, ig), inlined: this loop is the hot path
+                if prev is not None:
+                    pending[fn] = prev + ig
+                elif fn.inputs is None:
+                    raise RuntimeError(_FREED)
+                else:
+                    pending[fn] = ig
+                    push(heap, (-fn.generation, next(counter), fn))
             if not retain_graph:
-                node.release()
+                node.inputs = node.datas = node.saved = None
     finally:
         _grad_enabled = prev_mode
     return captured
+
+
+def _graph_backward(node: Function, g):
+    """Run ``node.backward`` on Tensors with a differentiable ``xp``, recording its graph."""
+    node.graph = True
+    real_xp = node.xp
+    node.xp = _GRAPH_XP
+    try:
+        return node.backward(g if isinstance(g, Tensor) else Tensor._wrap(g))
+    finally:
+        node.graph = False
+        node.xp = real_xp
+
+
+def _keep_grad(node: Function, g) -> None:
+    """Store the grad of a non-leaf tensor that asked for it with ``retain_grad()``."""
+    kept = node.retained()
+    if kept is not None:
+        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        kept.grad = gt if kept.grad is None else kept.grad + gt
 
 
 def _accumulate_leaf(t: Tensor, g, create_graph: bool) -> None:

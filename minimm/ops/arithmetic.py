@@ -42,7 +42,7 @@ class Mul(Function):
 
     def backward(self, g):
         a, b = self.args()
-        return g * b, g * a
+        return (g * b if self.needs_grad(0) else None), (g * a if self.needs_grad(1) else None)
 
 
 class Div(Function):
