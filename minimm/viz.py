@@ -31,10 +31,13 @@ def _new_figure(figsize):
 def _host_images(images) -> np.ndarray:
     from .backend import to_numpy
 
-    data = getattr(images, "data", images) if not isinstance(images, (np.ndarray, list)) else images
-    if isinstance(data, list):
-        data = np.stack([to_numpy(getattr(d, "data", d)) for d in data])
-    x = np.asarray(to_numpy(data), dtype=np.float64)
+    def host(a):
+        from .autograd import Tensor
+
+        return to_numpy(a.data if isinstance(a, Tensor) else a)
+
+    x = np.stack([host(a) for a in images]) if isinstance(images, (list, tuple)) else host(images)
+    x = np.asarray(x, dtype=np.float64)
     if x.ndim == 2:  # flat vectors of a square image, e.g. (N, 64) digits
         side = int(round(math.sqrt(x.shape[1])))
         if side * side != x.shape[1]:

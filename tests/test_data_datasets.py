@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import minimm
 from minimm import backend as B
 from minimm.data import DataLoader
 from minimm.data.datasets import (
@@ -58,6 +59,10 @@ def test_images_shapes_ranges_and_attribute_balance(shapes):
     codes = np.stack([test.attributes[k] for k in ATTRIBUTES], axis=1)
     _, counts = np.unique(codes, axis=0, return_counts=True)
     assert len(counts) == 80 and set(counts.tolist()) == {5}
+    # Small radii never fall below 2.8 px, where small circles, squares and triangles blur together.
+    from minimm.data.datasets import shapes as shapes_module
+
+    assert shapes_module._RADII["small"] - shapes_module._RADIUS_JITTER >= 2.8
     # Bright shapes are brighter than dim ones, large ones cover more pixels than small ones.
     clean = render_shapes([0, 0, 0], [0, 1, 1], [4, 4, 4], [1, 1, 0], pixel_noise=0.0, jitter=False)
     assert clean[1].sum() > 1.8 * clean[0].sum() and clean[2].max() == pytest.approx(0.5)
@@ -78,7 +83,7 @@ def test_every_caption_parses_back_to_its_attributes(shapes):
 
 def test_sound_decoder_recovers_the_attributes_at_the_default_noise(shapes):
     for split in shapes:
-        decoded = decode_sounds(split.sound, sample_rate=split.info["sample_rate"])
+        decoded = decode_sounds(minimm.tensor(split.sound), sample_rate=split.info["sample_rate"])
         all_right = np.ones(len(split), dtype=bool)
         for k in ATTRIBUTES:
             all_right &= decoded[k] == split.attributes[k]
@@ -134,6 +139,9 @@ def test_dtmf_decoder_accuracy_over_all_digits(snr_db, required):
     x = dtmf_tones(digits, np.random.default_rng(42), snr_db=snr_db)
     accuracy = (decode_dtmf(x) == digits).mean()
     assert accuracy >= required
+    # Waveforms on another device (or in a Tensor) are copied to the host explicitly and decoded.
+    on_device = B.asarray(x[:20], dev="strict") if B.strict_is_available() else x[:20]
+    np.testing.assert_array_equal(decode_dtmf(on_device), decode_dtmf(x[:20]))
     # The noise really is at that SNR: P_noise = P_signal / 10^(snr/10) with P_signal = a^2 = 0.25.
     clean = dtmf_tones(digits[:200], np.random.default_rng(42))
     noisy = dtmf_tones(digits[:200], np.random.default_rng(42), snr_db=snr_db)

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..backend import asarray, device_of, dtype_name, get_array_module, native_dtype, to_numpy
+from ._arrays import unwrap as _unwrap
 
 __all__ = [
     "frame_signal",
@@ -32,13 +33,6 @@ __all__ = [
     "band_energies",
     "goertzel_power",
 ]
-
-
-def _unwrap(x):
-    if isinstance(x, np.ndarray):
-        return x
-    data = getattr(x, "data", None)
-    return data if data is not None and hasattr(data, "shape") else x
 
 
 def _floating(x, xp):

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..backend import device as parse_device
 from ..backend import device_of, dtype_name, get_array_module, native_dtype, to_device
+from ._arrays import is_array as _is_array
+from ._arrays import is_tensor as _is_tensor
 
 __all__ = [
     "Dataset",
@@ -48,15 +50,6 @@ class Dataset(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> Any: ...
-
-
-def _is_array(x) -> bool:
-    """True for NumPy, CuPy and strict-device arrays (not for Tensors, which wrap one)."""
-    return isinstance(x, np.ndarray) or (not _is_tensor(x) and get_array_module(x) is not np)
-
-
-def _is_tensor(x) -> bool:
-    return type(x).__name__ == "Tensor" and type(x).__module__.startswith("minimm")
 
 
 def _index(a, idx):
@@ -275,7 +268,7 @@ class DataLoader:
         if _is_array(batch):
             target = _target_dtype(dtype_name(batch.dtype))
             if self.as_tensor:
-                from ..autograd import Tensor  # imported here: the data layer must not need the core to import
+                from ..autograd import Tensor  # imported here: minimm.data imports without the core
 
                 if dtype_name(batch.dtype) != target:
                     xp = get_array_module(batch)

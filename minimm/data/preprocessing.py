@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from ..backend import get_array_module, native_dtype
+from ..backend import asarray, device_of, get_array_module, native_dtype
+from ._arrays import unwrap as _unwrap
 
 __all__ = [
     "StandardScaler",
@@ -38,16 +39,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # Small helpers shared by the estimators
 # ---------------------------------------------------------------------------------------------
-def _unwrap(x):
-    """The array inside a Tensor (or the array itself)."""
-    if isinstance(x, np.ndarray):
-        return x
-    data = getattr(x, "data", None)
-    if data is not None and not isinstance(x, (memoryview,)) and hasattr(data, "shape"):
-        return data
-    return x
-
-
 def _as_2d_float(x, xp):
     """``x`` as a 2-D floating array; integers become float64 (as in scikit-learn)."""
     if x.ndim == 1:
@@ -67,7 +58,7 @@ def _f64(x, xp):
 
 
 def _check_fitted(est, attr):
-    if getattr(est, attr, None) is None and not hasattr(est, "n_samples_seen_"):
+    if not hasattr(est, "n_samples_seen_"):
         raise RuntimeError(f"{type(est).__name__} is not fitted yet: call fit(x) or partial_fit(x) first")
 
 
@@ -329,9 +320,14 @@ def standardize_channels(images, mean=None, std=None, channel_axis: int = 1, eps
         x = xp.astype(x, native_dtype(xp, "float32"))
     axis = channel_axis % x.ndim
     shape = tuple(-1 if a == axis else 1 for a in range(x.ndim))
-    mean = xp.reshape(xp.astype(xp.asarray(mean, device=x.device) if not hasattr(mean, "shape") else mean, x.dtype), shape)
-    std = xp.reshape(xp.astype(xp.asarray(std, device=x.device) if not hasattr(std, "shape") else std, x.dtype), shape)
-    return (x - mean) / (std + eps)
+
+    def on_device(v):
+        # Lists and host arrays of statistics are moved next to the data (an explicit transfer).
+        v = _unwrap(v)
+        v = asarray(np.asarray(v, dtype=np.float64), dev=device_of(x)) if isinstance(v, (list, tuple)) else asarray(v, dev=device_of(x))
+        return xp.reshape(xp.astype(v, x.dtype), shape)
+
+    return (x - on_device(mean)) / (on_device(std) + eps)
 
 
 def flatten_images(images):

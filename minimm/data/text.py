@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..backend import asarray, device_of, get_array_module, native_dtype
+from ._arrays import as_index_array
 
 __all__ = [
     "tokenize",
@@ -292,9 +293,7 @@ def pad_sequences(
 
 def sequence_mask(lengths, max_len: int | None = None):
     """``mask[i, t] = t < lengths[i]``: the padding mask from sequence lengths (any backend)."""
-    lengths = getattr(lengths, "data", lengths) if not isinstance(lengths, (list, tuple, np.ndarray)) else lengths
-    if isinstance(lengths, (list, tuple)):
-        lengths = np.asarray(lengths, dtype=np.int64)
+    lengths = as_index_array(lengths)
     xp = get_array_module(lengths)
     n = int(xp.max(lengths)) if max_len is None else int(max_len)
     steps = asarray(np.arange(n), dev=device_of(lengths))
@@ -306,9 +305,7 @@ def one_hot(indices, num_classes: int, dtype="float32"):
 
     Written as a broadcast comparison against ``arange(num_classes)``, so it runs on any backend.
     """
-    idx = getattr(indices, "data", indices) if not isinstance(indices, (list, tuple, np.ndarray, int)) else indices
-    if isinstance(idx, (list, tuple, int)):
-        idx = np.asarray(idx, dtype=np.int64)
+    idx = as_index_array(indices)
     xp = get_array_module(idx)
     classes = asarray(np.arange(num_classes), dev=device_of(idx))
     hit = xp.reshape(idx, (*idx.shape, 1)) == classes

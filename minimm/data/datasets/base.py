@@ -39,10 +39,11 @@ class MultimodalDataset:
         return self._n
 
     def __getattr__(self, name):
-        # ds.images, ds.captions, ds.sounds, ds.labels ... as plain attributes.
+        # ds.image or ds.images, ds.captions, ds.sounds, ds.labels ...: modalities and attributes
+        # read as plain attributes, singular or plural.
         mods = self.__dict__.get("modalities", {})
         attrs = self.__dict__.get("attributes", {})
-        for key in (name, name.rstrip("s")):
+        for key in (name, name[:-1] if name.endswith("s") else name):
             if key in mods:
                 return mods[key]
             if key in attrs:

@@ -34,6 +34,8 @@ import math
 
 import numpy as np
 
+from ...backend import to_numpy
+from .._arrays import unwrap
 from ..audio import goertzel_power
 from .base import DatasetSplits, MultimodalDataset, stratified_split
 
@@ -109,9 +111,7 @@ def decode_dtmf(sounds, sample_rate: int = 8000, as_digits: bool = True):
 
     Returns int64 digits (-1 for '*' and '#') when ``as_digits``, else the key strings.
     """
-    from ...backend import to_numpy
-
-    x = np.atleast_2d(np.asarray(to_numpy(getattr(sounds, "data", sounds)), dtype=np.float64))
+    x = np.atleast_2d(np.asarray(to_numpy(unwrap(sounds)), dtype=np.float64))
     power = goertzel_power(x, DTMF_LOW + DTMF_HIGH, sample_rate)
     row = np.argmax(power[:, : len(DTMF_LOW)], axis=1)
     col = np.argmax(power[:, len(DTMF_LOW) :], axis=1)

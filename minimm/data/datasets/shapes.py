@@ -47,6 +47,8 @@ import re
 
 import numpy as np
 
+from ...backend import to_numpy
+from .._arrays import unwrap
 from ..audio import stft
 from .base import DatasetSplits, MultimodalDataset
 
@@ -371,9 +373,7 @@ def decode_sounds(sounds, sample_rate: int = 4000) -> dict:
 
     Returns ``{"shape": codes, "size": codes, "position": codes, "intensity": codes}``.
     """
-    from ...backend import to_numpy
-
-    x = np.asarray(to_numpy(getattr(sounds, "data", sounds)) if not isinstance(sounds, np.ndarray) else sounds, dtype=np.float64)
+    x = np.asarray(to_numpy(unwrap(sounds)), dtype=np.float64)
     x = np.atleast_2d(x)
     n, length = x.shape
     spectrum = np.abs(np.fft.rfft(x, axis=1))
