@@ -52,7 +52,17 @@ def _host_images(images) -> np.ndarray:
     return x
 
 
-def show_samples(images, captions=None, ncols: int = 8, path=None, cmap: str = "gray", title: str | None = None, vmin=0.0, vmax=1.0, wrap: int = 18):
+def show_samples(
+    images,
+    captions=None,
+    ncols: int = 8,
+    path=None,
+    cmap: str = "gray",
+    title: str | None = None,
+    vmin=0.0,
+    vmax=1.0,
+    wrap: int = 18,
+):
     """A grid of images with their captions underneath; saved to ``path`` when given.
 
     ``images``: (N, H, W) grey, (N, H, W, C) / (N, C, H, W) colour, or (N, H*W) flat square

@@ -122,7 +122,6 @@ def test_shapes_dataset_works_with_the_dataloader(shapes, device):
 # DTMF
 # ---------------------------------------------------------------------------------------------
 def test_dtmf_tones_follow_the_q23_keypad():
-    fs = 8000
     for r, row in enumerate(DTMF_KEYPAD):
         for c, key in enumerate(row):
             x = dtmf_tones([key], np.random.default_rng(0))[0]

@@ -164,7 +164,10 @@ def test_normalize_images_to_unit_and_symmetric_ranges(device):
 
 def test_per_channel_standardisation(device):
     rng = np.random.default_rng(0)
-    imgs = rng.normal(size=(16, 3, 5, 5)) * np.array([1.0, 5.0, 0.1])[None, :, None, None] + np.array([0.0, 10.0, -3.0])[None, :, None, None]
+    imgs = (
+        rng.normal(size=(16, 3, 5, 5)) * np.array([1.0, 5.0, 0.1])[None, :, None, None]
+        + np.array([0.0, 10.0, -3.0])[None, :, None, None]
+    )
     x = B.asarray(imgs, dev=device)
     mean, std = channel_stats(x)
     np.testing.assert_allclose(B.to_numpy(mean), imgs.mean(axis=(0, 2, 3)), rtol=1e-12)
@@ -175,7 +178,10 @@ def test_per_channel_standardisation(device):
     last = np.moveaxis(imgs, 1, -1)
     np.testing.assert_allclose(standardize_channels(last, channel_axis=-1), np.moveaxis(z, 1, -1), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(
-        standardize_channels(imgs, list(imgs.mean(axis=(0, 2, 3))), list(imgs.std(axis=(0, 2, 3)))), z, rtol=1e-6, atol=1e-9
+        standardize_channels(imgs, list(imgs.mean(axis=(0, 2, 3))), list(imgs.std(axis=(0, 2, 3)))),
+        z,
+        rtol=1e-6,
+        atol=1e-9,
     )
 
 

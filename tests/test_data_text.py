@@ -31,7 +31,15 @@ CORPUS = [
 
 
 def test_tokenize_lowercases_splits_punctuation_and_whitespace():
-    assert tokenize("Top  left:\ta BIG round\nshape, bright.") == ["top", "left", "a", "big", "round", "shape", "bright"]
+    assert tokenize("Top  left:\ta BIG round\nshape, bright.") == [
+        "top",
+        "left",
+        "a",
+        "big",
+        "round",
+        "shape",
+        "bright",
+    ]
     assert tokenize("Hi, there!", keep_punctuation=True) == ["hi", ",", "there", "!"]
     assert tokenize("Don't PANIC", lower=False) == ["Don't", "PANIC"]
     assert Tokenizer(keep_punctuation=True)("a,b") == ["a", ",", "b"]
@@ -81,7 +89,9 @@ def test_bos_eos_and_truncation():
     assert VOCAB.decode(ids) == "a large"
     # Decoding stops at <eos>: whatever a decoder emits after it is ignored.
     assert VOCAB.decode([VOCAB["a"], VOCAB.eos_id, VOCAB["circle"]]) == "a"
-    assert VOCAB.decode([VOCAB.bos_id, VOCAB["a"], 0, 0], skip_special=False, stop_at_eos=False) == "<bos> a <pad> <pad>"
+    assert (
+        VOCAB.decode([VOCAB.bos_id, VOCAB["a"], 0, 0], skip_special=False, stop_at_eos=False) == "<bos> a <pad> <pad>"
+    )
 
 
 def test_vocabulary_json_save_load_is_identical(tmp_path):
@@ -146,12 +156,16 @@ def test_bag_of_words_min_df_and_max_features():
     assert len(top.vocabulary_) == 3 and "a" in top.vocabulary_
 
 
-@pytest.mark.parametrize("sublinear,smooth,norm", [(False, True, "l2"), (True, True, "l2"), (False, False, None), (False, True, "l1")])
+@pytest.mark.parametrize(
+    "sublinear,smooth,norm", [(False, True, "l2"), (True, True, "l2"), (False, False, None), (False, True, "l1")]
+)
 def test_tfidf_matches_scikit_learn(sublinear, smooth, norm):
     fe = pytest.importorskip("sklearn.feature_extraction.text")
     docs = CORPUS + ["circle circle circle square"]
     ours = TfidfVectorizer(sublinear_tf=sublinear, smooth_idf=smooth, norm=norm, dtype="float64").fit(docs)
-    ref = fe.TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", sublinear_tf=sublinear, smooth_idf=smooth, norm=norm).fit(docs)
+    ref = fe.TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", sublinear_tf=sublinear, smooth_idf=smooth, norm=norm).fit(
+        docs
+    )
     np.testing.assert_allclose(ours.idf_, ref.idf_, rtol=1e-12)
     np.testing.assert_allclose(ours.transform(docs), ref.transform(docs).toarray(), rtol=1e-12, atol=1e-12)
     # A document of unknown words is the zero vector, not NaN.

@@ -9,7 +9,16 @@ on any device by :class:`DataLoader` (:mod:`minimm.data.loader`). The datasets
 """
 
 from . import audio, datasets, loader, preprocessing, text
-from .audio import band_energies, fft_frequencies, frame_signal, goertzel_power, hann_window, log_spectrogram, spectrogram, stft
+from .audio import (
+    band_energies,
+    fft_frequencies,
+    frame_signal,
+    goertzel_power,
+    hann_window,
+    log_spectrogram,
+    spectrogram,
+    stft,
+)
 from .datasets import DatasetSplits, MultimodalDataset, load_digits, load_shapes
 from .loader import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
 from .preprocessing import (

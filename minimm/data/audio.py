@@ -116,7 +116,9 @@ def stft(signal, n_fft: int = 256, hop_length: int | None = None, window="hann",
     return xp.fft.rfft(frames, n=n_fft, axis=frames.ndim - 1)
 
 
-def spectrogram(signal, n_fft: int = 256, hop_length: int | None = None, window="hann", power: float = 1.0, center=False):
+def spectrogram(
+    signal, n_fft: int = 256, hop_length: int | None = None, window="hann", power: float = 1.0, center=False
+):
     """``|STFT|**power``: the magnitude (power=1) or power (power=2) spectrogram, (..., frames, bins)."""
     x = _unwrap(signal)
     xp = get_array_module(x)
@@ -124,7 +126,9 @@ def spectrogram(signal, n_fft: int = 256, hop_length: int | None = None, window=
     return mag if power == 1.0 else mag**power
 
 
-def log_spectrogram(signal, n_fft: int = 256, hop_length: int | None = None, window="hann", eps: float = 1e-6, center=False):
+def log_spectrogram(
+    signal, n_fft: int = 256, hop_length: int | None = None, window="hann", eps: float = 1e-6, center=False
+):
     """``log(|STFT| + eps)``: the log-magnitude spectrogram.
 
     The log compresses the huge dynamic range of sound (as our ears do) so quiet and loud parts both

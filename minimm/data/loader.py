@@ -280,4 +280,3 @@ class DataLoader:
                 moved = xp.astype(moved, native_dtype(xp, target))
             return moved
         return batch  # strings, lists of strings and other Python objects pass through
-

@@ -281,7 +281,11 @@ def normalize_images(images, value_range=(0.0, 1.0), max_value=None, min_value=0
     x = _unwrap(images)
     xp = get_array_module(x)
     if max_value is None:
-        max_value = 255.0 if xp.isdtype(x.dtype, "unsigned integer") and x.dtype == native_dtype(xp, "uint8") else float(xp.max(x))
+        max_value = (
+            255.0
+            if xp.isdtype(x.dtype, "unsigned integer") and x.dtype == native_dtype(xp, "uint8")
+            else float(xp.max(x))
+        )
     lo, hi = value_range
     span = float(max_value) - float(min_value)
     if span <= 0:
@@ -324,7 +328,11 @@ def standardize_channels(images, mean=None, std=None, channel_axis: int = 1, eps
     def on_device(v):
         # Lists and host arrays of statistics are moved next to the data (an explicit transfer).
         v = _unwrap(v)
-        v = asarray(np.asarray(v, dtype=np.float64), dev=device_of(x)) if isinstance(v, (list, tuple)) else asarray(v, dev=device_of(x))
+        v = (
+            asarray(np.asarray(v, dtype=np.float64), dev=device_of(x))
+            if isinstance(v, (list, tuple))
+            else asarray(v, dev=device_of(x))
+        )
         return xp.reshape(xp.astype(v, x.dtype), shape)
 
     return (x - on_device(mean)) / (on_device(std) + eps)

@@ -436,4 +436,3 @@ class TfidfVectorizer(BagOfWords):
             norms = np.linalg.norm(x, ord=ord_, axis=1, keepdims=True)
             x = x / np.where(norms == 0, 1.0, norms)  # empty documents stay all-zero
         return x.astype(self.dtype)
-

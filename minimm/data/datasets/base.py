@@ -69,7 +69,9 @@ class MultimodalDataset:
         """A new dataset holding only the samples at ``indices`` (copies)."""
         idx = np.asarray(indices, dtype=np.int64)
         mods = {k: ([v[j] for j in idx] if isinstance(v, list) else v[idx]) for k, v in self.modalities.items()}
-        return MultimodalDataset(mods, {k: v[idx] for k, v in self.attributes.items()}, self.attribute_values, self.info)
+        return MultimodalDataset(
+            mods, {k: v[idx] for k, v in self.attributes.items()}, self.attribute_values, self.info
+        )
 
     def attribute_names(self, i) -> dict:
         """The ground truth of sample ``i`` as value names, e.g. ``{"shape": "circle", ...}``."""
@@ -77,7 +79,8 @@ class MultimodalDataset:
 
     def __repr__(self) -> str:
         mods = ", ".join(
-            f"{k}: {len(v)} strings" if isinstance(v, list) else f"{k}: {v.dtype}{tuple(v.shape)}" for k, v in self.modalities.items()
+            f"{k}: {len(v)} strings" if isinstance(v, list) else f"{k}: {v.dtype}{tuple(v.shape)}"
+            for k, v in self.modalities.items()
         )
         return f"{type(self).__name__}(n={len(self)}; {mods}; attributes: {', '.join(self.attributes)})"
 

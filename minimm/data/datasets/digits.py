@@ -81,7 +81,9 @@ def load_digits_arrays():
     return np.asarray(bunch.images, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
 
 
-def dtmf_tones(keys, rng=None, sample_rate: int = 8000, duration: float = 0.1, snr_db: float | None = None, amplitude: float = 0.5):
+def dtmf_tones(
+    keys, rng=None, sample_rate: int = 8000, duration: float = 0.1, snr_db: float | None = None, amplitude: float = 0.5
+):
     """DTMF waveforms (N, duration * sample_rate) float32 for keys ('0'-'9', '*', '#' or ints 0-9).
 
     ``x[n] = a sin(2 pi f_row n / fs + phi_1) + a sin(2 pi f_col n / fs + phi_2)`` with random
@@ -99,7 +101,9 @@ def dtmf_tones(keys, rng=None, sample_rate: int = 8000, duration: float = 0.1, s
     low = np.array([DTMF_LOW[_KEY_POS[k][0]] for k in keys])
     high = np.array([DTMF_HIGH[_KEY_POS[k][1]] for k in keys])
     phases = rng.uniform(0.0, 2 * math.pi, size=(n, 2))
-    x = amplitude * (np.sin(2 * math.pi * low[:, None] * t + phases[:, :1]) + np.sin(2 * math.pi * high[:, None] * t + phases[:, 1:]))
+    x = amplitude * (
+        np.sin(2 * math.pi * low[:, None] * t + phases[:, :1]) + np.sin(2 * math.pi * high[:, None] * t + phases[:, 1:])
+    )
     if snr_db is not None:
         noise_std = math.sqrt(amplitude**2 / 10 ** (snr_db / 10))
         x = x + rng.normal(0.0, noise_std, size=x.shape)

@@ -78,7 +78,13 @@ INTENSITIES = ("dim", "bright")
 ATTRIBUTES = {"shape": SHAPES, "size": SIZES, "position": POSITIONS, "intensity": INTENSITIES}
 
 # Geometry on the 16 x 16 reference canvas (pixel i has its centre at coordinate i).
-_CENTRES = {"top left": (4.5, 4.5), "top right": (4.5, 10.5), "bottom left": (10.5, 4.5), "bottom right": (10.5, 10.5), "center": (7.5, 7.5)}
+_CENTRES = {
+    "top left": (4.5, 4.5),
+    "top right": (4.5, 10.5),
+    "bottom left": (10.5, 4.5),
+    "bottom right": (10.5, 10.5),
+    "center": (7.5, 7.5),
+}
 _RADII = {"small": 3.1, "large": 4.6}
 _RADIUS_JITTER = 0.3
 _POSITION_JITTER = 1.0
@@ -176,12 +182,16 @@ def _balanced_codes(combos: np.ndarray, n: int, rng) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Images
 # ---------------------------------------------------------------------------------------------
-def render_shapes(shape, size, position, intensity, rng=None, image_size: int = 16, pixel_noise: float = 0.05, jitter: bool = True):
+def render_shapes(
+    shape, size, position, intensity, rng=None, image_size: int = 16, pixel_noise: float = 0.05, jitter: bool = True
+):
     """Draw images (N, S, S) float32 for attribute code arrays (see the module docstring).
 
     With ``rng=None`` and ``jitter=False`` and ``pixel_noise=0`` the result is the clean prototype.
     """
-    shape, size, position, intensity = (np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity))
+    shape, size, position, intensity = (
+        np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity)
+    )
     n = shape.shape[0]
     rng = rng if rng is not None else np.random.default_rng(0)
     scale = image_size / 16.0
@@ -244,7 +254,11 @@ def make_captions(shape, size, position, intensity, rng) -> list[str]:
 
 
 _PATTERNS = {
-    attr: [(value, re.compile(r"\b" + r"\s+".join(map(re.escape, syn.split())) + r"\b")) for value, syns in table.items() for syn in syns]
+    attr: [
+        (value, re.compile(r"\b" + r"\s+".join(map(re.escape, syn.split())) + r"\b"))
+        for value, syns in table.items()
+        for syn in syns
+    ]
     for attr, table in SYNONYMS.items()
 }
 
@@ -282,12 +296,16 @@ def _envelope(kind: str, u: np.ndarray) -> np.ndarray:
     return np.ones_like(u)
 
 
-def synthesize_sounds(shape, size, position, intensity, rng=None, sample_rate: int = 4000, sound_noise: float = 0.05, onset=None):
+def synthesize_sounds(
+    shape, size, position, intensity, rng=None, sample_rate: int = 4000, sound_noise: float = 0.05, onset=None
+):
     """Waveforms (N, 0.4 s * sample_rate) float32 encoding the attributes (see the module docstring).
 
     ``onset`` (seconds) fixes the tone's start; by default it is drawn in [0.02, 0.06] s.
     """
-    shape, size, position, intensity = (np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity))
+    shape, size, position, intensity = (
+        np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (shape, size, position, intensity)
+    )
     rng = rng if rng is not None else np.random.default_rng(0)
     n = shape.shape[0]
     length = int(round(_CLIP_SECONDS * sample_rate))
@@ -433,7 +451,9 @@ def make_shapes(
     captions = make_captions(shape, size, position, intensity, rng)
     modalities = {"image": images, "caption": captions}
     if with_sound:
-        modalities["sound"] = synthesize_sounds(shape, size, position, intensity, rng, sample_rate=sample_rate, sound_noise=sound_noise)
+        modalities["sound"] = synthesize_sounds(
+            shape, size, position, intensity, rng, sample_rate=sample_rate, sound_noise=sound_noise
+        )
     attributes = {"shape": shape, "size": size, "position": position, "intensity": intensity}
     info = {"name": "shapes", "image_size": image_size, "sample_rate": sample_rate, "excluded": list(exclude or [])}
     return MultimodalDataset(modalities, attributes, ATTRIBUTES, info)
@@ -461,7 +481,13 @@ def load_shapes(
     for h in holdout:
         _normalise_holdout(h)  # fail early, with a clear message, on a misspelt value
     train_seed, test_seed = np.random.SeedSequence(seed).spawn(2)
-    common = dict(image_size=image_size, pixel_noise=pixel_noise, sound_noise=sound_noise, sample_rate=sample_rate, with_sound=with_sound)
+    common = dict(
+        image_size=image_size,
+        pixel_noise=pixel_noise,
+        sound_noise=sound_noise,
+        sample_rate=sample_rate,
+        with_sound=with_sound,
+    )
     train = make_shapes(n_train, train_seed, exclude=holdout, **common)
     test = make_shapes(n_test, test_seed, **common)
     test.info["holdout"] = holdout
