@@ -1,0 +1,606 @@
+"""Module and Parameter: how a model keeps track of its weights.
+
+A :class:`Module` is a box of named :class:`Parameter` s (trained), buffers (saved but not
+trained, e.g. running statistics) and sub-modules. Assigning an attribute registers it —
+``self.fc = Linear(3, 2)`` makes ``fc.weight`` appear as ``"fc.weight"`` in
+:meth:`Module.named_parameters` and :meth:`Module.state_dict` — so a model never lists its
+weights by hand. The containers (:class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`)
+and the two trivial modules (:class:`Identity`, :class:`Flatten`) live here too.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .. import backend as B
+from ..autograd import Tensor, as_dtype, no_grad
+
+__all__ = [
+    "Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
+    "IncompatibleKeys",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter
+# ---------------------------------------------------------------------------------------------
+class Parameter(Tensor):
+    """A leaf tensor that a :class:`Module` registers as trainable (``requires_grad=True``).
+
+    ``Parameter(t)`` shares ``t``'s array; the Parameter *object* is what optimisers key their
+    state by, so :meth:`Module.to` moves its ``.data`` in place instead of making a new one.
+    """
+
+    __slots__ = ()  # Tensor uses __slots__; an empty tuple keeps Parameter just as light
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = np.zeros((0,), dtype=np.float32)
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _move_array(a, device=None, dtype=None):
+    """``a`` on ``device`` and/or with floating ``dtype`` (unchanged where already so)."""
+    if device is not None and B.device_of(a) != device:
+        a = B.to_device(a, device)
+    if dtype is not None and B.dtype_name(a.dtype) != dtype.name:
+        xp = B.get_array_module(a)
+        a = xp.astype(a, B.native_dtype(xp, dtype))
+    return a
+
+
+def _copy_array(a, dev):
+    """An independent copy of array ``a`` on device ``dev``."""
+    if B.device_of(a) != dev:
+        return B.to_device(a, dev)  # a transfer always makes a new array
+    xp = B.get_array_module(a)
+    return np.array(a, copy=True) if xp is np else xp.asarray(a, copy=True)
+
+
+def _add_indent(s: str, n: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Module
+# ---------------------------------------------------------------------------------------------
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign parameters, buffers and sub-modules as
+    attributes, and define ``forward``. Calling the module runs ``forward``.
+    """
+
+    training: bool
+
+    def __init__(self):
+        # object.__setattr__ because our own __setattr__ needs these dicts to exist already
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): define it in the subclass")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- registration by attribute assignment -------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign a Parameter before Module.__init__() was called")
+            self._forget(name)
+            params[name] = value
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} as parameter '{name}' "
+                    "(wrap it in minimm.nn.Parameter, or assign None)"
+                )
+            params[name] = None
+            return
+        modules = self.__dict__.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign a sub-module before Module.__init__() was called")
+            self._forget(name)
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} as child module '{name}'")
+            modules[name] = None
+            return
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} as buffer '{name}' (use a tensor)")
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        for d in ("_parameters", "_buffers", "_modules"):
+            self.__dict__[d].pop(name, None)
+        self._non_persistent.discard(name)
+
+    def __getattr__(self, name: str):
+        # only called when normal lookup fails: look in the registries
+        d = self.__dict__
+        for reg in ("_parameters", "_buffers", "_modules"):
+            if reg in d and name in d[reg]:
+                return d[reg][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for reg in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__[reg]:
+                del self.__dict__[reg][name]
+                self._non_persistent.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def register_parameter(self, name: str, param) -> None:
+        """Register ``param`` (a :class:`Parameter` or None) under ``name``."""
+        if "." in name or not name:
+            raise KeyError(f"parameter name must be a non-empty string without '.', got {name!r}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: expected a Parameter or None, got {type(param).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Register a tensor that belongs to the module but is not trained (saved in the state
+        dict unless ``persistent=False``; moved by :meth:`to`)."""
+        if "." in name or not name:
+            raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: expected a Tensor or None, got {type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module) -> None:
+        """Register a sub-module (or None) under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> "Module":
+        """The sub-module at dotted path ``target`` ("" is the module itself)."""
+        mod = self
+        for part in target.split(".") if target else []:
+            if part not in mod._modules:
+                raise AttributeError(f"{type(mod).__name__} has no sub-module '{part}'")
+            mod = mod._modules[part]
+        return mod
+
+    # -- walking the tree ---------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """Yield ``(dotted name, module)`` for this module and every module below it."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is None:
+                continue
+            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry, prefix, recurse, remove_duplicate=True):
+        # a tensor shared by two modules (tied weights) is listed once: ids, because
+        # Tensor.__eq__ is element-wise and cannot be used for membership tests
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for name, v in getattr(m, registry).items():
+                if v is None or (remove_duplicate and id(v) in seen):
+                    continue
+                seen.add(id(v))
+                yield mname + ("." if mname else "") + name, v
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """Yield ``(dotted name, Parameter)``, each shared parameter once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        """Call ``fn(m)`` on every sub-module (children first) and then on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # -- modes and grads ----------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (Dropout drops, ...) here and below; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError("train(mode): mode must be True or False")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze (True) every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``p.grad = None`` (default), or fill them with zeros."""
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = Tensor._wrap(B.get_array_module(p.grad.data).zeros_like(p.grad.data))
+
+    # -- devices and dtypes -------------------------------------------------------------------
+    def to(self, device=None, dtype=None) -> "Module":
+        """Move every parameter, its grad and every buffer to ``device`` (and/or cast floating
+        ones to ``dtype``) **in place**: the Parameter objects stay the same, so an optimiser
+        built before the move still holds the right ones. Returns self."""
+        if isinstance(device, np.dtype) or (isinstance(device, str) and _is_dtype_name(device)) or isinstance(device, type):
+            device, dtype = None, device
+        dev = B.device(device) if device is not None else None
+        dt = as_dtype(dtype) if dtype is not None else None
+        if dt is not None and dt.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are allowed, got {dt}")
+
+        def fdt(t):  # integer buffers (e.g. counters) keep their dtype
+            return dt if dt is not None and t.dtype.kind == "f" else None
+
+        with no_grad():
+            for p in self.parameters():
+                p.data = _move_array(p.data, dev, fdt(p))
+                if p.grad is not None:
+                    p.grad.data = _move_array(p.grad.data, dev, fdt(p.grad))
+            for b in self.buffers():
+                b.data = _move_array(b.data, dev, fdt(b))
+        return self
+
+    def cpu(self) -> "Module":
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Module":
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def float(self) -> "Module":
+        return self.to(dtype="float32")
+
+    def double(self) -> "Module":
+        return self.to(dtype="float64")
+
+    # -- state dicts --------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """An ordered map ``dotted name → tensor`` of every parameter and persistent buffer.
+
+        The tensors are detached (they share memory with the module unless ``keep_vars``).
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def _state_targets(self) -> OrderedDict:
+        return self.state_dict(keep_vars=True)
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy the values of ``state_dict`` into this module's parameters and buffers, in place.
+
+        Every problem is collected before anything is raised, so one error lists them all:
+        shape or dtype mismatches always raise (as in PyTorch); missing and unexpected keys
+        raise when ``strict`` and are returned as ``(missing_keys, unexpected_keys)`` otherwise.
+        Nothing is changed when an error is raised.
+        """
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        mismatched = []
+        plan = []
+        for k, t in targets.items():
+            if k not in state_dict:
+                continue
+            v = state_dict[k]
+            arr = v.data if isinstance(v, Tensor) else v
+            if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+                arr = np.asarray(arr)
+            shape = tuple(arr.shape)
+            dt = B.dtype_name(arr.dtype)
+            if shape != t.shape:
+                mismatched.append(f"{k}: shape {shape} in the checkpoint, {t.shape} in the model")
+            elif dt != t.dtype.name:
+                mismatched.append(f"{k}: dtype {dt} in the checkpoint, {t.dtype.name} in the model")
+            else:
+                plan.append((t, arr))
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(repr(k) for k in unexpected))
+        if mismatched:
+            problems.append("mismatched: " + "; ".join(mismatched))
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(problems)
+            )
+        with no_grad():
+            for t, arr in plan:
+                t.data = _copy_array(arr, t.device)
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- printing -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr (override in layers)."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, m in self._modules.items():
+            lines.append(f"({name}): " + _add_indent(repr(m), 2))
+        if not lines:
+            return self._get_name() + "()"
+        if len(lines) == 1 and not self._modules:
+            return f"{self._get_name()}({lines[0]})"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _is_dtype_name(s: str) -> bool:
+    try:
+        as_dtype(s)
+        return True
+    except TypeError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Containers
+# ---------------------------------------------------------------------------------------------
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Built from modules (named "0", "1", ...) or from an ``OrderedDict`` of named ones.
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, m in args[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), m)
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        keys = list(self._modules)
+        return self._modules[keys[_index(idx, len(keys))]]
+
+    def __setitem__(self, idx, module) -> None:
+        keys = list(self._modules)
+        self.add_module(keys[_index(idx, len(keys))], module)
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules)
+        del self._modules[keys[_index(idx, len(keys))]]
+
+    def append(self, module) -> "Sequential":
+        self.add_module(str(len(self)), module)
+        return self
+
+
+def _index(idx, n: int) -> int:
+    i = operator.index(idx)
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of range for a container of {n} modules")
+    return i % n
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain list would hide them)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])
+        return self._modules[str(_index(idx, len(self)))]
+
+    def __setitem__(self, idx, module) -> None:
+        self.add_module(str(_index(idx, len(self))), module)
+
+    def __delitem__(self, idx) -> None:
+        items = list(self._modules.values())
+        del items[idx if isinstance(idx, slice) else _index(idx, len(items))]
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
+
+    def append(self, module) -> "ModuleList":
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module) -> None:
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward(): iterate over it in your own forward")
+
+
+class ModuleDict(Module):
+    """A dict of named modules whose parameters are registered."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules) -> None:
+        items = modules.items() if hasattr(modules, "items") else modules
+        for k, m in items:
+            self.add_module(k, m)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward(): index it in your own forward")
+
+
+class Identity(Module):
+    """y = x (a placeholder, e.g. to switch a layer off); ignores any constructor arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim`` … ``end_dim`` (default: all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
