@@ -99,7 +99,7 @@ def index_add_array(xp, g, key, shape):
     """zeros(shape) with ``g`` added at ``key``: the backward of ``x[key]`` on plain arrays."""
     z = B.zeros_on(g, shape)
     if not _has_array_index(key) or _is_single_bool(key):
-        z[key] = g  # basic slices and boolean masks select each element at most once
+        z[_bare_mask(key)] = g  # basic slices and boolean masks select each element at most once
         return z
     if xp is np or xp.__name__ == "cupy":
         xp.add.at(z, key, g)
@@ -121,6 +121,16 @@ def _is_row_take(key) -> bool:
         and B.dtype_name(key[0].dtype) != "bool"
         and builtins.all(k is Ellipsis or k == slice(None) for k in key[1:])
     )
+
+
+def _bare_mask(key):
+    """``(mask,)`` or ``(mask, ...)`` as the bare mask: the array API allows a boolean index only
+    on its own, not inside a tuple (NumPy and CuPy accept both)."""
+    if len(key) <= 2 and hasattr(key[0], "shape") and B.dtype_name(key[0].dtype) == "bool" and (
+        len(key) == 1 or key[1] is Ellipsis
+    ):
+        return key[0]
+    return key
 
 
 def _is_single_bool(key) -> bool:
@@ -262,6 +272,8 @@ def transpose(input, dim0: int, dim1: int):
 def movedim(input, source: int, destination: int):
     """Move axis ``source`` to position ``destination``."""
     src, dst = _dim(source, input.ndim, "movedim"), _dim(destination, input.ndim, "movedim")
+    if input.ndim == 0:
+        return input  # dims 0 and -1 of a 0-d tensor name the tensor itself, as in PyTorch
     order = [i for i in range(input.ndim) if i != src]
     order.insert(dst, src)
     return permute(input, *order)
@@ -405,9 +417,60 @@ def _normalize_key(x: Tensor, key):
     return tuple(out)
 
 
+def _clamp_slice(k: slice, n: int) -> slice:
+    """A slice with the same elements whose bounds lie inside an axis of length ``n``.
+
+    NumPy, CuPy and PyTorch clamp ``x[:10]`` on a short axis; the array API leaves out-of-range
+    bounds undefined (the strict device refuses them), so they are clamped here once."""
+    start, stop, step = k.indices(n)
+    if len(range(start, stop, step)) == 0:
+        return slice(0, 0, 1)
+    if step < 0 and stop < 0:
+        stop = None  # "run past index 0": -1 would mean the last element
+    return slice(start, stop, step)
+
+
+def _canonical_key(shape, key):
+    """Rewrite ``key`` for the indexing op: every ``None`` becomes ``:`` over a new length-1 axis
+    of the input, and every slice gets in-range bounds.
+
+    ``x[:, None]`` equals ``x.reshape(n, 1, …)[:, :]``. Doing it this way means the indexing op
+    (and its scatter backward, where the array API forbids ``None``) never sees ``None``, and the
+    new axis gets its gradient back through an ordinary reshape. Returns (input shape, key).
+    """
+
+    def consumed(k):  # how many input axes an index component uses up
+        if k is None or k is Ellipsis:
+            return 0
+        if hasattr(k, "dtype") and B.dtype_name(k.dtype) == "bool":
+            return k.ndim
+        return 1
+
+    new_shape, new_key, pos = [], [], 0
+    for i, k in enumerate(key):
+        if k is None:
+            new_shape.append(1)
+            new_key.append(slice(None))
+        elif k is Ellipsis:
+            n = len(shape) - pos - builtins.sum(consumed(r) for r in key[i + 1 :])
+            new_shape.extend(shape[pos : pos + n])
+            new_key.append(Ellipsis)
+            pos += n
+        else:
+            n = consumed(k)
+            if isinstance(k, slice) and pos < len(shape):
+                k = _clamp_slice(k, shape[pos])
+            new_shape.extend(shape[pos : pos + n])
+            new_key.append(k)
+            pos += n
+    new_shape.extend(shape[pos:])
+    return tuple(new_shape), tuple(new_key)
+
+
 def getitem(input, key):
     """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
-    return GetItem.apply(input, key=_normalize_key(input, key))
+    shape, key = _canonical_key(input.shape, _normalize_key(input, key))
+    return GetItem.apply(reshape(input, shape), key=key)
 
 
 def gather(input, dim: int, index):
