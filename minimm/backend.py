@@ -348,8 +348,9 @@ def scatter_add(target, indices, values):
         _cupy.add.at(target, indices, values)
         return target
     # strict: only integer index arrays along the first axis are needed (Embedding, gather).
-    idx = xp.reshape(indices, (-1,))
     n = target.shape[0]
+    idx = xp.reshape(indices, (-1,))
+    idx = xp.where(idx < 0, idx + n, idx)  # negative indices count from the end, as in add.at
     onehot = xp.astype(xp.reshape(idx, (-1, 1)) == xp.reshape(arange_on(idx, n), (1, -1)), target.dtype)
     vals = xp.reshape(values, (idx.shape[0], -1))
     update = xp.reshape(xp.matrix_transpose(onehot) @ vals, target.shape)
