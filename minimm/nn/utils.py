@@ -12,7 +12,7 @@ from .. import backend as B
 from ..autograd import Tensor, no_grad
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
-           "count_parameters"]
+           "count_parameters", "functional_call"]
 
 
 def _as_list(parameters):
@@ -80,3 +80,28 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
 def count_parameters(module, trainable_only: bool = True) -> int:
     """Number of scalar parameters of ``module`` (only those with ``requires_grad`` by default)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def functional_call(module, parameters: dict, args=(), kwargs=None):
+    """Run ``module(*args, **kwargs)`` with some parameters or buffers replaced by the tensors in
+    ``parameters`` (dotted name → tensor), restoring the originals afterwards.
+
+    The output is then a differentiable function of those tensors — what gradcheck needs to
+    check a layer's parameter gradients, and what meta-learning calls a "stateless" module.
+    """
+    if not isinstance(args, tuple):
+        args = (args,)
+    swapped = []
+    try:
+        for name, value in parameters.items():
+            owner_name, _, leaf = name.rpartition(".")
+            owner = module.get_submodule(owner_name)
+            registry = owner._parameters if leaf in owner._parameters else owner._buffers
+            if leaf not in registry:
+                raise KeyError(f"functional_call: {type(module).__name__} has no parameter or buffer '{name}'")
+            swapped.append((registry, leaf, registry[leaf]))
+            registry[leaf] = value  # straight into the registry: a plain tensor is allowed here
+        return module(*args, **(kwargs or {}))
+    finally:
+        for registry, leaf, old in reversed(swapped):
+            registry[leaf] = old
