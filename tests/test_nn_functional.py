@@ -384,3 +384,18 @@ def test_sdpa_dropout_is_seeded(device):
     minimm.manual_seed(5)
     b = host(F.scaled_dot_product_attention(q, q, q, dropout_p=0.5))
     np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Second derivatives (gradient penalties, Hessian-vector products) through the main ops
+# ---------------------------------------------------------------------------------------------
+def test_second_derivatives_of_losses_and_layers(device):
+    x = t(r(3, 4), device, True)
+    y = t([0, 3, 1], device)
+    q = t(RNG.uniform(size=(3, 4)), device, dtype=minimm.float64)
+    idx = t([0, 2, 2], device)
+    gradgradcheck(lambda x: F.cross_entropy(x, y, label_smoothing=0.1), x)
+    gradgradcheck(lambda x: F.binary_cross_entropy_with_logits(x, q), x)
+    gradgradcheck(lambda x: F.layer_norm(x, (4,)), x)
+    gradgradcheck(lambda x: F.scaled_dot_product_attention(x[None], x[None], x[None], is_causal=True), x)
+    gradgradcheck(lambda x: F.embedding(idx, x), x)  # scatter-add, differentiated again

@@ -167,7 +167,8 @@ class IndexAdd(Function):
         return index_add_array(self.xp, g, key, shape)
 
     def backward(self, gg):
-        return gg[self.params["key"]]
+        # through GetItem, not gg[key]: strict backends index rows with integer arrays only via take()
+        return self.call(GetItem, gg, key=self.params["key"])
 
 
 class Gather(Function):
