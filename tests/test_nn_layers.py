@@ -251,6 +251,27 @@ def test_mha_gradcheck_with_causal_and_padding_masks(device):
     gradcheck(padded, (x,) + tuple(ps.values()))
 
 
+def test_mha_cross_attention_with_own_key_and_value_widths(device):
+    m = nn.MultiheadAttention(4, 2, batch_first=True, kdim=3, vdim=5, device=device).double()
+    assert m.in_proj_weight is None and m.k_proj_weight.shape == (4, 3) and m.v_proj_weight.shape == (4, 5)
+    q = minimm.tensor(RNG.standard_normal((2, 3, 4)), device=device, requires_grad=True)
+    k = minimm.tensor(RNG.standard_normal((2, 6, 3)), device=device, requires_grad=True)
+    v = minimm.tensor(RNG.standard_normal((2, 6, 5)), device=device, requires_grad=True)
+    out, w = m(q, k, v)
+    assert out.shape == (2, 3, 4) and w.shape == (2, 3, 6)
+    b = host(m.in_proj_bias)
+    Q = (host(q) @ host(m.q_proj_weight).T + b[:4]).reshape(2, 3, 2, 2).transpose(0, 2, 1, 3)
+    K = (host(k) @ host(m.k_proj_weight).T + b[4:8]).reshape(2, 6, 2, 2).transpose(0, 2, 1, 3)
+    V = (host(v) @ host(m.v_proj_weight).T + b[8:]).reshape(2, 6, 2, 2).transpose(0, 2, 1, 3)
+    s = Q @ K.transpose(0, 1, 3, 2) / np.sqrt(2)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    ref = (a @ V).transpose(0, 2, 1, 3).reshape(2, 3, 4) @ host(m.out_proj.weight).T + host(m.out_proj.bias)
+    np.testing.assert_allclose(host(out), ref, rtol=1e-10)
+    np.testing.assert_allclose(host(w), a.mean(1), rtol=1e-10)
+    check_module_grads(m, q, k, v)
+
+
 def test_mha_dropout_only_in_training(device):
     m = nn.MultiheadAttention(4, 1, dropout=0.5, batch_first=True, device=device)
     x = minimm.randn(1, 6, 4, device=device)

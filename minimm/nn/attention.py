@@ -44,12 +44,15 @@ class MultiheadAttention(Module):
     ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False)`` returns ``(output, weights)``; weights are
     averaged over heads unless ``average_attn_weights=False`` and are ``None`` when not needed.
-    Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E).
+    Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E); keys and
+    values may have their own widths ``kdim`` / ``vdim`` (cross-attention between modalities),
+    in which case the projections are ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight``.
     ``is_causal=True`` without an ``attn_mask`` builds the causal mask (query i sees keys ≤ i).
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False, device=None, dtype=None):
+                 batch_first: bool = False, kdim: int | None = None, vdim: int | None = None,
+                 device=None, dtype=None):
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
@@ -58,8 +61,19 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         self.dropout = dropout
         self.batch_first = batch_first
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
         dt = dtype or get_default_dtype()
-        self.in_proj_weight = Parameter(_c.zeros(3 * embed_dim, embed_dim, device=device, dtype=dt))
+        if self._qkv_same_embed_dim:  # one stacked (3E, E) matrix, as in PyTorch
+            self.in_proj_weight = Parameter(_c.zeros(3 * embed_dim, embed_dim, device=device, dtype=dt))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.register_parameter("in_proj_weight", None)
+            self.q_proj_weight = Parameter(_c.zeros(embed_dim, embed_dim, device=device, dtype=dt))
+            self.k_proj_weight = Parameter(_c.zeros(embed_dim, self.kdim, device=device, dtype=dt))
+            self.v_proj_weight = Parameter(_c.zeros(embed_dim, self.vdim, device=device, dtype=dt))
         if bias:
             self.in_proj_bias = Parameter(_c.zeros(3 * embed_dim, device=device, dtype=dt))
         else:
@@ -69,7 +83,11 @@ class MultiheadAttention(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's init: Xavier-uniform projections, zero biases."""
-        init.xavier_uniform_(self.in_proj_weight)
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
@@ -94,7 +112,10 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: expected {self.embed_dim} features, got {E}")
 
         W, b = self.in_proj_weight, self.in_proj_bias
-        Wq, Wk, Wv = W[: E], W[E: 2 * E], W[2 * E:]
+        if W is not None:
+            Wq, Wk, Wv = W[: E], W[E: 2 * E], W[2 * E:]
+        else:
+            Wq, Wk, Wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
         bq, bk, bv = (None, None, None) if b is None else (b[: E], b[E: 2 * E], b[2 * E:])
         q = self._split_heads(F.linear(query, Wq, bq))
         k = self._split_heads(F.linear(key, Wk, bk))
