@@ -282,3 +282,17 @@ def test_register_checks():
         m(1)
     m.register_parameter("w", None)
     assert list(m.parameters()) == [] and m.w is None
+
+
+def test_deepcopy_gives_an_independent_model(device):
+    import copy
+
+    net = Net().to(device)
+    twin = copy.deepcopy(net)
+    assert isinstance(twin.head.weight, nn.Parameter) and twin.head.weight is not net.head.weight
+    assert twin.head.weight.device == minimm.device(device)
+    x = minimm.randn(2, 3, device=device)
+    np.testing.assert_array_equal(twin(x).detach().numpy(), net(x).detach().numpy())
+    with minimm.no_grad():
+        twin.head.weight[0, 0] = 7.0
+    assert net.head.weight[0, 0].item() != 7.0

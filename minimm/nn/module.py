@@ -220,10 +220,12 @@ class Module:
             yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     def modules(self):
+        """Every module in the tree, this one first (each once)."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        """Yield ``(name, module)`` for the direct sub-modules."""
         seen = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen:
@@ -231,6 +233,7 @@ class Module:
                 yield name, m
 
     def children(self):
+        """The direct sub-modules."""
         for _, m in self.named_children():
             yield m
 
@@ -251,13 +254,16 @@ class Module:
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
+        """Every trainable Parameter here (and below, with ``recurse``), each once — what an optimiser takes."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """Yield ``(dotted name, buffer)`` for every registered buffer."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True):
+        """Every registered buffer (saved and moved with the module, not trained)."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -322,15 +328,19 @@ class Module:
         return self
 
     def cpu(self) -> "Module":
+        """``to("cpu")``."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> "Module":
+        """``to("cuda")`` (or ``"cuda:N"`` for ``device=N``)."""
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
     def float(self) -> "Module":
+        """Cast floating parameters and buffers to float32."""
         return self.to(dtype="float32")
 
     def double(self) -> "Module":
+        """Cast floating parameters and buffers to float64 (what gradcheck needs)."""
         return self.to(dtype="float64")
 
     # -- state dicts --------------------------------------------------------------------------
@@ -471,6 +481,7 @@ class Sequential(Module):
         del self._modules[keys[_index(idx, len(keys))]]
 
     def append(self, module) -> "Sequential":
+        """Add ``module`` at the end."""
         self.add_module(str(len(self)), module)
         return self
 
@@ -512,15 +523,18 @@ class ModuleList(Module):
             self._modules[str(i)] = m
 
     def append(self, module) -> "ModuleList":
+        """Add ``module`` at the end."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules) -> "ModuleList":
+        """Append each of ``modules``."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module) -> None:
+        """Insert ``module`` before position ``index`` (the names are renumbered)."""
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
@@ -558,21 +572,27 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The names, in insertion order."""
         return self._modules.keys()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def items(self):
+        """``(name, module)`` pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key: str) -> Module:
+        """Remove and return the module named ``key``."""
         return self._modules.pop(key)
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
     def update(self, modules) -> None:
+        """Add (or replace) modules from a mapping or ``(name, module)`` pairs."""
         items = modules.items() if hasattr(modules, "items") else modules
         for k, m in items:
             self.add_module(k, m)
