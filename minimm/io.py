@@ -147,7 +147,7 @@ def _file_mode(path: str) -> int:
     try:
         return os.stat(path).st_mode & 0o777  # keep the permissions of the file we replace
     except FileNotFoundError:
-        umask = os.umask(0)
+        umask = os.umask(0)  # the only portable way to read the umask is to set it and put it back
         os.umask(umask)
         return 0o666 & ~umask
 

@@ -290,6 +290,17 @@ def test_vae_gradcheck(device):
     gradcheck(reparam, (mu, lv))
     a, b, c = (minimm.randn(6, 3, device=device, requires_grad=True) for _ in range(3))
     gradcheck(lambda p, q, r: iwae_bound(p, q, r), (a, b, c))
+    gradcheck(lambda r, m, v: gaussian_log_prob(r, m, v), (logits, minimm.randn(3, 5, device=device), lv[:, :1]))
+    gradcheck(lambda r: bernoulli_log_prob(x, r), (logits,))
+    w_enc = minimm.randn(5, 2, device=device, requires_grad=True)
+    w_dec = minimm.randn(2, 5, device=device, requires_grad=True)
+
+    def seeded_iwae(we, wd):
+        minimm.manual_seed(12)
+        enc = lambda xx: (xx @ we, 0.1 * (xx @ we))  # noqa: E731
+        return iwae(x, enc, lambda z: z @ wd, k=4)
+
+    gradcheck(seeded_iwae, (w_enc, w_dec))
     mus = minimm.randn(3, 2, 4, device=device, requires_grad=True)
     lvs = minimm.randn(3, 2, 4, device=device, requires_grad=True)
     mask = minimm.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], device=device)

@@ -84,7 +84,9 @@ def optimal_discriminator(p_data, p_g):
     r"""The best discriminator for a fixed generator: :math:`D^*(x) = \dfrac{p_{data}(x)}{p_{data}(x) + p_g(x)}`.
 
     Takes densities (tensors, arrays or floats) evaluated at the same points; undefined where both
-    are 0 (outside both supports). Plugging D* into V gives :math:`V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_{data}\|p_g)`.
+    are 0 (outside both supports). Plugging D* into V gives
+
+    .. math:: V(D^*, G) = -\log 4 + 2\,\mathrm{JSD}(p_{data}\,\|\,p_g).
     """
     return p_data / (p_data + p_g)
 

@@ -79,7 +79,8 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    r"""The seed's regulariser :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))` per sample, in nats:
+    r"""The seed's regulariser, per sample, in nats:
+    :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))`
 
     .. math:: \mathrm{KL} = \tfrac12 \sum_j \left(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2\right)
 
@@ -91,7 +92,9 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def gaussian_log_prob(x: Tensor, mean, logvar=None, sigma=None) -> Tensor:
-    r"""Per-sample :math:`\log \mathcal N(x; m, s^2) = -\tfrac12\sum_j\left[\log 2\pi + \log s_j^2 + (x_j - m_j)^2 / s_j^2\right]`.
+    r"""Per-sample Gaussian log-density:
+
+    .. math:: \log \mathcal N(x; m, s^2) = -\tfrac12\sum_j\left[\log 2\pi + \log s_j^2 + (x_j - m_j)^2 / s_j^2\right]
 
     The variance is given as ``logvar`` (a tensor or float) or a standard deviation ``sigma``;
     neither means unit variance. Sums over every dimension but the first.
