@@ -202,6 +202,13 @@ def test_model_to_device_after_optimizer():
     for p in model.parameters():
         assert p.device == minimm.device("strict")
         assert B.device_of(opt.state[p]["exp_avg"]) == minimm.device("strict")
+        assert opt.state[p]["step"] == 2
+    model.to("cpu")  # and back again
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+    assert all(B.device_of(opt.state[p]["exp_avg_sq"]) == minimm.device("cpu") for p in model.parameters())
+    assert opt.state[minimm.zeros(1, requires_grad=True)] == {}  # unknown parameter: empty state
 
 
 def test_state_dict_round_trip_continues_identically():

@@ -19,6 +19,7 @@ Design points, all as in PyTorch:
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
-        self.state: dict = {}
+        self.state: dict = defaultdict(dict)  # like PyTorch: opt.state[p] is {} before p's first step
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
             raise TypeError(
@@ -137,7 +138,7 @@ class Optimizer:
                             "move the model (and its grads) with model.to(device)"
                         )
                     state = self.state.get(p)
-                    if state is None:
+                    if not state:
                         state = self.state[p] = self._init_state(p, group)
                     else:
                         self._follow(p, state)
@@ -191,7 +192,7 @@ class Optimizer:
             groups.append(g)
         state = {}
         for p, st in self.state.items():
-            if p not in index:
+            if p not in index or not st:
                 continue
             state[index[p]] = {k: self._export(v) for k, v in st.items()}
         return {"state": state, "param_groups": groups}
@@ -239,7 +240,7 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     mine[k] = copy.deepcopy(tuple(v) if k == "betas" else v)
-        self.state = new_state
+        self.state = defaultdict(dict, new_state)
 
     @staticmethod
     def _import(v, p: Tensor, idx: int, name: str):
