@@ -8,7 +8,9 @@ then proves, for one drawn example on one device:
   reference computed from the same float32-rounded inputs, with a float32 tolerance);
 * outputs keep the input dtype and device, and no input is mutated;
 * differentiable ops pass :func:`minimm.testing.gradcheck` in float64 (which also checks that a
-  zero upstream gradient gives zero grads); non-differentiable ops record no graph.
+  zero upstream gradient gives zero grads) and :func:`~minimm.testing.gradgradcheck` (their
+  backward, recorded with ``create_graph=True``, is differentiable too); non-differentiable ops
+  record no graph.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import minimm
-from minimm.testing import gradcheck
+from minimm.testing import gradcheck, gradgradcheck
 from minimm.testing import strategies as mst
 
 # The `device` and seeding fixtures are function-scoped; they hold no state that Hypothesis'
@@ -49,6 +51,8 @@ class OpSpec:
     differentiable: bool = True
     grad_kw: dict = field(default_factory=dict)  # extra gradcheck arguments (eps, atol, ...)
     dtypes: tuple = (minimm.float32, minimm.float64)
+    out_dtype: object = None  # the output's dtype when it is not the input's (casts)
+    second_order: bool = True  # also gradgradcheck
 
     def __repr__(self) -> str:  # the pytest id
         return self.name
@@ -86,11 +90,15 @@ def check_op(spec: OpSpec, device: str, data) -> None:
             r = np.asarray(r)
             assert o.device == minimm.device(device), f"{spec.name}: output on {o.device}, inputs on {device}"
             assert o.shape == r.shape, f"{spec.name}: shape {o.shape}, NumPy gives {r.shape}"
+            want = spec.out_dtype or dtype
             if r.dtype.kind == "f":
-                assert o.dtype == dtype, f"{spec.name}: output dtype {o.dtype} for {dtype} inputs"
-                np.testing.assert_allclose(host(o).astype(np.float64), r, **TOL[dtype], err_msg=spec.name)
+                assert o.dtype == want, f"{spec.name}: output dtype {o.dtype} for {dtype} inputs"
+                tol = TOL[minimm.float32 if minimm.float32 in (want, dtype) else minimm.float64]
+                np.testing.assert_allclose(host(o).astype(np.float64), r, **tol, err_msg=spec.name)
             else:
                 assert o.dtype.kind == r.dtype.kind, f"{spec.name}: output dtype {o.dtype}, NumPy gives {r.dtype}"
+                if spec.out_dtype is not None:
+                    assert o.dtype == spec.out_dtype, f"{spec.name}: output dtype {o.dtype}"
                 np.testing.assert_array_equal(host(o), r, err_msg=spec.name)
             if not spec.differentiable:
                 assert o.grad_fn is None and not o.requires_grad, f"{spec.name} must not record a graph"
@@ -99,6 +107,8 @@ def check_op(spec: OpSpec, device: str, data) -> None:
     if spec.differentiable:
         ts = make_tensors(arrays, minimm.float64, device)
         assert gradcheck(lambda *xs: spec.fn(*xs, **kw), tuple(ts), **spec.grad_kw)
+        if spec.second_order:  # the backward, recorded with create_graph=True, differentiates too
+            assert gradgradcheck(lambda *xs: spec.fn(*xs, **kw), tuple(ts), **spec.grad_kw)
 
 
 # ---------------------------------------------------------------------------------------------

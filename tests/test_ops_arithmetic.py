@@ -53,6 +53,17 @@ SPECS = [
     OpSpec("3/x", lambda x: 3.0 / x, lambda x: 3.0 / x, unary(avoid=(0,), margin=0.3)),
 ]
 
+# casts: float32 <-> float64 are differentiable (rounding to float32 is a step function at the
+# 1e-7 scale, so its gradcheck uses a wide eps that measures the slope 1); to int64 is a constant
+SPECS += [
+    OpSpec("cast-float64", lambda x: minimm.cast(x, minimm.float64), lambda x: x, unary(),
+           out_dtype=minimm.float64),
+    OpSpec("cast-float32", lambda x: x.float(), lambda x: x, unary(), out_dtype=minimm.float32,
+           grad_kw=dict(eps=1e-2, atol=1e-3)),
+    OpSpec("to-int64", lambda x: x.long(), lambda x: np.trunc(x).astype(np.int64), unary(),
+           differentiable=False, out_dtype=minimm.int64),
+]
+
 COMPARISONS = [
     ("eq", operator.eq, np.equal), ("ne", operator.ne, np.not_equal), ("lt", operator.lt, np.less),
     ("le", operator.le, np.less_equal), ("gt", operator.gt, np.greater), ("ge", operator.ge, np.greater_equal),
