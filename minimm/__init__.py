@@ -39,3 +39,6 @@ bool = bool_
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
+
+# The layers above the engine, importable as attributes like ``torch.nn`` and ``torch.optim``.
+from . import nn, optim, io, generative  # noqa: E402,F401
