@@ -1,0 +1,41 @@
+"""The benchmark harness runs in a smoke mode in CI so it cannot rot; its first-step agreement
+check (minimm vs the hand-written NumPy reference, same weights and noise) must pass.
+Nothing here asserts a time: speed is measured by ``python -m benchmarks.run``, not tested."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_harness_smoke_mode_and_first_step_agreement(tmp_path):
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--batch", "32", "--workloads", "W1,W2,W3",
+         "--json", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out.read_text())
+    assert [r["workload"] for r in rows] == ["W1", "W2", "W3"]
+    for r in rows:
+        assert r["agreement"] == "ok" and r["worst_scaled_error"] <= 1.0
+        assert r["reference_ms"] > 0 and r["minimm_ms"] > 0
+    assert "ratio" in proc.stdout
+
+
+def test_references_agree_with_minimm_in_process():
+    """The same agreement check, in this process, so a failure shows a readable traceback."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import run
+    finally:
+        sys.path.pop(0)
+    for w in ("W1", "W2", "W3"):
+        assert run.agreement(w, 16, "cpu")["agreement"] == "ok"
