@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, broadcast_pair, check_op, host, no_kw, offset_pair, op_settings, unary
+from opspec import OpSpec, broadcast_pair, broadcast_shapes, check_op, host, no_kw, offset_pair, op_settings, unary
 
 
 def np_sigmoid(x):
@@ -21,7 +21,7 @@ def np_sigmoid(x):
 @st.composite
 def where_args(draw):
     """A bool condition and two value arrays, all three mutually broadcastable."""
-    c_shape, a_shape, b_shape = draw(mst.broadcastable_shapes(num_shapes=3))
+    c_shape, a_shape, b_shape = draw(broadcast_shapes(3))
     return (draw(mst.arrays(c_shape, np.bool_)), draw(mst.arrays(a_shape)), draw(mst.arrays(b_shape))), {}
 
 

@@ -37,10 +37,24 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
                          max_side: int = 4):
     """Tuples of ``num_shapes`` shapes that broadcast together, in *both* directions: ``(3, 1)``
     with ``(1, 4)``, ``(4,)`` with ``(2, 3, 4)`` and ``(2, 3, 4)`` with ``(4,)`` all occur, as do
-    equal shapes and 0-d shapes."""
-    return hnp.mutually_broadcastable_shapes(
-        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
-    ).map(lambda result: tuple(result.input_shapes))
+    equal shapes and 0-d shapes.
+
+    Each shape is a common target shape with some leading axes dropped and some sides set to 1,
+    chosen independently per shape, so that even a short run stretches each side and both.
+    ``min_side``/``max_side`` bound the target's sides; stretched sides are 1.
+    """
+    return _broadcastable(num_shapes, min_dims, max_dims, min_side, max_side)
+
+
+@st.composite
+def _broadcastable(draw, num_shapes, min_dims, max_dims, min_side, max_side):
+    target = draw(shapes(min_dims, max_dims, min_side, max_side))
+    result = []
+    for _ in range(num_shapes):
+        ndim = draw(st.integers(min(min_dims, len(target)), len(target)))  # drop leading axes
+        tail = target[len(target) - ndim :]
+        result.append(tuple(1 if draw(st.booleans()) else side for side in tail))
+    return tuple(result)
 
 
 def _push_away(value: float, avoid, margin: float, lo: float, hi: float) -> float:
