@@ -359,6 +359,63 @@ def scatter_add(target, indices, values):
 
 
 # ---------------------------------------------------------------------------------------------
+# Fused GPU kernels. On CuPy every array operation is one kernel launch and one trip through
+# memory, so an element-wise chain such as a stable sigmoid (4 operations) or an Adam update
+# (about 10) is limited by launches and bandwidth. Fusing the chain into one kernel removes both.
+# Each fused kernel has a plain array-code twin: the twin is what runs on NumPy and on the strict
+# stand-in, and what the GPU tests compare the kernel against.
+# ---------------------------------------------------------------------------------------------
+_FUSED: dict = {}
+
+
+def elementwise(fn, xp):
+    """``fn(xp, *arrays)`` as a function of arrays: compiled into one kernel with ``cupy.fuse``
+    on CuPy, the plain array code everywhere else."""
+    if xp is not _cupy:
+        return lambda *arrays: fn(xp, *arrays)
+    kernel = _FUSED.get(fn)
+    if kernel is None:  # pragma: no cover - needs a GPU
+        body = lambda *arrays: fn(_cupy, *arrays)  # noqa: E731
+        kernel = _FUSED[fn] = _cupy.fuse(kernel_name="minimm_" + fn.__name__)(body)
+    return kernel
+
+
+_ADAM_KERNEL_BODY = """
+    m = b1 * m + (1 - b1) * g;
+    v = b2 * v + (1 - b2) * g * g;
+    p -= step * m / (sqrt(v) * inv_sqrt_bc2 + eps);
+"""
+
+
+def adam_update_reference(p, g, m, v, step, b1, b2, eps, inv_sqrt_bc2):
+    """The Adam update of the fused kernel, in array code, in place:
+    m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − (η/(1−β₁ᵗ)) m / (√v / √(1−β₂ᵗ) + ε)."""
+    xp = get_array_module(p)
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * (g * g)
+    denom = xp.sqrt(v) * inv_sqrt_bc2 + eps
+    p -= step * (m / denom)
+
+
+def fused_adam_update(p, g, m, v, *, lr, b1, b2, eps, bc1, bc2) -> bool:
+    """One in-place Adam step as a single CuPy ``ElementwiseKernel``. Returns False (and does
+    nothing) off the GPU, where the optimiser's plain array code runs instead."""
+    if _cupy is None or not isinstance(p, _cupy.ndarray):
+        return False
+    kernel = _FUSED.get("adam")  # pragma: no cover - needs a GPU
+    if kernel is None:  # pragma: no cover - needs a GPU
+        kernel = _FUSED["adam"] = _cupy.ElementwiseKernel(
+            "T g, T step, T b1, T b2, T eps, T inv_sqrt_bc2", "T p, T m, T v", _ADAM_KERNEL_BODY,
+            "minimm_adam_update",
+        )
+    dt = p.dtype.type  # pragma: no cover - needs a GPU
+    kernel(g, dt(lr / bc1), dt(b1), dt(b2), dt(eps), dt(1.0 / bc2**0.5), p, m, v)  # pragma: no cover
+    return True  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------------
 # Random numbers: one seed drives every draw (init, randn, dropout, shuffling) on each backend.
 # ---------------------------------------------------------------------------------------------
 _seed = 0

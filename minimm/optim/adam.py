@@ -68,6 +68,10 @@ class Adam(Optimizer):
                 g = g + wd * p.data                  # L2 penalty folded into the gradient
         state["step"] = t = int(state["step"]) + 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if not group["amsgrad"] and B.fused_adam_update(
+            p.data, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps, bc1=1.0 - b1**t, bc2=1.0 - b2**t
+        ):
+            return  # on a GPU: the whole update below ran as one fused kernel
         m *= b1
         m += (1.0 - b1) * g           # m ← β₁m + (1 − β₁)g
         v *= b2
