@@ -48,6 +48,8 @@ def _sync(device):
         import cupy
 
         cupy.cuda.Device().synchronize()
+        if "torch" in sys.modules:
+            sys.modules["torch"].cuda.synchronize()
 
 
 def _data(workload, batch, device, impl):
@@ -61,6 +63,10 @@ def _data(workload, batch, device, impl):
         x = rng.random((batch, 784)).astype(np.float32)
     if impl == "reference":
         return _xp_for(device).asarray(x) if device.startswith("cuda") else x
+    if impl == "torch":
+        import torch
+
+        return torch.as_tensor(x, device="cuda" if device.startswith("cuda") else "cpu")
     import minimm
 
     return minimm.tensor(x, device=device)
@@ -84,6 +90,10 @@ def build(workload, impl, batch, device):
         raise SystemExit(f"unknown workload {workload!r}")
     if impl == "reference":
         return ref
+    if impl == "torch":
+        from . import torch_ref
+
+        return {"W1": torch_ref.VAE, "W2": torch_ref.GAN}[workload](ref, device=device)
     from . import workloads
 
     cls = {"W1": workloads.VAE, "W2": workloads.GANModels, "W3": workloads.Overhead}[workload]
@@ -189,6 +199,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=None)
     p.add_argument("--smoke", action="store_true", help="few steps; checks agreement; for CI")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--torch", action="store_true",
+                   help="also time PyTorch on W1/W2 (only where PyTorch is installed; minimm never needs it)")
     p.add_argument("--_worker", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     p.add_argument("--_agree", metavar="WORKLOAD", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -212,7 +224,11 @@ def main(argv=None) -> int:
         agree = _spawn(["--_agree", w, *common], a.threads)
         ref = _spawn(["--_worker", w, "reference", *common], a.threads)
         mm = _spawn(["--_worker", w, "minimm", *common], a.threads)
+        torch_ms = None
+        if a.torch and w in ("W1", "W2"):
+            torch_ms = _spawn(["--_worker", w, "torch", *common], a.threads)["median_ms"]
         rows.append({
+            "torch_ms": torch_ms, "ratio_vs_torch": None if torch_ms is None else mm["median_ms"] / torch_ms,
             "workload": w, "description": DESCRIPTIONS[w].replace("batch B", f"batch {a.batch}"),
             "reference_ms": ref["median_ms"], "minimm_ms": mm["median_ms"],
             "ratio": mm["median_ms"] / ref["median_ms"],
@@ -222,10 +238,13 @@ def main(argv=None) -> int:
             "worst_scaled_error": agree["worst_scaled_error"],
         })
     print(f"device {a.device}, {a.threads} thread(s), batch {a.batch}" + (" (smoke)" if a.smoke else ""))
-    print(f"{'workload':9} {'reference ms':>12} {'minimm ms':>10} {'ratio':>6} {'RSS ratio':>9}  first step")
+    print(f"{'workload':9} {'reference ms':>12} {'minimm ms':>10} {'ratio':>6} {'RSS ratio':>9} "
+          f"{'torch ms':>9} {'vs torch':>8}  first step")
     for r in rows:
+        tm = "-" if r["torch_ms"] is None else f"{r['torch_ms']:.3f}"
+        tr = "-" if r["ratio_vs_torch"] is None else f"{r['ratio_vs_torch']:.2f}"
         print(f"{r['workload']:9} {r['reference_ms']:12.3f} {r['minimm_ms']:10.3f} {r['ratio']:6.2f} "
-              f"{r['rss_ratio']:9.2f}  {r['agreement']}")
+              f"{r['rss_ratio']:9.2f} {tm:>9} {tr:>8}  {r['agreement']}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -39,3 +39,17 @@ def test_references_agree_with_minimm_in_process():
         sys.path.pop(0)
     for w in ("W1", "W2", "W3"):
         assert run.agreement(w, 16, "cpu")["agreement"] == "ok"
+
+
+def test_gpu_script_is_valid_and_refuses_cleanly_without_a_gpu():
+    """gpu.sh is what runs on a GPU machine; here it must parse and stop with a clear reason."""
+    script = ROOT / "benchmarks" / "gpu.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    import minimm
+
+    if minimm.cuda.is_available():  # pragma: no cover - a GPU machine runs the real thing
+        return
+    proc = subprocess.run(["bash", str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode == 1
+    assert "no usable GPU" in proc.stdout
