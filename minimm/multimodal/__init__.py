@@ -1,0 +1,22 @@
+"""The multimodal layer: the seed's four steps — preprocess → align → fuse → generate.
+
+* :mod:`.evaluators` — independently trained judges of generated samples (digits, shapes);
+* :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
+"""
+
+from . import evaluators
+from .evaluators import DigitEvaluator, ShapesEvaluator, train_digit_evaluator, train_shapes_evaluator
+from . import vae
+from .vae import (
+    CVAE, MVAE, VAE, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae, train_cvae_shapes, train_mvae, train_vae,
+)
+
+__all__ = [
+    "evaluators",
+    "DigitEvaluator",
+    "ShapesEvaluator",
+    "train_digit_evaluator",
+    "train_shapes_evaluator",
+    "vae", "VAE", "CVAE", "MVAE", "train_vae", "evaluate_vae", "train_cvae_shapes", "evaluate_cvae_shapes",
+    "train_mvae", "evaluate_mvae",
+]
