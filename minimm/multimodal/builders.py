@@ -1,0 +1,186 @@
+"""The models ``minimm train`` builds by name, and loading a trained one back for inference.
+
+``build(kind, dataset, ...)`` returns a ready :class:`~minimm.multimodal.training.Trainer` (model,
+optimiser, DataLoader with its own seeded shuffling, checkpoints in ``out_dir``) plus a JSON
+``config`` that says how to rebuild the model: its class, constructor arguments and the text
+vectoriser's vocabulary. ``minimm train`` writes the config next to the checkpoint
+(``config.json``), so ``minimm generate`` / ``minimm caption`` can rebuild the model from the folder
+alone — with no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from .. import backend as B
+from .. import io as mio
+from ..autograd import no_grad
+
+__all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
+           "bow_to_dict", "bow_from_dict"]
+
+KINDS = ("cvae", "mvae", "cgan", "caption", "align")
+DATASETS = ("shapes", "digits")
+CONFIG_NAME = "config.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Text vectorisers as JSON
+# ---------------------------------------------------------------------------------------------
+def bow_to_dict(bow) -> dict:
+    """A fitted :class:`minimm.data.BagOfWords` as plain JSON data."""
+    return {"vocabulary": dict(bow.vocabulary_), "binary": bool(bow.binary), "min_df": bow.min_df,
+            "max_features": bow.max_features, "tokenizer": bow.tokenizer.to_dict(), "dtype": str(np.dtype(bow.dtype))}
+
+
+def bow_from_dict(d: dict):
+    """Rebuild the :class:`minimm.data.BagOfWords` that :func:`bow_to_dict` described."""
+    from ..data import BagOfWords
+    from ..data.text import Tokenizer
+
+    bow = BagOfWords(min_df=d["min_df"], max_features=d["max_features"], binary=d["binary"],
+                     tokenizer=Tokenizer(**d["tokenizer"]), dtype=d["dtype"])
+    bow.vocabulary_ = {str(k): int(v) for k, v in d["vocabulary"].items()}
+    return bow
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+def _splits(dataset: str, quick: bool, seed: int, binarize: bool = False, with_sound: bool = False):
+    from ..data import load_digits, load_shapes
+
+    if dataset == "shapes":
+        return load_shapes(n_train=1000 if quick else 4000, n_test=200 if quick else 1000, seed=seed,
+                           with_sound=with_sound)
+    return load_digits(seed=seed, binarize=binarize, with_sound=with_sound)
+
+
+def _loader(ds, batch_size, seed, device):
+    from ..data import DataLoader
+
+    # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.
+    return DataLoader(ds, batch_size=batch_size, shuffle=True, seed=seed, device=device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: (kind, dataset) -> (model, optimizer, train dataset, epochs, step_fn, config)
+# ---------------------------------------------------------------------------------------------
+def _cvae(dataset, quick, seed, device):
+    from ..data import BagOfWords
+    from ..optim import Adam
+    from .vae import CVAE
+
+    splits = _splits(dataset, quick, seed, binarize=(dataset == "digits"))
+    train = splits.train
+    image_shape = tuple(int(s) for s in train.image.shape[1:])
+    x_dim = int(np.prod(image_shape))
+    if dataset == "shapes":
+        bow = BagOfWords(binary=True).fit(train.caption)
+        args = {"x_dim": x_dim, "cond_dim": len(bow.vocabulary_), "hidden": 256, "z_dim": 8,
+                "image_shape": list(image_shape)}
+        model = CVAE(vectorizer=bow, **args)
+        config = {"class": "CVAE", "args": args, "vectorizer": bow_to_dict(bow)}
+        epochs = 40
+    else:
+        args = {"x_dim": x_dim, "cond_dim": 10, "hidden": 128, "z_dim": 8, "image_shape": list(image_shape)}
+        model = CVAE(**args)
+        config = {"class": "CVAE", "args": args}
+        epochs = 200
+    model.to(device)
+    return model, Adam(model.parameters(), lr=1e-3), train, epochs, None, config
+
+
+_BUILDERS = {("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae}
+
+
+def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
+          batch_size: int = 64, progress: bool = True):
+    """A Trainer for model ``kind`` on ``dataset`` and the config that rebuilds the model.
+
+    Raises ``ValueError`` for a combination that has no model (e.g. a caption decoder on digits).
+    """
+    from .training import Trainer
+
+    if kind not in KINDS or dataset not in DATASETS:
+        raise ValueError(f"unknown model/dataset {kind!r}/{dataset!r}: models {KINDS}, datasets {DATASETS}")
+    builder = _BUILDERS.get((kind, dataset))
+    if builder is None:
+        have = ", ".join(f"{k} on {d}" for k, d in _BUILDERS)
+        raise ValueError(f"`minimm train {kind}` has no model for the {dataset} data; available: {have}")
+    B.manual_seed(seed)  # the model's initial weights
+    model, optimizer, train, default_epochs, step_fn, config = builder(dataset, quick, seed, device)
+    config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
+    loader = _loader(train, batch_size, seed, device)
+    trainer = Trainer(model, optimizer, loader, epochs if epochs is not None else default_epochs, device=device,
+                      out_dir=out_dir, progress=progress, seed=seed, step_fn=step_fn)
+    return trainer, config
+
+
+def write_config(out_dir, config: dict) -> str:
+    path = os.path.join(out_dir, CONFIG_NAME)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def read_config(out_dir) -> dict:
+    path = os.path.join(out_dir, CONFIG_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{out_dir!r} is not a `minimm train` folder: it has no {CONFIG_NAME}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inference from a `minimm train` folder
+# ---------------------------------------------------------------------------------------------
+class TrainedModel:
+    """A model rebuilt from a ``minimm train`` folder, with the pipeline's inference methods."""
+
+    def __init__(self, model, config: dict):
+        self.model = model
+        self.config = config
+        shape = config.get("args", {}).get("image_shape") or [16, 16]
+        self.image_size = int(shape[-1])
+
+    def generate_image(self, text, n: int = 1):
+        """``n`` images (n, H, W) as a NumPy array for one caption (CVAE on shapes)."""
+        if self.config["class"] != "CVAE" or "vectorizer" not in self.config:
+            raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} "
+                             "does not draw images from captions; train `cvae --dataset shapes`")
+        self.model.eval()
+        with no_grad():
+            return B.to_numpy(self.model.generate([text] * n).data)
+
+    def describe(self, image):
+        raise ValueError(f"a {self.config['kind']} model does not write captions; train `caption --dataset shapes`")
+
+
+def _rebuild(config: dict):
+    if config["class"] == "CVAE":
+        from .vae import CVAE
+
+        vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
+        return CVAE(vectorizer=vec, **config["args"])
+    raise ValueError(f"cannot rebuild a {config['class']} model")
+
+
+def load_for_inference(path, device="cpu") -> TrainedModel:
+    """Rebuild the model of a ``minimm train`` folder (or of its ``checkpoint.npz``) on ``device``."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    ckpt = path if os.path.isfile(path) else os.path.join(folder, "checkpoint.npz")
+    config = read_config(folder)
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f"no checkpoint at {ckpt!r}")
+    model = _rebuild(config)
+    state = mio.load(ckpt, map_location=str(B.device(device)))
+    if not isinstance(state, dict) or "model" not in state:
+        raise mio.CheckpointError(f"{ckpt!r} is not a training checkpoint")
+    model.load_state_dict(state["model"])
+    model.to(device)
+    return TrainedModel(model, config)
