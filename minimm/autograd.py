@@ -209,8 +209,38 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the op on Tensors (or constants), recording the graph when a grad is needed."""
         # This is the engine's hot path (every op of every model passes here), so it is written
-        # for speed: one pass over the inputs collects the arrays, whether a grad is needed,
-        # the generation, and checks that all arrays share one device.
+        # for speed. A one-tensor op (exp, tanh, sum, reshape ...) has nothing to check between
+        # inputs and takes a short path; the general path makes one pass over the inputs that
+        # collects the arrays, whether a grad is needed, the generation, and checks that all
+        # arrays share one device.
+        if len(inputs) == 1 and isinstance(inputs[0], Tensor):
+            a = inputs[0]
+            d = a.data
+            node = cls.__new__(cls)
+            node.xp = np if d.__class__ is _ndarray else B.get_array_module(d)
+            node.graph = False
+            try:
+                out = node.forward(d, **params)
+            except (ValueError, IndexError) as exc:
+                raise _op_error(cls, (d,), exc) from exc
+            if out.__class__ is not _ndarray and isinstance(out, _generic):
+                out = np.asarray(out)
+            t = Tensor.__new__(Tensor)
+            t.data = out
+            t.grad = None
+            if a.requires_grad and _grad_enabled and cls.differentiable:
+                fn = a.grad_fn
+                node.inputs = inputs
+                node.datas = (d,)
+                node.params = params
+                node.generation = 1 if fn is None else fn.generation + 1
+                node.retained = None
+                t.requires_grad = True
+                t.grad_fn = node
+            else:
+                t.requires_grad = False
+                t.grad_fn = None
+            return t
         datas = []
         needs_grad = False
         ref = None  # the first array among the inputs: every other array must share its device
@@ -226,7 +256,8 @@ class Function:
             else:
                 d = a
                 if d is None or isinstance(d, _passive_types):
-                    datas.append(d)
+                    # a NumPy scalar acts as the Python number it holds, as in PyTorch and CuPy
+                    datas.append(d.item() if isinstance(d, _generic) else d)
                     continue
             if ref is None:
                 ref = d
