@@ -1,10 +1,20 @@
 """The multimodal layer: the seed's four steps — preprocess → align → fuse → generate.
 
 * :mod:`.evaluators` — independently trained judges of generated samples (digits, shapes);
+* :mod:`.align` — a shared embedding space for images and text (contrastive or adversarial);
 * :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
 """
 
-from . import evaluators
+from . import align, evaluators
+from .align import (
+    AdversarialAligner,
+    AlignmentNetwork,
+    ModalityDiscriminator,
+    evaluate_alignment,
+    retrieve,
+    train_alignment,
+    zero_shot_classify,
+)
 from .evaluators import DigitEvaluator, ShapesEvaluator, train_digit_evaluator, train_shapes_evaluator
 from . import vae
 from .vae import (
@@ -12,7 +22,15 @@ from .vae import (
 )
 
 __all__ = [
+    "align",
     "evaluators",
+    "AlignmentNetwork",
+    "ModalityDiscriminator",
+    "AdversarialAligner",
+    "train_alignment",
+    "evaluate_alignment",
+    "retrieve",
+    "zero_shot_classify",
     "DigitEvaluator",
     "ShapesEvaluator",
     "train_digit_evaluator",
