@@ -2,10 +2,12 @@
 
 * :mod:`.evaluators` — independently trained judges of generated samples (digits, shapes);
 * :mod:`.align` — a shared embedding space for images and text (contrastive or adversarial);
+* :mod:`.fuse` — combining modalities, any of which may be missing (concatenation, gates,
+  attention, product / mixture of Gaussian experts);
 * :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
 """
 
-from . import align, evaluators
+from . import align, evaluators, fuse
 from .align import (
     AdversarialAligner,
     AlignmentNetwork,
@@ -16,6 +18,7 @@ from .align import (
     zero_shot_classify,
 )
 from .evaluators import DigitEvaluator, ShapesEvaluator, train_digit_evaluator, train_shapes_evaluator
+from .fuse import AttentionFusion, FusionNetwork, GaussianMixture, MoEFusion, PoEFusion, WeightedAverageFusion
 from . import vae
 from .vae import (
     CVAE, MVAE, VAE, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae, train_cvae_shapes, train_mvae, train_vae,
@@ -24,6 +27,13 @@ from .vae import (
 __all__ = [
     "align",
     "evaluators",
+    "fuse",
+    "FusionNetwork",
+    "WeightedAverageFusion",
+    "AttentionFusion",
+    "PoEFusion",
+    "MoEFusion",
+    "GaussianMixture",
     "AlignmentNetwork",
     "ModalityDiscriminator",
     "AdversarialAligner",
