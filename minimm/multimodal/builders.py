@@ -59,11 +59,11 @@ def _splits(dataset: str, quick: bool, seed: int, binarize: bool = False, with_s
     return load_digits(seed=seed, binarize=binarize, with_sound=with_sound)
 
 
-def _loader(ds, batch_size, seed, device):
+def _loader(ds, batch_size, seed, device, drop_last=False):
     from ..data import DataLoader
 
     # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.
-    return DataLoader(ds, batch_size=batch_size, shuffle=True, seed=seed, device=device)
+    return DataLoader(ds, batch_size=batch_size, shuffle=True, seed=seed, device=device, drop_last=drop_last)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +94,36 @@ def _cvae(dataset, quick, seed, device):
     return model, Adam(model.parameters(), lr=1e-3), train, epochs, None, config
 
 
-_BUILDERS = {("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae}
+def _align(dataset, quick, seed, device):
+    from ..data import BagOfWords
+    from ..optim import Adam
+    from .align import AlignmentNetwork
+
+    train = _splits(dataset, quick, seed).train
+    bow = BagOfWords(binary=True).fit(train.caption)
+    x_dim = int(np.prod(train.image.shape[1:]))
+    # the reference setups: digits image 64-128-32, text BoW-64-32, dropout 0.3; shapes 256-128-32
+    hidden = {"image": 128, "text": 64} if dataset == "digits" else 128
+    args = {"input_dims": {"image": x_dim, "text": len(bow.vocabulary_)}, "embed_dim": 32, "hidden": hidden,
+            "dropout": 0.3 if dataset == "digits" else 0.0}
+    model = AlignmentNetwork(**args).to(device)
+    model.vectorizer = bow
+    opt = Adam(model.parameters(), lr=1e-3)
+
+    def step(m, batch):  # one Adam step on the symmetric InfoNCE, then clip the learnt scale (CLIP)
+        opt.zero_grad()
+        loss, logs = m.loss(batch)
+        loss.backward()
+        opt.step()
+        m.logit_scale.clamp_()
+        return logs
+
+    config = {"class": "AlignmentNetwork", "args": args, "vectorizer": bow_to_dict(bow)}
+    return model, opt, train, 30, step, config
+
+
+_BUILDERS = {("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
+             ("align", "digits"): _align}
 
 
 def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
@@ -114,7 +143,8 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     B.manual_seed(seed)  # the model's initial weights
     model, optimizer, train, default_epochs, step_fn, config = builder(dataset, quick, seed, device)
     config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
-    loader = _loader(train, batch_size, seed, device)
+    # contrastive losses need negatives: never a last batch of one pair
+    loader = _loader(train, batch_size, seed, device, drop_last=kind == "align")
     trainer = Trainer(model, optimizer, loader, epochs if epochs is not None else default_epochs, device=device,
                       out_dir=out_dir, progress=progress, seed=seed, step_fn=step_fn)
     return trainer, config
