@@ -122,7 +122,19 @@ def _align(dataset, quick, seed, device):
     return model, opt, train, 30, step, config
 
 
-_BUILDERS = {("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
+def _mvae(dataset, quick, seed, device):
+    from ..optim import Adam
+    from .vae import MVAE
+
+    train = _splits(dataset, quick, seed, binarize=True).train
+    # the reference setup: PoE with the prior expert, sub-sampled ELBOs, text likelihood weight 10
+    args = {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8, "lambda_text": 10.0,
+            "experts": "poe"}
+    model = MVAE(**args).to(device)
+    return model, Adam(model.parameters(), lr=1e-3), train, 200, None, {"class": "MVAE", "args": args}
+
+
+_BUILDERS = {("mvae", "digits"): _mvae, ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
              ("align", "digits"): _align}
 
 
