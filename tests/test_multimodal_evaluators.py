@@ -16,6 +16,19 @@ from minimm.multimodal.evaluators import (
 from minimm.testing import gradcheck
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small matrices: one BLAS thread is fastest, and on a shared 2-core machine OpenBLAS's
+    default thread pool oversubscribes the cores (measured: 10-30x slower training)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def test_digit_evaluator_forward_features_predict(device):
     m = DigitEvaluator().to(device)
     x = minimm.rand(5, 8, 8, device=device)
@@ -36,7 +49,8 @@ def test_shapes_evaluator_heads_and_predict(device):
     m = ShapesEvaluator().to(device)
     x = minimm.rand(3, 16, 16, device=device)
     out = m(x)
-    assert {k: v.shape for k, v in out.items()} == {"shape": (3, 4), "size": (3, 2), "position": (3, 5), "intensity": (3, 2)}
+    want = {"shape": (3, 4), "size": (3, 2), "position": (3, 5), "intensity": (3, 2)}
+    assert {k: v.shape for k, v in out.items()} == want
     pred = m.predict(x)
     assert set(pred) == {"shape", "size", "position", "intensity"}
     assert all(v.shape == (3,) and v.dtype == np.int64 for v in pred.values())

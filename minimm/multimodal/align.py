@@ -143,7 +143,8 @@ class AlignmentNetwork(nn.Module):
     def embed_text(self, texts) -> Tensor:
         """Embeddings of caption strings through the fitted ``vectorizer`` and the ``"text"`` head."""
         if self.vectorizer is None:
-            raise RuntimeError("AlignmentNetwork.embed_text needs a fitted vectorizer (model.vectorizer = BagOfWords().fit(...))")
+            raise RuntimeError("AlignmentNetwork.embed_text needs a fitted vectorizer "
+                               "(model.vectorizer = BagOfWords(binary=True).fit(captions))")
         bow = Tensor(B.asarray(self.vectorizer.transform(list(texts)), dev=self._device()))
         return self.encode("text", bow)
 
