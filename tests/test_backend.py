@@ -65,6 +65,14 @@ def test_device_of_to_device_and_to_numpy():
     np.testing.assert_array_equal(B.to_numpy(B.to_device(dev, "cpu")), host)
 
 
+@pytest.mark.parametrize("value", [2, 2.5, True, np.float64(1.5), np.array(3.0)], ids=repr)
+def test_python_and_numpy_scalars_make_0d_tensors(value, device):
+    t = minimm.tensor(value, device=device)
+    assert t.shape == () and t.ndim == 0 and t.device == minimm.device(device)
+    assert t.item() == value
+    assert minimm.full((), float(value), device=device).shape == ()
+
+
 def test_array_creation_on_the_data_device(device):
     like = minimm.ones(2, device=device).data
     z = B.zeros_on(like, (2, 3))

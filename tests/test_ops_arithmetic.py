@@ -122,3 +122,38 @@ def test_cast_to_integer_leaves_the_graph(device):
     assert i.dtype == minimm.int64 and i.grad_fn is None and not i.requires_grad
     assert i.tolist() == [1, -2]  # truncation toward zero, as in PyTorch
     assert minimm.cast(i, "float64").dtype == minimm.float64
+
+
+@pytest.mark.parametrize(
+    "make, dtype, values",
+    [
+        (lambda d: minimm.tensor([1, 2], device=d) * 0.5, minimm.float32, [0.5, 1.0]),
+        (lambda d: minimm.tensor([1, 2], device=d) / 2, minimm.float32, [0.5, 1.0]),
+        (lambda d: 3 / minimm.tensor([1, 2], device=d), minimm.float32, [3.0, 1.5]),
+        (lambda d: minimm.tensor([1, 2], device=d) ** 0.5, minimm.float32, [1.0, 2**0.5]),
+        (lambda d: minimm.tensor([1.0, 2.0], device=d) * minimm.tensor([3, 4], device=d), minimm.float32, [3.0, 8.0]),
+        (lambda d: minimm.tensor([2, 3], device=d) - minimm.tensor([0.5, 1.0], dtype=minimm.float64, device=d),
+         minimm.float64, [1.5, 2.0]),
+        (lambda d: minimm.tensor([1, 2], device=d) + minimm.tensor([True, False], device=d), minimm.int64, [2, 2]),
+        (lambda d: minimm.tensor([1, 2], device=d) + 1, minimm.int64, [2, 3]),
+        (lambda d: minimm.tensor([1.0, 2.0], device=d) * np.float64(2.0), minimm.float32, [2.0, 4.0]),
+        (lambda d: minimm.exp(minimm.tensor([0, 1], device=d)), minimm.float32, [1.0, np.e]),
+        (lambda d: minimm.sigmoid(minimm.tensor([0], device=d)), minimm.float32, [0.5]),
+        (lambda d: minimm.where(minimm.tensor([True, False], device=d), 1.0, 0.0), minimm.float32, [1.0, 0.0]),
+        (lambda d: minimm.tensor([True, False, True], device=d).sum(), minimm.int64, 2),
+    ],
+    ids=["int*float", "int/int", "float/int", "int**float", "f32*int", "int-f64", "int+bool", "int+int",
+         "f32*np.float64", "exp(int)", "sigmoid(int)", "where(scalars)", "sum(bool)"],
+)
+def test_mixed_dtypes_promote_like_pytorch(make, dtype, values, device):
+    """NumPy would give float64 and the array API refuses mixed kinds; PyTorch's rules apply."""
+    out = make(device)
+    assert out.dtype == dtype and out.device == minimm.device(device)
+    np.testing.assert_allclose(out.numpy(), values, rtol=1e-6)
+
+
+def test_grad_flows_to_the_float_side_of_a_mixed_op(device):
+    x = minimm.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    mask = x > 0
+    (x * mask).sum().backward()  # a bool mask multiplies like 0/1
+    assert x.grad.tolist() == [1.0, 0.0, 1.0] and x.grad.dtype == minimm.float32

@@ -52,16 +52,16 @@ def _setitem(self: Tensor, key, value) -> None:
 
 def _install() -> None:
     T = Tensor
-    T.__add__ = lambda a, b: arithmetic.Add.apply(a, b)
-    T.__radd__ = lambda a, b: arithmetic.Add.apply(b, a)
-    T.__sub__ = lambda a, b: arithmetic.Sub.apply(a, b)
-    T.__rsub__ = lambda a, b: arithmetic.Sub.apply(b, a)
-    T.__mul__ = lambda a, b: arithmetic.Mul.apply(a, b)
-    T.__rmul__ = lambda a, b: arithmetic.Mul.apply(b, a)
-    T.__truediv__ = lambda a, b: arithmetic.Div.apply(a, b)
-    T.__rtruediv__ = lambda a, b: arithmetic.Div.apply(b, a)
-    T.__pow__ = lambda a, b: arithmetic.Pow.apply(a, b)
-    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(b, a)
+    T.__add__ = add  # through the functions: they promote mixed dtypes the way PyTorch does
+    T.__radd__ = lambda a, b: add(b, a)
+    T.__sub__ = sub
+    T.__rsub__ = lambda a, b: sub(b, a)
+    T.__mul__ = mul
+    T.__rmul__ = lambda a, b: mul(b, a)
+    T.__truediv__ = div
+    T.__rtruediv__ = lambda a, b: div(b, a)
+    T.__pow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(a, b))
+    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(b, a))
     T.__matmul__ = lambda a, b: _matmul_other(a, b)
     T.__rmatmul__ = lambda a, b: _matmul_other(b, a)
     T.__neg__ = lambda a: arithmetic.Neg.apply(a)

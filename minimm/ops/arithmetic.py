@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from ..autograd import Function, Tensor, as_dtype
+from ..autograd import Function, Tensor, as_dtype, get_default_dtype
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "cast", "ToDevice", "eq", "ne", "lt", "le", "gt", "ge"]
 
@@ -85,19 +85,56 @@ class Pow(Function):
         return ga, g * out * log_a
 
 
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def promote(a, b):
+    """The operands of a binary op, converted the way PyTorch promotes mixed kinds.
+
+    NumPy would turn ``float32 * int64`` into float64 and ``int * 0.5`` into float64, and the
+    array API (the strict device) refuses both. PyTorch's rule, used here: a bool or integer tensor
+    meeting a float tensor takes the float's dtype; meeting a Python float it takes the default
+    dtype (float32); a bool meeting an integer tensor takes the integer's dtype.
+    """
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        if a.data.dtype is b.data.dtype:  # the common case (dtypes are singletons), decided fast
+            return a, b
+        da, db = a.dtype, b.dtype  # as NumPy dtypes, whatever the backend
+        if da == db:
+            return a, b
+        ka, kb = _KIND_RANK[da.kind], _KIND_RANK[db.kind]
+        if ka < kb:
+            return cast(a, b.dtype), b
+        if kb < ka:
+            return a, cast(b, a.dtype)
+        return a, b
+    if ta and isinstance(b, float) and a.dtype.kind != "f":
+        return cast(a, get_default_dtype()), b
+    if tb and isinstance(a, float) and b.dtype.kind != "f":
+        return a, cast(b, get_default_dtype())
+    return a, b
+
+
 def add(a, b):
-    return Add.apply(a, b)
+    return Add.apply(*promote(a, b))
 
 
 def sub(a, b):
-    return Sub.apply(a, b)
+    return Sub.apply(*promote(a, b))
 
 
 def mul(a, b):
-    return Mul.apply(a, b)
+    return Mul.apply(*promote(a, b))
 
 
 def div(a, b):
+    """True division: integer operands give the default float dtype, as in PyTorch."""
+    a, b = promote(a, b)
+    if isinstance(a, Tensor) and a.dtype.kind != "f":
+        a = cast(a, get_default_dtype())
+    if isinstance(b, Tensor) and b.dtype.kind != "f":
+        b = cast(b, a.dtype if isinstance(a, Tensor) else get_default_dtype())
     return Div.apply(a, b)
 
 
@@ -107,7 +144,7 @@ def neg(a):
 
 def pow(a, b):
     if isinstance(b, Tensor) or isinstance(a, Tensor):
-        return Pow.apply(a, b)
+        return Pow.apply(*promote(a, b))
     return Pow.apply(Tensor(a), b)
 
 
@@ -189,24 +226,24 @@ class Ge(_Compare):
 
 
 def eq(a, b):
-    return Eq.apply(a, b)
+    return Eq.apply(*promote(a, b))
 
 
 def ne(a, b):
-    return Ne.apply(a, b)
+    return Ne.apply(*promote(a, b))
 
 
 def lt(a, b):
-    return Lt.apply(a, b)
+    return Lt.apply(*promote(a, b))
 
 
 def le(a, b):
-    return Le.apply(a, b)
+    return Le.apply(*promote(a, b))
 
 
 def gt(a, b):
-    return Gt.apply(a, b)
+    return Gt.apply(*promote(a, b))
 
 
 def ge(a, b):
-    return Ge.apply(a, b)
+    return Ge.apply(*promote(a, b))

@@ -234,20 +234,31 @@ class Where(Function):
         return None, xp.where(cond, g, 0), xp.where(cond, 0, g)
 
 
+def _floating(x):
+    """``x`` itself, or as the default float dtype if it holds integers or bools: exp, log and
+    friends of an integer tensor give float32 in PyTorch (the array API refuses integers)."""
+    if isinstance(x, Tensor) and x.dtype.kind != "f":
+        from .arithmetic import cast
+        from ..autograd import get_default_dtype
+
+        return cast(x, get_default_dtype())
+    return x
+
+
 def exp(x):
-    return Exp.apply(x)
+    return Exp.apply(_floating(x))
 
 
 def log(x):
-    return Log.apply(x)
+    return Log.apply(_floating(x))
 
 
 def log1p(x):
-    return Log1p.apply(x)
+    return Log1p.apply(_floating(x))
 
 
 def sqrt(x):
-    return Sqrt.apply(x)
+    return Sqrt.apply(_floating(x))
 
 
 def abs(x):
@@ -263,11 +274,11 @@ def square(x):
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
@@ -281,6 +292,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):
     """ln(1 + e^{βx}) / β — computed stably for every x (``threshold`` is accepted for PyTorch
     compatibility; the stable form needs no switch-over)."""
+    x = _floating(x)
     if beta == 1.0:
         return Softplus.apply(x)
     return Softplus.apply(x * beta) / beta
@@ -310,4 +322,10 @@ def minimum(a, b):
 
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (PyTorch's order)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor) and isinstance(condition, Tensor):
+        # two Python numbers: the array API needs one array, so the first becomes a tensor on the
+        # condition's device (a float takes the default dtype, as in PyTorch)
+        from ..creation import tensor
+
+        input = tensor(input, device=condition.device)
     return Where.apply(condition, input, other)

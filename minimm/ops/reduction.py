@@ -193,6 +193,8 @@ def sum(input, dim=None, keepdim: bool = False, dtype=None):
     x = _t(input)
     if dtype is not None:
         x = x.to(dtype=dtype)
+    elif x.dtype.kind == "b":
+        x = x.to(dtype="int64")  # counting True values, as in PyTorch (the array API has no bool sum)
     return Sum.apply(x, axes=normalize_dims(dim, x.ndim, "sum"), keepdim=keepdim)
 
 
