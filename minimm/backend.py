@@ -271,7 +271,7 @@ def asarray(data, dtype=None, dev=None):
     if isinstance(data, (list, tuple, int, float, bool)):
         data = np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray):
-        data = np.ascontiguousarray(data, dtype=dtype)
+        data = np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
     arr = xs.asarray(data, device=_strict_device(dev))
     if dtype is not None:
         arr = xs.astype(arr, _strict_dtype(dtype))
