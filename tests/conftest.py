@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import os
 
+# Small models run fastest on one BLAS thread, and a machine running tests in parallel (or
+# with other work) slows down badly when every process spins up a pool of BLAS threads. Set before
+# NumPy loads; subprocesses (tutorials, benchmarks) inherit it.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import pytest
 from hypothesis import HealthCheck, settings
 
