@@ -95,7 +95,8 @@ def test_cuda_is_not_available_without_cupy(monkeypatch):
     assert "cuda" not in B.available_devices()
 
 
-@pytest.mark.parametrize("indices", [[0, 2, 0, 3, 0], [-1, -1, 1], [[1, 1], [3, 0]]], ids=["repeats", "negative", "2-d"])
+@pytest.mark.parametrize("indices", [[0, 2, 0, 3, 0], [-1, -1, 1], [[1, 1], [3, 0]]],
+                         ids=["repeats", "negative", "2-d"])
 def test_scatter_add_accumulates_repeated_indices(indices, device):
     idx = np.asarray(indices)
     values = np.arange(idx.size * 2, dtype=np.float64).reshape(idx.shape + (2,)) + 1
