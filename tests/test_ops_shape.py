@@ -161,6 +161,23 @@ def int_array_args(draw):
 
 
 @st.composite
+def int_array_axis_args(draw):
+    """One integer index array on any axis, written ``x[:, idx]`` or ``x[..., idx, :]``."""
+    x = draw(mst.arrays(mst.shapes(min_dims=1)))
+    axis = draw(st.integers(0, x.ndim - 1))
+    n = x.shape[axis]
+    idx = draw(mst.arrays(mst.shapes(max_dims=2), np.int64, st.integers(-n, n - 1)))
+    return (x, idx), {"axis": axis, "ellipsis": draw(st.booleans())}
+
+
+def index_on_axis(x, idx, axis, ellipsis):
+    """``x[:, …, :, idx]`` with ``axis`` leading colons, or ``x[..., idx, :, …, :]``."""
+    if ellipsis:
+        return x[(Ellipsis, idx) + (slice(None),) * (x.ndim - axis - 1)]
+    return x[(slice(None),) * axis + (idx,)]
+
+
+@st.composite
 def mask_args(draw):
     """A boolean mask over all of x, or over its leading axes."""
     x = draw(mst.arrays(mst.shapes(min_dims=1)))
@@ -208,6 +225,7 @@ SPECS = [
     OpSpec("getitem-basic", lambda x, key: x[key], lambda x, key: x[key], basic_index_args()),
     OpSpec("getitem-int-array", lambda x, idx: x[idx], lambda x, idx: x[idx], int_array_args()),
     OpSpec("getitem-int-array-ellipsis", lambda x, idx: x[idx, ...], lambda x, idx: x[idx, ...], int_array_args()),
+    OpSpec("getitem-int-array-any-axis", index_on_axis, index_on_axis, int_array_axis_args()),
     OpSpec("getitem-bool-mask", lambda x, m: x[m], lambda x, m: x[m], mask_args()),
     OpSpec("gather", lambda x, idx, dim: minimm.gather(x, dim, idx),
            lambda x, idx, dim: np.take_along_axis(x, idx, axis=dim), gather_args()),
@@ -237,6 +255,9 @@ def test_python_list_and_mask_indices(device):
     assert y.tolist() == [[0, 1, 2, 3], [0, 1, 2, 3], [8, 9, 10, 11]]
     y.sum().backward()
     assert x.grad.tolist() == [[2.0] * 4, [0.0] * 4, [1.0] * 4]
+    x.grad = None
+    x[:, [3, 3, 0]].sum().backward()  # an integer array on another axis (take + scatter on strict)
+    assert x.grad.tolist() == [[1.0, 0.0, 0.0, 2.0]] * 3
     mask = x > 6.5
     assert x[mask].tolist() == [7.0, 8.0, 9.0, 10.0, 11.0]
     assert x[:10, None, -1].shape == (3, 1)  # out-of-range slice bounds are clamped, as in NumPy

@@ -104,23 +104,46 @@ def index_add_array(xp, g, key, shape):
     if xp is np or xp.__name__ == "cupy":
         xp.add.at(z, key, g)
         return z
-    # strict stand-in: one integer array on the first axis is what Embedding and friends need
-    arrays = [k for k in key if hasattr(k, "shape")]
-    if len(arrays) == 1 and hasattr(key[0], "shape") and builtins.all(
-        k is Ellipsis or k == slice(None) for k in key[1:]
+    # strict stand-in: one integer array on one axis (``x[idx]``, ``x[:, idx]``, ``x[..., idx]``),
+    # which is what Embedding, column picks and friends need
+    p = _take_axis(key, len(shape))
+    if p is None:
+        raise NotImplementedError(
+            "getitem backward: on this backend indexing supports one integer index array (x[idx], "
+            "x[:, idx], x[..., idx]); use minimm.gather for the other cases"
+        )
+    idx = next(k for k in key if hasattr(k, "shape"))
+    if p == 0:
+        return B.scatter_add(z, idx, g)
+    # move the indexed axis to the front, scatter-add whole rows there, move it back
+    k, nd = idx.ndim, len(shape)
+    g_front = xp.permute_dims(g, tuple(range(p, p + k)) + tuple(range(p)) + tuple(range(p + k, g.ndim)))
+    z_front = B.zeros_on(g, (shape[p],) + tuple(shape[:p]) + tuple(shape[p + 1 :]))
+    B.scatter_add(z_front, idx, g_front)
+    order = (p,) + tuple(range(p)) + tuple(range(p + 1, nd))
+    return xp.permute_dims(z_front, tuple(int(i) for i in np.argsort(order)))
+
+
+def _is_full_slice(k) -> bool:
+    return isinstance(k, slice) and k.start is None and k.stop is None and k.step is None
+
+
+def _take_axis(key, ndim):
+    """The input axis indexed by the one integer array in ``key`` when every other component is
+    ``:`` or a single ``...`` (``x[idx]``, ``x[:, idx]``, ``x[..., idx, :]``), else None: the
+    cases the array API can do with ``take``."""
+    where = [i for i, k in enumerate(key) if hasattr(k, "shape")]
+    if len(where) != 1 or B.dtype_name(key[where[0]].dtype) == "bool":
+        return None
+    i = where[0]
+    others = key[:i] + key[i + 1 :]
+    if builtins.sum(k is Ellipsis for k in others) > 1 or not builtins.all(
+        k is Ellipsis or _is_full_slice(k) for k in others
     ):
-        return B.scatter_add(z, key[0], g)
-    raise NotImplementedError(
-        "getitem backward: on this backend a scatter-add supports one integer index array on the first axis"
-    )
-
-
-def _is_row_take(key) -> bool:
-    return (
-        hasattr(key[0], "shape")
-        and B.dtype_name(key[0].dtype) != "bool"
-        and builtins.all(k is Ellipsis or k == slice(None) for k in key[1:])
-    )
+        return None
+    if builtins.any(k is Ellipsis for k in key[:i]):
+        return ndim - (len(key) - i)  # counted from the end: the components after idx are all ':'
+    return i
 
 
 def _bare_mask(key):
@@ -144,11 +167,13 @@ class GetItem(Function):
 
     def forward(self, x, key):
         xp = self.xp
-        if xp is not np and xp.__name__ != "cupy" and _is_row_take(key):
-            # the strict array API indexes with arrays only via take(): rows of the first axis
-            idx = key[0]
-            rows = xp.take(x, xp.reshape(idx, (-1,)), axis=0)
-            return xp.reshape(rows, tuple(idx.shape) + tuple(x.shape[1:]))
+        if xp is not np and xp.__name__ != "cupy" and _has_array_index(key):
+            p = _take_axis(key, x.ndim)
+            if p is not None:
+                # the strict array API indexes with integer arrays only via take() along one axis
+                idx = next(k for k in key if hasattr(k, "shape"))
+                taken = xp.take(x, xp.reshape(idx, (-1,)), axis=p)
+                return xp.reshape(taken, tuple(x.shape[:p]) + tuple(idx.shape) + tuple(x.shape[p + 1 :]))
         return x[key]
 
     def backward(self, g):
@@ -423,6 +448,8 @@ def _clamp_slice(k: slice, n: int) -> slice:
 
     NumPy, CuPy and PyTorch clamp ``x[:10]`` on a short axis; the array API leaves out-of-range
     bounds undefined (the strict device refuses them), so they are clamped here once."""
+    if _is_full_slice(k):
+        return k  # ':' stays ':' (cheaper, and recognisable by the integer-array paths)
     start, stop, step = k.indices(n)
     if len(range(start, stop, step)) == 0:
         return slice(0, 0, 1)
