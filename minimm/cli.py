@@ -219,7 +219,10 @@ def cmd_generate(args) -> int:
         raise CLIError(f"--n must be at least 1, got {args.n}")
     model = _load_for_inference(args.checkpoint, device)
     minimm.manual_seed(args.seed)
-    images = model.generate_image(args.text, n=args.n)
+    try:
+        images = model.generate_image(args.text, n=args.n)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     show_samples(images, captions=[args.text] * args.n if args.n > 1 else [args.text], ncols=min(args.n, 8),
                  path=args.out)
     _say(f"wrote {args.out} ({args.n} image{'s' if args.n > 1 else ''} for {args.text!r})")
@@ -263,7 +266,10 @@ def cmd_caption(args) -> int:
     device = _check_device(args.device)
     model = _load_for_inference(args.checkpoint, device)
     img = _fit_size(_read_image(args.image), model.image_size)
-    caption = model.describe(img)
+    try:
+        caption = model.describe(img)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     _say(caption if isinstance(caption, str) else caption[0])
     return 0
 

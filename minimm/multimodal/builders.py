@@ -134,7 +134,31 @@ def _mvae(dataset, quick, seed, device):
     return model, Adam(model.parameters(), lr=1e-3), train, 200, None, {"class": "MVAE", "args": args}
 
 
-_BUILDERS = {("mvae", "digits"): _mvae, ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
+def _cgan(dataset, quick, seed, device):
+    from ..data import BagOfWords
+    from .gan import ConditionalGAN, gan_step
+    from .training import OptimizerGroup
+
+    splits = _splits(dataset, quick, seed)
+    train = splits.train
+    image_shape = [int(s) for s in train.image.shape[1:]]
+    x_dim = int(np.prod(image_shape))
+    if dataset == "digits":  # the reference setup: G [z16, y]→128→64, D [x, y]→128→1, label-conditioned
+        args = {"z_dim": 16, "x_dim": x_dim, "hidden": 128, "cond_dim": 10, "image_shape": image_shape}
+        model, config = ConditionalGAN(**args), {"class": "ConditionalGAN", "args": args}
+    else:  # shapes: conditioned on the caption's bag of words
+        bow = BagOfWords(binary=True).fit(train.caption)
+        args = {"z_dim": 16, "x_dim": x_dim, "hidden": 256, "cond_dim": len(bow.vocabulary_),
+                "image_shape": image_shape}
+        model = ConditionalGAN(vectorizer=bow, **args)
+        config = {"class": "ConditionalGAN", "args": args, "vectorizer": bow_to_dict(bow)}
+    model.to(device)
+    opt_g, opt_d = model.configure_optimizers(lr=1e-3)
+    # two optimisers, checkpointed together; gan_step does one D and one G update per batch
+    return model, OptimizerGroup(g=opt_g, d=opt_d), train, 50, gan_step, config
+
+
+_BUILDERS = {("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan, ("mvae", "digits"): _mvae, ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
              ("align", "digits"): _align}
 
 
@@ -192,9 +216,9 @@ class TrainedModel:
 
     def generate_image(self, text, n: int = 1):
         """``n`` images (n, H, W) as a NumPy array for one caption (CVAE on shapes)."""
-        if self.config["class"] != "CVAE" or "vectorizer" not in self.config:
+        if self.config["class"] not in ("CVAE", "ConditionalGAN") or "vectorizer" not in self.config:
             raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} "
-                             "does not draw images from captions; train `cvae --dataset shapes`")
+                             "does not draw images from captions; train `cvae` or `cgan` with --dataset shapes")
         self.model.eval()
         with no_grad():
             return B.to_numpy(self.model.generate([text] * n).data)
@@ -209,6 +233,11 @@ def _rebuild(config: dict):
 
         vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
         return CVAE(vectorizer=vec, **config["args"])
+    if config["class"] == "ConditionalGAN":
+        from .gan import ConditionalGAN
+
+        vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
+        return ConditionalGAN(vectorizer=vec, **config["args"])
     raise ValueError(f"cannot rebuild a {config['class']} model")
 
 
