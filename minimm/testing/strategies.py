@@ -9,6 +9,7 @@ A property test states something that must hold for *every* input — "the forwa
 >>> @given(mst.tensors(shape=mst.shapes(max_dims=2), elements=mst.elements(avoid=(0,))))
 ... def test_abs_grad(x):
 ...     assert gradcheck(minimm.abs, (x,))
+>>> test_abs_grad()  # runs it on many tensors; pytest would collect and run it by itself
 
 Finite differences are only meaningful where the function is smooth, so :func:`elements` keeps
 values a ``margin`` away from the kinks you name (0 for ``relu`` and ``abs``): a central difference
