@@ -11,6 +11,7 @@ alongside.
 import pytest
 
 from minimm.data import load_digits, load_shapes
+from minimm.multimodal import gan as mgan
 from minimm.multimodal import vae as mvae
 
 HOLDOUT = [
@@ -73,3 +74,21 @@ def test_mvae_digits_cross_modal(digits_binary):
     assert m["evaluator_accuracy"] >= 0.90
     assert m["image_to_label"] >= 0.72
     assert m["label_to_image"] >= 0.85
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits(with_sound=False)
+
+
+def test_cgan_digits_accuracy_and_frechet(digits):
+    """Label-conditioned GAN in its full setting (100 epochs, batch 32, ~6 s): the table's targets,
+    evaluator accuracy of the samples ≥ 90 % and Fréchet distance ≤ 4 (measured 98.6 % and 2.96;
+    a collapsed generator repeating class means scores ≈ 9). Its samples must not be copies of
+    the training set: their nearest training image is not closer than real test images' is."""
+    model, history = mgan.train_cgan(digits)
+    m = mgan.evaluate_cgan(model, digits)
+    assert m["evaluator_accuracy"] >= 0.95
+    assert m["accuracy"] >= 0.90
+    assert m["frechet"] <= 4.0
+    assert m["nn_distance"] >= m["nn_distance_test"]

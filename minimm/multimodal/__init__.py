@@ -5,6 +5,7 @@
 * :mod:`.fuse` — combining modalities, any of which may be missing (concatenation, gates,
   attention, product / mixture of Gaussian experts);
 * :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
+* :mod:`.gan` — the seed's Generator / Discriminator and a label- or text-conditioned GAN;
 """
 
 from . import align, evaluators, fuse
@@ -23,6 +24,8 @@ from . import vae
 from .vae import (
     CVAE, MVAE, VAE, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae, train_cvae_shapes, train_mvae, train_vae,
 )
+from . import gan
+from .gan import ConditionalGAN, Discriminator, Generator, evaluate_cgan, gan_step, train_cgan
 
 __all__ = [
     "align",
@@ -47,4 +50,5 @@ __all__ = [
     "train_shapes_evaluator",
     "vae", "VAE", "CVAE", "MVAE", "train_vae", "evaluate_vae", "train_cvae_shapes", "evaluate_cvae_shapes",
     "train_mvae", "evaluate_mvae",
+    "gan", "Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan",
 ]
