@@ -96,13 +96,13 @@ class _Packer:
         if isinstance(obj, str):
             return {"t": "str", "v": obj}
         if isinstance(obj, Tensor):
-            key = self._add(path, np.ascontiguousarray(B.to_numpy(obj.data)))
+            key = self._add(path, np.asarray(B.to_numpy(obj.data), order="C"))  # (ascontiguousarray makes 0-d 1-d)
             return {"t": "tensor", "key": key, "requires_grad": bool(obj.requires_grad), "device": str(obj.device)}
         if isinstance(obj, np.generic):
             return {"t": "scalar", "key": self._add(path, np.asarray(obj))}
         if isinstance(obj, np.ndarray) or B.get_array_module(obj) is not np:
             dev = B.device_of(obj)
-            key = self._add(path, np.ascontiguousarray(B.to_numpy(obj)))
+            key = self._add(path, np.asarray(B.to_numpy(obj), order="C"))
             return {"t": "array", "key": key, "device": str(dev)}
         if isinstance(obj, (dict, list, tuple)):
             if id(obj) in self._active:
