@@ -170,6 +170,16 @@ def int_array_axis_args(draw):
     return (x, idx), {"axis": axis, "ellipsis": draw(st.booleans())}
 
 
+@st.composite
+def leading_arrays_args(draw):
+    """Two integer arrays of broadcastable shapes on the first two axes: ``x[rows, cols]``."""
+    x = draw(mst.arrays(mst.shapes(min_dims=2)))
+    s0, s1 = draw(mst.broadcastable_shapes(max_dims=2))
+    rows = draw(mst.arrays(s0, np.int64, st.integers(-x.shape[0], x.shape[0] - 1)))
+    cols = draw(mst.arrays(s1, np.int64, st.integers(-x.shape[1], x.shape[1] - 1)))
+    return (x, rows, cols), {}
+
+
 def index_on_axis(x, idx, axis, ellipsis):
     """``x[:, …, :, idx]`` with ``axis`` leading colons, or ``x[..., idx, :, …, :]``."""
     if ellipsis:
@@ -226,6 +236,9 @@ SPECS = [
     OpSpec("getitem-int-array", lambda x, idx: x[idx], lambda x, idx: x[idx], int_array_args()),
     OpSpec("getitem-int-array-ellipsis", lambda x, idx: x[idx, ...], lambda x, idx: x[idx, ...], int_array_args()),
     OpSpec("getitem-int-array-any-axis", index_on_axis, index_on_axis, int_array_axis_args()),
+    OpSpec("getitem-rows-cols", lambda x, r, c: x[r, c], lambda x, r, c: x[r, c], leading_arrays_args()),
+    OpSpec("getitem-rows-cols-ellipsis", lambda x, r, c: x[r, c, ...], lambda x, r, c: x[r, c, ...],
+           leading_arrays_args()),
     OpSpec("getitem-bool-mask", lambda x, m: x[m], lambda x, m: x[m], mask_args()),
     OpSpec("gather", lambda x, idx, dim: minimm.gather(x, dim, idx),
            lambda x, idx, dim: np.take_along_axis(x, idx, axis=dim), gather_args()),
@@ -258,6 +271,12 @@ def test_python_list_and_mask_indices(device):
     x.grad = None
     x[:, [3, 3, 0]].sum().backward()  # an integer array on another axis (take + scatter on strict)
     assert x.grad.tolist() == [[1.0, 0.0, 0.0, 2.0]] * 3
+    x.grad = None
+    rows = minimm.arange(3, device=device)
+    picked = x[rows, minimm.tensor([1, 3, 1], device=device)]  # one element per row, as in an NLL loss
+    assert picked.tolist() == [1.0, 7.0, 9.0]
+    picked.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]
     mask = x > 6.5
     assert x[mask].tolist() == [7.0, 8.0, 9.0, 10.0, 11.0]
     assert x[:10, None, -1].shape == (3, 1)  # out-of-range slice bounds are clamped, as in NumPy

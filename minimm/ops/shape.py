@@ -106,12 +106,14 @@ def index_add_array(xp, g, key, shape):
         return z
     # strict stand-in: one integer array on one axis (``x[idx]``, ``x[:, idx]``, ``x[..., idx]``),
     # which is what Embedding, column picks and friends need
+    k = _leading_arrays(key)
+    if k > 1:  # x[rows, cols]: scatter rows of x viewed with its first k axes merged
+        size = _prod(shape[:k])
+        z_flat = B.scatter_add(B.zeros_on(g, (size,) + tuple(shape[k:])), _linear_index(xp, key[:k], shape), g)
+        return xp.reshape(z_flat, tuple(shape))
     p = _take_axis(key, len(shape))
     if p is None:
-        raise NotImplementedError(
-            "getitem backward: on this backend indexing supports one integer index array (x[idx], "
-            "x[:, idx], x[..., idx]); use minimm.gather for the other cases"
-        )
+        raise NotImplementedError("getitem backward: " + _ARRAY_INDEX_HELP)
     idx = next(k for k in key if hasattr(k, "shape"))
     if p == 0:
         return B.scatter_add(z, idx, g)
@@ -122,6 +124,53 @@ def index_add_array(xp, g, key, shape):
     B.scatter_add(z_front, idx, g_front)
     order = (p,) + tuple(range(p)) + tuple(range(p + 1, nd))
     return xp.permute_dims(z_front, tuple(int(i) for i in np.argsort(order)))
+
+
+_ARRAY_INDEX_HELP = (
+    "on this backend integer-array indexing supports one array on any axis (x[idx], x[:, idx], "
+    "x[..., idx]) or arrays on the leading axes (x[rows, cols]); use minimm.gather for other cases"
+)
+
+
+def _prod(sides) -> int:
+    n = 1
+    for s in sides:
+        n *= s
+    return n
+
+
+def _is_int_index(k) -> bool:
+    if hasattr(k, "shape"):
+        return B.dtype_name(k.dtype) != "bool"
+    return isinstance(k, int) and not isinstance(k, bool)
+
+
+def _leading_arrays(key) -> int:
+    """k when ``key`` starts with k integer arrays or integers (at least one array) on the first
+    k axes, followed only by ``:``/``...`` (``x[rows, cols]``, ``x[0, idx]``), else 0."""
+    k = 0
+    while k < len(key) and _is_int_index(key[k]):
+        k += 1
+    rest = key[k:]
+    plain = builtins.all(r is Ellipsis or _is_full_slice(r) for r in rest)
+    arrays = builtins.any(hasattr(r, "shape") for r in key[:k])
+    return k if arrays and plain and builtins.sum(r is Ellipsis for r in rest) <= 1 else 0
+
+
+def _linear_index(xp, arrays, shape):
+    """The flat position ``i₀·s₀ + i₁·s₁ + …`` (row-major strides of ``shape``'s first axes) of
+    broadcast integer arrays; negative indices count from the end of their axis."""
+    k = len(arrays)
+    shaped = iter(xp.broadcast_arrays(*[a for a in arrays if hasattr(a, "shape")]))
+    lin = 0
+    for j, idx in enumerate(arrays):
+        if hasattr(idx, "shape"):
+            idx = next(shaped)
+            idx = xp.where(idx < 0, idx + shape[j], idx)
+        elif idx < 0:  # a plain integer among the arrays
+            idx += shape[j]
+        lin = idx * _prod(shape[j + 1 : k]) + lin
+    return lin
 
 
 def _is_full_slice(k) -> bool:
@@ -168,12 +217,20 @@ class GetItem(Function):
     def forward(self, x, key):
         xp = self.xp
         if xp is not np and xp.__name__ != "cupy" and _has_array_index(key):
+            k = _leading_arrays(key)
+            if k > 1:  # x[rows, cols]: take from x viewed with its first k axes merged
+                lin = _linear_index(xp, key[:k], x.shape)
+                flat = xp.reshape(x, (_prod(x.shape[:k]),) + tuple(x.shape[k:]))
+                taken = xp.take(flat, xp.reshape(lin, (-1,)), axis=0)
+                return xp.reshape(taken, tuple(lin.shape) + tuple(x.shape[k:]))
             p = _take_axis(key, x.ndim)
             if p is not None:
                 # the strict array API indexes with integer arrays only via take() along one axis
                 idx = next(k for k in key if hasattr(k, "shape"))
                 taken = xp.take(x, xp.reshape(idx, (-1,)), axis=p)
                 return xp.reshape(taken, tuple(x.shape[:p]) + tuple(idx.shape) + tuple(x.shape[p + 1 :]))
+            if not _is_single_bool(key):
+                raise NotImplementedError("getitem: " + _ARRAY_INDEX_HELP)
         return x[key]
 
     def backward(self, g):
