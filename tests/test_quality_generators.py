@@ -11,6 +11,7 @@ alongside.
 import pytest
 
 from minimm.data import load_digits, load_shapes
+from minimm.multimodal import caption as mcap
 from minimm.multimodal import gan as mgan
 from minimm.multimodal import vae as mvae
 
@@ -92,3 +93,15 @@ def test_cgan_digits_accuracy_and_frechet(digits):
     assert m["accuracy"] >= 0.90
     assert m["frechet"] <= 4.0
     assert m["nn_distance"] >= m["nn_distance_test"]
+
+
+@pytest.mark.slow
+def test_captioner_shapes_attributes_all_match(shapes):
+    """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~20 s): the table's
+    target, ≥ 93 % of greedy captions name all four attributes right (measured 98.1 %; 7 epochs
+    reach only ~65 %, so no shorter run is meaningful). Every generated caption must parse."""
+    model, history = mcap.train_captioner(shapes)
+    m = mcap.evaluate_captioner(model, shapes)
+    assert history["loss"][-1] < history["loss"][0]
+    assert m["parse_rate"] >= 0.99
+    assert m["accuracy"] >= 0.93

@@ -6,6 +6,7 @@
   attention, product / mixture of Gaussian experts);
 * :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
 * :mod:`.gan` — the seed's Generator / Discriminator and a label- or text-conditioned GAN;
+* :mod:`.caption` — image → caption: an autoregressive decoder with causal self-attention;
 """
 
 from . import align, evaluators, fuse
@@ -26,6 +27,8 @@ from .vae import (
 )
 from . import gan
 from .gan import ConditionalGAN, Discriminator, Generator, evaluate_cgan, gan_step, train_cgan
+from . import caption
+from .caption import CaptionDecoder, CausalSelfAttentionBlock, evaluate_captioner, train_captioner
 
 __all__ = [
     "align",
@@ -51,4 +54,5 @@ __all__ = [
     "vae", "VAE", "CVAE", "MVAE", "train_vae", "evaluate_vae", "train_cvae_shapes", "evaluate_cvae_shapes",
     "train_mvae", "evaluate_mvae",
     "gan", "Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan",
+    "caption", "CaptionDecoder", "CausalSelfAttentionBlock", "train_captioner", "evaluate_captioner",
 ]

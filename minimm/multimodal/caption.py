@@ -1,0 +1,257 @@
+r"""Image → caption: a small autoregressive transformer decoder that writes a caption word by word.
+
+A caption is a token sequence :math:`w_1 \dots w_T` framed by ``<bos>`` and ``<eos>``. The model
+factorises its probability left to right, conditioned on the image v:
+
+.. math:: p(w_{1:T} \mid v) = \prod_{t=1}^{T} p(w_t \mid w_{<t}, v).
+
+**Architecture** (:class:`CaptionDecoder`). An MLP encodes the image into ``n_prefix`` vectors
+that are placed *before* the tokens (prefix conditioning); tokens are embedded and given learned
+position vectors; a few pre-norm transformer blocks apply **causal** self-attention — position t
+may look at the prefix and at positions ≤ t, never later — and an MLP; a linear head gives the
+logits of the next token. The causal mask is what makes one forward pass compute every
+:math:`p(w_t \mid w_{<t}, v)` at once, without any position seeing the word it must predict.
+
+**Training: teacher forcing.** The input is the true caption shifted right (``<bos> w_1 … w_T``),
+the target the caption shifted left (``w_1 … w_T <eos>``); the loss is the mean cross-entropy over
+real tokens (``ignore_index`` = the padding id, so padding neither counts nor trains).
+
+**Inference** (:meth:`CaptionDecoder.generate`). Start from ``<bos>`` and append one token at a
+time: ``greedy`` takes the most probable token; ``sample`` draws from
+:math:`\operatorname{softmax}(\ell / \tau)` (temperature τ: < 1 sharper, > 1 more varied),
+optionally only among the ``top_k`` most probable tokens. Sampling uses the Gumbel-max trick,
+:math:`\arg\max_i(\ell_i/\tau + g_i)`, :math:`g_i = -\log(-\log u_i)`, so it runs on any device with
+the seeded generator.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import backend as B
+from .. import nn
+from ..autograd import Tensor, no_grad
+from ..creation import rand, tensor
+from ..nn import functional as F
+from ..ops.shape import cat
+from .vae import _loader, mlp, model_device
+
+__all__ = ["CausalSelfAttentionBlock", "CaptionDecoder", "train_captioner", "evaluate_captioner",
+           "caption_accuracy"]
+
+
+class CausalSelfAttentionBlock(nn.Module):
+    """A pre-norm transformer block: ``x + attn(ln(x))`` with a causal mask, then ``x + mlp(ln(x))``."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: int = 4):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = mlp(d_model, mlp_ratio * d_model, d_model, activation=nn.GELU)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.ln1(x)
+        # is_causal: position i attends to positions 0..i only (the mask is built inside).
+        a, _ = self.attn(h, h, h, need_weights=False, is_causal=True)
+        x = x + a
+        return x + self.mlp(self.ln2(x))
+
+
+class CaptionDecoder(nn.Module):
+    """Autoregressive captioner: image MLP → ``n_prefix`` prefix vectors, token embedding + learned
+    positions, ``n_layers`` causal self-attention blocks, a linear head over the vocabulary.
+
+    ``vocab`` is a :class:`minimm.data.Vocabulary` (ids: pad 0, unk 1, bos 2, eos 3, then words).
+    ``forward(images, tokens)`` → logits (B, T, V) where position t predicts token t + 1.
+    """
+
+    def __init__(self, vocab, image_dim: int = 256, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
+                 max_len: int = 24, n_prefix: int = 1, image_hidden: int = 256):
+        super().__init__()
+        from .. import creation as _c
+
+        self.vocab = vocab
+        self.image_dim, self.d_model, self.max_len, self.n_prefix = image_dim, d_model, max_len, n_prefix
+        self.image_encoder = mlp(image_dim, image_hidden, n_prefix * d_model)
+        self.tok_emb = nn.Embedding(len(vocab), d_model)
+        self.pos_emb = nn.Parameter(_c.randn(n_prefix + max_len, d_model) * 0.02)
+        self.blocks = nn.ModuleList([CausalSelfAttentionBlock(d_model, n_heads) for _ in range(n_layers)])
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, len(vocab))
+
+    def _images(self, images) -> Tensor:
+        if not isinstance(images, Tensor):
+            images = tensor(np.asarray(images), device=model_device(self))
+        return images.reshape(images.shape[0], -1)
+
+    def forward(self, images, tokens: Tensor) -> Tensor:
+        """Next-token logits (B, T, V) for the token ids (B, T) given the images."""
+        x = self._images(images)
+        n, t = tokens.shape
+        if t > self.max_len:
+            raise ValueError(f"CaptionDecoder: {t} tokens exceed max_len={self.max_len}")
+        prefix = self.image_encoder(x).reshape(n, self.n_prefix, self.d_model)
+        h = cat([prefix, self.tok_emb(tokens)], dim=1) + self.pos_emb[: self.n_prefix + t]
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.ln_f(h[:, self.n_prefix:, :]))
+
+    def encode_captions(self, captions) -> Tensor:
+        """``<bos> w_1 … w_T <eos>`` ids, padded with the pad id, as an int64 tensor (B, L)."""
+        ids, _ = self.vocab.encode_batch(list(captions), add_bos=True, add_eos=True, max_len=self.max_len + 1)
+        return tensor(ids, device=model_device(self))
+
+    def loss(self, batch: dict):
+        """Teacher forcing: cross-entropy of each next token, padding ignored."""
+        ids = self.encode_captions(batch["caption"])
+        inp, target = ids[:, :-1], ids[:, 1:]
+        logits = self(batch["image"], inp)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                               ignore_index=self.vocab.pad_id)
+        return loss, {"loss": loss.item()}
+
+    def generate(self, images, max_len: int | None = None, strategy: str = "greedy", temperature: float = 1.0,
+                 top_k: int | None = None, return_ids: bool = False):
+        """Captions for ``images``, written token by token from ``<bos>`` until ``<eos>``.
+
+        ``strategy="greedy"`` (argmax) or ``"sample"`` (softmax(logits / temperature), restricted to
+        the ``top_k`` most probable tokens when given). Returns a list of strings (and the int64 id
+        array (B, ≤ max_len), when ``return_ids``).
+        """
+        if strategy not in ("greedy", "sample"):
+            raise ValueError(f"strategy must be 'greedy' or 'sample', got {strategy!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        max_len = self.max_len if max_len is None else min(max_len, self.max_len)
+        was_training = self.training
+        self.eval()
+        x = self._images(images)
+        n = x.shape[0]
+        ids = tensor(np.full((n, 1), self.vocab.bos_id, dtype=np.int64), device=x.device)
+        done = np.zeros(n, dtype=bool)
+        with no_grad():
+            for _ in range(max_len):
+                logits = self(x, ids)[:, -1, :]                      # (B, V): the next token
+                nxt = self._choose(logits, strategy, temperature, top_k)
+                ids = cat([ids, nxt.reshape(n, 1)], dim=1)
+                done |= np.asarray(B.to_numpy(nxt.data)) == self.vocab.eos_id
+                if done.all():
+                    break
+        self.train(was_training)
+        host = np.asarray(B.to_numpy(ids.data))[:, 1:]
+        captions = [self.vocab.decode(row) for row in host]
+        return (captions, host) if return_ids else captions
+
+    @staticmethod
+    def _choose(logits: Tensor, strategy: str, temperature: float, top_k: int | None) -> Tensor:
+        """The next token id per row: argmax, or a Gumbel-max draw from softmax(logits / τ) (top-k)."""
+        if strategy == "greedy":
+            return logits.argmax(dim=1)
+        scores = logits * (1.0 / temperature)
+        if top_k is not None and top_k < scores.shape[1]:
+            xp = B.get_array_module(scores.data)
+            kth = xp.sort(scores.data, axis=1)[..., scores.shape[1] - top_k]  # the k-th largest per row
+            keep = Tensor(scores.data >= xp.reshape(kth, (-1, 1)))
+            scores = scores.masked_fill(~keep, float("-inf"))
+        u = rand(*scores.shape, dtype=scores.dtype, device=scores.device)
+        gumbel = -(-(u.clamp(min=1e-12)).log()).log()
+        return (scores + gumbel).argmax(dim=1)
+
+
+def caption_accuracy(captions, attributes: dict) -> np.ndarray:
+    """Per caption: does it name all four attributes, each with the image's true value?
+
+    ``attributes``: the dataset's attribute codes (name → int array). A caption that
+    :func:`minimm.data.datasets.parse_caption` cannot parse (an attribute missing or named twice)
+    counts as wrong.
+    """
+    from ..data.datasets import ATTRIBUTES, parse_caption
+
+    ok = np.zeros(len(captions), dtype=bool)
+    for i, c in enumerate(captions):
+        try:
+            parsed = parse_caption(c)
+        except ValueError:
+            continue
+        ok[i] = all(parsed[a] == ATTRIBUTES[a][int(attributes[a][i])] for a in ATTRIBUTES)
+    return ok
+
+
+def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
+                    d_model: int = 64, n_heads: int = 4, n_layers: int = 2, lr: float = 3e-3,
+                    batch_size: int = 64):
+    """Train a :class:`CaptionDecoder` on shapes (vocabulary from the training captions):
+    2 causal blocks of width 64, Adam 3e-3 with cosine decay, batch 64, 12 epochs (``quick``: 5).
+
+    Returns ``(model, history)``."""
+    from .. import manual_seed
+    from ..data import Vocabulary, load_shapes, tokenize
+    from ..optim import Adam
+    from ..optim.lr_scheduler import CosineAnnealingLR
+
+    splits = splits if splits is not None else load_shapes(with_sound=False)
+    epochs = epochs if epochs is not None else (5 if quick else 12)
+    manual_seed(seed)
+    train = splits.train
+    vocab = Vocabulary.build(train.caption)
+    max_len = max(len(tokenize(c)) for c in train.caption) + 2
+    image_dim = int(np.prod(train.image.shape[1:]))
+    model = CaptionDecoder(vocab, image_dim, d_model, n_heads, n_layers, max_len=max_len).to(device)
+    loader = _loader(train, batch_size, True, seed, device)
+    opt = Adam(model.parameters(), lr=lr)
+    sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
+    history: dict = {"loss": []}
+    start = time.perf_counter()
+    epochs_iter = range(epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs_iter = tqdm(epochs_iter, desc="CaptionDecoder", leave=False)
+    model.train()
+    for _ in epochs_iter:
+        total, n = 0.0, 0
+        for batch in loader:
+            loss, logs = model.loss(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += logs["loss"]
+            n += 1
+        history["loss"].append(total / n)
+    model.eval()
+    history["time"] = time.perf_counter() - start
+    return model, history
+
+
+def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
+                       top_k: int | None = None, seed: int = 0, batch_size: int = 500) -> dict:
+    """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
+    captions whose four parsed attributes all match the image's ground truth; ``parse_rate`` the
+    fraction that parse at all; ``examples`` a few (caption, truth) pairs."""
+    from .. import manual_seed
+    from ..data import load_shapes
+
+    splits = splits if splits is not None else load_shapes(with_sound=False)
+    manual_seed(seed)
+    test = splits.test
+    captions = []
+    for s in range(0, len(test), batch_size):
+        captions += model.generate(test.image[s: s + batch_size], strategy=strategy, temperature=temperature,
+                                   top_k=top_k)
+    ok = caption_accuracy(captions, test.attributes)
+    from ..data.datasets import parse_caption
+
+    def parses(c):
+        try:
+            parse_caption(c)
+            return True
+        except ValueError:
+            return False
+
+    examples = [(captions[i], test.caption[i]) for i in range(5)]
+    return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([parses(c) for c in captions])),
+            "n_test": len(test), "examples": examples}
