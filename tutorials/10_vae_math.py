@@ -238,7 +238,7 @@ q = np.array([-1.6, -1.0, -0.6, -0.3, 0.0, 0.3, 0.6, 1.0, 1.6])
 zz = np.array([[a, b] for b in q[::-1] for a in q], dtype=np.float32)
 with minimm.no_grad():
     probs = decoder(minimm.tensor(zz)).sigmoid().numpy().reshape(len(q), len(q), 8, 8)
-canvas = np.ones((len(q) * 9, len(q) * 9))
+canvas = np.zeros((len(q) * 9, len(q) * 9))  # white gaps (gray_r: 0 is white)
 for r in range(len(q)):
     for c in range(len(q)):
         canvas[r * 9:r * 9 + 8, c * 9:c * 9 + 8] = probs[r, c]
