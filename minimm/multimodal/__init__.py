@@ -7,6 +7,7 @@
 * :mod:`.vae` — generators with a latent: VAE, caption-conditioned CVAE, multimodal VAE (PoE / MoE);
 * :mod:`.gan` — the seed's Generator / Discriminator and a label- or text-conditioned GAN;
 * :mod:`.caption` — image → caption: an autoregressive decoder with causal self-attention;
+* :mod:`.audio_gen` — image → sound: a digit's DTMF tone played by a learned sinusoid bank;
 """
 
 from . import align, evaluators, fuse
@@ -29,6 +30,8 @@ from . import gan
 from .gan import ConditionalGAN, Discriminator, Generator, evaluate_cgan, gan_step, train_cgan
 from . import caption
 from .caption import CaptionDecoder, CausalSelfAttentionBlock, evaluate_captioner, train_captioner
+from . import audio_gen
+from .audio_gen import ToneGenerator, evaluate_tone_generator, train_tone_generator
 
 __all__ = [
     "align",
@@ -55,4 +58,5 @@ __all__ = [
     "train_mvae", "evaluate_mvae",
     "gan", "Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan",
     "caption", "CaptionDecoder", "CausalSelfAttentionBlock", "train_captioner", "evaluate_captioner",
+    "audio_gen", "ToneGenerator", "train_tone_generator", "evaluate_tone_generator",
 ]
