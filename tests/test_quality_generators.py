@@ -118,3 +118,33 @@ def test_tone_generator_digits_to_dtmf():
     assert history["loss"][-1] < 0.1 * history["loss"][0]
     assert m["decoder_accuracy"] == 1.0
     assert m["accuracy"] >= 0.90
+
+
+def test_every_generator_trains_and_evaluates_on_any_device(device):
+    """GPU safety of the whole train → evaluate path (loaders, conditions built from captions,
+    evaluators, metrics): one epoch of each generator on a small split, on every device. The
+    strict stand-in refuses any silent host/device mix, as CuPy does."""
+    from minimm.multimodal import evaluators
+
+    d, db = load_digits(), load_digits(binarize=True, with_sound=False)
+    small_d = type(d)(d.train.subset(range(100)), d.test.subset(range(40)))
+    small_db = type(db)(db.train.subset(range(100)), db.test.subset(range(40)))
+    s = load_shapes(n_train=100, n_test=40, with_sound=False)
+    ev_d = evaluators.train_digit_evaluator(small_d, epochs=1, device=device)
+    ev_s = evaluators.train_shapes_evaluator(s, epochs=1, device=device)
+
+    m, _ = mvae.train_vae(small_db, epochs=1, device=device)
+    assert mvae.evaluate_vae(m, small_db, k=5)["iwae"] > 0
+    m, _ = mvae.train_cvae_shapes(s, epochs=1, device=device)
+    r = mvae.evaluate_cvae_shapes(m, s, evaluator=ev_s, holdout_combinations=[{"shape": "circle"}])
+    assert 0 <= r["heldout_coherence"] <= 1 and r["n_heldout"] > 0
+    for experts in ("poe", "moe"):
+        m, _ = mvae.train_mvae(small_db, epochs=1, device=device, experts=experts)
+        assert set(mvae.evaluate_mvae(m, small_db, evaluator=ev_d)) >= {"image_to_label", "label_to_image"}
+    for condition in ("label", "text"):
+        m, _ = mgan.train_cgan(small_d, epochs=1, device=device, condition=condition)
+        assert mgan.evaluate_cgan(m, small_d, evaluator=ev_d, n_per_class=4)["frechet"] >= 0
+    m, _ = mcap.train_captioner(s, epochs=1, device=device)
+    assert mcap.evaluate_captioner(m, s, strategy="sample", top_k=3)["n_test"] == 40
+    m, _ = maud.train_tone_generator(small_d, epochs=1, device=device)
+    assert maud.evaluate_tone_generator(m, small_d)["decoder_accuracy"] == 1.0
