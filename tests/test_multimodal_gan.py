@@ -120,3 +120,11 @@ def test_gan_losses_gradcheck(device, which):
         return functional_call(wrapper, dict(zip(names, ps)), (b,))
 
     assert gradcheck(fn, params, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_cond_dim_zero_is_the_unconditional_gan(device):
+    gan = ConditionalGAN(z_dim=3, x_dim=9, hidden=5, cond_dim=0, image_shape=(3, 3)).to(device)
+    assert gan.condition(batch_of(2, device)) is None
+    logs = gan_step(gan, batch_of(4, device))
+    assert np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"])
+    assert gan.sample(n=5).shape == (5, 3, 3)

@@ -42,7 +42,8 @@ class Generator(nn.Module):
     def __init__(self, z_dim: int = 16, out_dim: int = 64, hidden: int = 128, cond_dim: int = 0):
         super().__init__()
         self.z_dim, self.cond_dim = z_dim, cond_dim
-        self.net = nn.Sequential(nn.Linear(z_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim), nn.Sigmoid())
+        self.net = nn.Sequential(nn.Linear(z_dim + cond_dim, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, out_dim), nn.Sigmoid())
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(z if y is None else _cat(z, y))
@@ -57,7 +58,8 @@ class Discriminator(nn.Module):
     def __init__(self, in_dim: int = 64, hidden: int = 128, cond_dim: int = 0, negative_slope: float = 0.2):
         super().__init__()
         self.cond_dim = cond_dim
-        self.net = nn.Sequential(nn.Linear(in_dim + cond_dim, hidden), nn.LeakyReLU(negative_slope), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(nn.Linear(in_dim + cond_dim, hidden), nn.LeakyReLU(negative_slope),
+                                 nn.Linear(hidden, 1))
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         x = x.reshape(x.shape[0], -1)

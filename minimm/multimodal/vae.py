@@ -277,7 +277,8 @@ class CVAE(nn.Module):
     def generate(self, condition) -> Tensor:
         """One image per condition (captions, labels or a y tensor), shaped ``image_shape``."""
         with no_grad():
-            y = condition if isinstance(condition, Tensor) and condition.dtype.kind == "f" else self.condition(condition)
+            given = isinstance(condition, Tensor) and condition.dtype.kind == "f"  # already a y
+            y = condition if given else self.condition(condition)
             z = randn(y.shape[0], self.z_dim, device=y.device)
             x = self.decode(z, y).sigmoid()
             return x.reshape(y.shape[0], *self.image_shape)
