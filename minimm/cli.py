@@ -220,11 +220,19 @@ def cmd_generate(args) -> int:
     model = _load_for_inference(args.checkpoint, device)
     minimm.manual_seed(args.seed)
     try:
-        images = model.generate_image(args.text, n=args.n)
+        images = np.asarray(model.generate_image(args.text, n=args.n))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    show_samples(images, captions=[args.text] * args.n if args.n > 1 else [args.text], ncols=min(args.n, 8),
-                 path=args.out)
+    folder = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(folder, exist_ok=True)
+    if args.n == 1:
+        # the picture itself, each pixel an 8×8 block: `minimm caption --image` reads it back exactly
+        import matplotlib.image as mpimg
+
+        big = np.kron(np.clip(images[0], 0.0, 1.0), np.ones((8, 8)))
+        mpimg.imsave(args.out, big, cmap="gray", vmin=0.0, vmax=1.0)
+    else:  # several samples: a captioned grid
+        show_samples(images, captions=[args.text] * args.n, ncols=min(args.n, 8), path=args.out)
     _say(f"wrote {args.out} ({args.n} image{'s' if args.n > 1 else ''} for {args.text!r})")
     return 0
 
@@ -333,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="draw images from a caption with a trained model")
     gen.add_argument("--checkpoint", required=True, help="DIR/pipeline from demo, or a `train cvae` folder")
     gen.add_argument("--text", required=True, help='e.g. "a small dim square at the bottom right"')
-    gen.add_argument("--out", default="generated.png", help="PNG to write (default generated.png)")
+    gen.add_argument("--out", default="generated.png",
+                     help="PNG to write (default generated.png): the picture itself, or a grid when --n > 1")
     gen.add_argument("--n", type=int, default=1, help="number of samples (default 1)")
     common(gen)
 

@@ -49,6 +49,13 @@ def test_generate_and_caption_from_the_demo_pipeline(demo_dir, tmp_path, capsys)
     rc = main(["generate", "--checkpoint", str(demo_dir / "pipeline"), "--text",
                "a small dim square at the bottom right", "--out", str(png), "--n", "3"])
     assert rc == 0 and png.is_file()
+    # text → image → text: the PNG of one sample is the picture itself, and caption reads it back
+    one = tmp_path / "one.png"
+    assert main(["generate", "--checkpoint", str(demo_dir / "pipeline"), "--text", "a large bright circle",
+                 "--out", str(one)]) == 0
+    capsys.readouterr()
+    assert main(["caption", "--checkpoint", str(demo_dir / "pipeline"), "--image", str(one)]) == 0
+    assert len(capsys.readouterr().out.split()) >= 2
     img = tmp_path / "img.npy"
     from minimm.data import load_shapes
 
@@ -57,6 +64,19 @@ def test_generate_and_caption_from_the_demo_pipeline(demo_dir, tmp_path, capsys)
     assert main(["caption", "--checkpoint", str(demo_dir / "pipeline"), "--image", str(img)]) == 0
     caption = capsys.readouterr().out.strip()
     assert isinstance(caption, str) and len(caption.split()) >= 2
+
+
+@pytest.mark.parametrize("kind,dataset", [("caption", "shapes"), ("cgan", "digits"),
+                                          ("align", "shapes"), ("mvae", "digits")])
+def test_every_train_kind_resumes_bit_identically(kind, dataset, tmp_path, capsys):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    common = ["train", kind, "--dataset", dataset, "--quick", "--batch-size", "256"]
+    assert main(common + ["--epochs", "2", "--out", str(straight)]) == 0
+    assert main(common + ["--epochs", "1", "--out", str(split)]) == 0
+    assert main(common + ["--epochs", "2", "--out", str(split), "--resume"]) == 0
+    a, b = mio.load(straight / "checkpoint.npz"), mio.load(split / "checkpoint.npz")
+    _same_state(a["model"], b["model"])
+    assert a["step"] == b["step"] > 0
 
 
 def test_train_resume_is_bit_identical(tmp_path, capsys):

@@ -158,8 +158,29 @@ def _cgan(dataset, quick, seed, device):
     return model, OptimizerGroup(g=opt_g, d=opt_d), train, 50, gan_step, config
 
 
-_BUILDERS = {("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan, ("mvae", "digits"): _mvae, ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae, ("align", "shapes"): _align,
-             ("align", "digits"): _align}
+def _caption(dataset, quick, seed, device):
+    from ..data import Vocabulary, tokenize
+    from ..optim import Adam
+    from .caption import CaptionDecoder
+
+    train = _splits(dataset, quick, seed).train
+    vocab = Vocabulary.build(train.caption)
+    # the reference setup: 2 causal blocks of width 64, 4 heads, Adam 3e-3 (cosine decay added in build)
+    args = {"image_dim": int(np.prod(train.image.shape[1:])), "d_model": 64, "n_heads": 4, "n_layers": 2,
+            "max_len": max(len(tokenize(c)) for c in train.caption) + 2}
+    model = CaptionDecoder(vocab, **args).to(device)
+    config = {"class": "CaptionDecoder", "args": args, "vocabulary": vocab.to_dict(),
+              "image_shape": [int(s) for s in train.image.shape[1:]]}
+    return model, Adam(model.parameters(), lr=3e-3), train, 12, None, config
+
+
+_BUILDERS = {
+    ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae,
+    ("mvae", "digits"): _mvae,
+    ("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan,
+    ("caption", "shapes"): _caption, ("caption", "digits"): _caption,
+    ("align", "shapes"): _align, ("align", "digits"): _align,
+}
 
 
 def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
@@ -181,8 +202,16 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
     # contrastive losses need negatives: never a last batch of one pair
     loader = _loader(train, batch_size, seed, device, drop_last=kind == "align")
-    trainer = Trainer(model, optimizer, loader, epochs if epochs is not None else default_epochs, device=device,
-                      out_dir=out_dir, progress=progress, seed=seed, step_fn=step_fn)
+    epochs = epochs if epochs is not None else default_epochs
+    scheduler = None
+    if kind == "caption":
+        # cosine decay over the reference run's epochs, stepped once per epoch. Its length must not
+        # depend on --epochs: "1 epoch, then --resume to 2" must follow the same schedule as "2 epochs".
+        from ..optim.lr_scheduler import CosineAnnealingLR
+
+        scheduler = CosineAnnealingLR(optimizer, T_max=default_epochs)
+    trainer = Trainer(model, optimizer, loader, epochs, device=device, out_dir=out_dir, progress=progress, seed=seed,
+                      step_fn=step_fn, scheduler=scheduler)
     return trainer, config
 
 
@@ -211,7 +240,7 @@ class TrainedModel:
     def __init__(self, model, config: dict):
         self.model = model
         self.config = config
-        shape = config.get("args", {}).get("image_shape") or [16, 16]
+        shape = config.get("args", {}).get("image_shape") or config.get("image_shape") or [16, 16]
         self.image_size = int(shape[-1])
 
     def generate_image(self, text, n: int = 1):
@@ -223,8 +252,15 @@ class TrainedModel:
         with no_grad():
             return B.to_numpy(self.model.generate([text] * n).data)
 
-    def describe(self, image):
-        raise ValueError(f"a {self.config['kind']} model does not write captions; train `caption --dataset shapes`")
+    def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k=None):
+        """The caption of one image (H, W) (greedy decoding by default)."""
+        if self.config["class"] != "CaptionDecoder":
+            raise ValueError(f"a {self.config['kind']} model does not write captions; train `caption`")
+        img = np.asarray(image, dtype=np.float32)
+        single = img.ndim == 2
+        x = img.reshape(1 if single else img.shape[0], -1)
+        captions = self.model.generate(x, strategy=strategy, temperature=temperature, top_k=top_k)
+        return captions[0] if single else captions
 
 
 def _rebuild(config: dict):
@@ -233,6 +269,11 @@ def _rebuild(config: dict):
 
         vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
         return CVAE(vectorizer=vec, **config["args"])
+    if config["class"] == "CaptionDecoder":
+        from ..data import Vocabulary
+        from .caption import CaptionDecoder
+
+        return CaptionDecoder(Vocabulary.from_dict(config["vocabulary"]), **config["args"])
     if config["class"] == "ConditionalGAN":
         from .gan import ConditionalGAN
 
