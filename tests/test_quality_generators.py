@@ -55,6 +55,15 @@ def test_cvae_shapes_caption_to_image_coherence(shapes):
     assert m["coherence"] >= 0.85
 
 
+def test_cvae_digits_both_directions(digits_binary):
+    """Label-conditioned CVAE p(x | y), 60 epochs (full: 200). Measured label→image coherence
+    99.2 % and image→label by argmax_y ELBO 91.9 % (full: 100 % / 93.9 %). Thresholds 95 % / 88 %."""
+    model, _ = mvae.train_cvae_digits(digits_binary, quick=True)
+    m = mvae.evaluate_cvae_digits(model, digits_binary)
+    assert m["label_to_image"] >= 0.95
+    assert m["image_to_label"] >= 0.88
+
+
 @pytest.mark.slow
 def test_cvae_shapes_heldout_combinations():
     """Compositional generalisation: four combinations are removed from training; the full
@@ -135,6 +144,8 @@ def test_every_generator_trains_and_evaluates_on_any_device(device):
 
     m, _ = mvae.train_vae(small_db, epochs=1, device=device)
     assert mvae.evaluate_vae(m, small_db, k=5)["iwae"] > 0
+    m, _ = mvae.train_cvae_digits(small_db, epochs=1, device=device)
+    assert mvae.evaluate_cvae_digits(m, small_db, evaluator=ev_d, n_samples=2)["n_test"] == 40
     m, _ = mvae.train_cvae_shapes(s, epochs=1, device=device)
     r = mvae.evaluate_cvae_shapes(m, s, evaluator=ev_s, holdout_combinations=[{"shape": "circle"}])
     assert 0 <= r["heldout_coherence"] <= 1 and r["n_heldout"] > 0

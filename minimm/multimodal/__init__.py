@@ -24,7 +24,8 @@ from .evaluators import DigitEvaluator, ShapesEvaluator, train_digit_evaluator, 
 from .fuse import AttentionFusion, FusionNetwork, GaussianMixture, MoEFusion, PoEFusion, WeightedAverageFusion
 from . import vae
 from .vae import (
-    CVAE, MVAE, VAE, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae, train_cvae_shapes, train_mvae, train_vae,
+    CVAE, MVAE, VAE, evaluate_cvae_digits, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae, train_cvae_digits,
+    train_cvae_shapes, train_mvae, train_vae,
 )
 from . import gan
 from .gan import ConditionalGAN, Discriminator, Generator, evaluate_cgan, gan_step, train_cgan
@@ -55,7 +56,7 @@ __all__ = [
     "train_digit_evaluator",
     "train_shapes_evaluator",
     "vae", "VAE", "CVAE", "MVAE", "train_vae", "evaluate_vae", "train_cvae_shapes", "evaluate_cvae_shapes",
-    "train_mvae", "evaluate_mvae",
+    "train_mvae", "evaluate_mvae", "train_cvae_digits", "evaluate_cvae_digits",
     "gan", "Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan",
     "caption", "CaptionDecoder", "CausalSelfAttentionBlock", "train_captioner", "evaluate_captioner",
     "audio_gen", "ToneGenerator", "train_tone_generator", "evaluate_tone_generator",
