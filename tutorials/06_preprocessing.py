@@ -229,4 +229,4 @@ assert seen == len(train)
 #   and each is checked here and in `tests/test_data_*.py`.
 # * The `DataLoader` puts batches of every modality on the chosen device.
 #
-# Next: **07 · alignment** (planned) — a shared space for images and captions.
+# Next: **07 · alignment** — a shared space for images and captions.

@@ -181,4 +181,4 @@ assert np.all(mean_sims.argmax(1) == np.arange(10))
 # * A shared space gives classification for free: compare an image with text prompts.
 #   `minimm.multimodal.train_alignment` packages this recipe (and an adversarial variant).
 #
-# Next: **08 · fusion** (planned).
+# Next: **08 · fusion**.

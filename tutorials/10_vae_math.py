@@ -260,4 +260,4 @@ plt.close(fig)
 #   fraction of the score function's variance.
 # * IWAE tightens the bound as $K$ grows: use it to *evaluate* a VAE's log-likelihood.
 #
-# Next: **11 · multimodal VAE** (planned).
+# Next: **11 · multimodal VAE**.

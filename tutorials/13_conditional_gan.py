@@ -175,3 +175,5 @@ plt.close(fig)
 # * Accuracy measures *correctness*, not *variety*: a generator that repeats one image per class
 #   can score 100 %. The Fréchet distance compares whole feature distributions, covariance
 #   included, and exposes the collapse. Report both (the project's quality table does).
+#
+# Next: **14 · running on a GPU with CuPy**.
