@@ -116,7 +116,8 @@ def _demo_table(m: dict) -> str:
     rows = [("task", "metric", "value")]
     pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
     if "caption_to_image_coherence" in m:
-        rows.append(("caption → image", "all four attributes right (evaluator)", pct(m["caption_to_image_coherence"])))
+        rows.append(("caption → image", "all four attributes right (evaluator)",
+                     pct(m["caption_to_image_coherence"])))
     if "evaluator_accuracy" in m:
         rows.append(("", "evaluator on real test images", pct(m["evaluator_accuracy"])))
     if "image_to_caption_accuracy" in m:

@@ -175,7 +175,8 @@ class MultimodalPipeline:
         say(f"  4 generate    caption → image (CVAE), {eps['generator']} epochs  ({time.perf_counter() - t:.1f} s)")
         t = time.perf_counter()
         self._fit_captioner(splits, eps["captioner"], progress)
-        say(f"  4 generate    image → caption (decoder), {eps['captioner']} epochs  ({time.perf_counter() - t:.1f} s)")
+        say(f"  4 generate    image → caption (decoder), {eps['captioner']} epochs"
+            f"  ({time.perf_counter() - t:.1f} s)")
         return self
 
     @staticmethod

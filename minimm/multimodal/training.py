@@ -23,6 +23,9 @@ example by a ``step_fn``) also writes a checkpoint: the one of the last complete
 random state from before the failed step, so that a resume repeats that step from its start.
 A checkpoint written mid-epoch remembers the epoch's sample order and how far it got, and
 ``fit(resume=True)`` continues from the next batch.
+
+On a GPU, random draws made *on the device* (CuPy's generator) are not part of the checkpoint,
+so there a resume repeats the data order and the weights exactly but not the device-side noise.
 """
 
 from __future__ import annotations
