@@ -170,3 +170,33 @@ def test_float32_stays_float32():
     loss = ((x @ w).sigmoid() * 0.5 + 1).log().mean()
     loss.backward()
     assert loss.dtype == minimm.float32 and w.grad.dtype == minimm.float32
+
+
+def test_inplace_operators_update_the_tensor_itself(device):
+    p = minimm.tensor([1.0, 2.0], device=device, requires_grad=True)
+    alias = p
+    with minimm.no_grad():
+        p -= 0.5 * minimm.ones(2, device=device)
+        p *= 2
+    assert p is alias and p.tolist() == [1.0, 3.0]
+    assert p.grad_fn is None and p.requires_grad
+
+
+def test_inplace_on_a_leaf_that_requires_grad_is_refused():
+    p = minimm.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place"):
+        p += 1
+
+
+def test_inplace_inside_a_graph_makes_a_new_node_and_grads_stay_right():
+    x = minimm.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y += x  # y = 4x
+    y.sum().backward()
+    assert x.grad.tolist() == [4.0, 4.0]
+
+
+def test_inplace_shape_must_fit():
+    a = minimm.zeros(3)
+    with pytest.raises(ValueError, match="does not fit"):
+        a += minimm.ones(2, 3)

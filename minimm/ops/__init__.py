@@ -6,6 +6,9 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 
 from __future__ import annotations
 
+import numpy as np
+
+from .. import backend as B
 from ..autograd import Tensor
 from . import arithmetic, elementwise, linalg, reduction, shape
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
@@ -50,6 +53,44 @@ def _setitem(self: Tensor, key, value) -> None:
     self.data[key] = v
 
 
+def _inplace(op, symbol):
+    """``x op= y`` that really updates ``x`` (as in PyTorch), where that cannot break a gradient.
+
+    Without it Python would silently rebind the name to a new tensor, so ``p -= lr * p.grad``
+    would "train" a copy and leave the model's parameter unchanged.
+    """
+
+    def method(self: Tensor, other):
+        from .. import autograd
+
+        if self.requires_grad and autograd.is_grad_enabled():
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"a leaf tensor that requires grad is used in an in-place operation ({symbol}=); "
+                    "update parameters inside `with minimm.no_grad():`, as optimisers do"
+                )
+            return op(self, other)  # inside a graph: a new node (the graph keeps the old value)
+        with autograd.no_grad():
+            new = op(self, other)
+        if new.shape != self.shape:
+            raise ValueError(
+                f"in-place {symbol}=: the result has shape {new.shape}, which does not fit the "
+                f"tensor's shape {self.shape}"
+            )
+        xp = B.get_array_module(self.data)
+        value = new.data if new.data.dtype == self.data.dtype else xp.astype(new.data, self.data.dtype)
+        d = self.data
+        if isinstance(d, np.ndarray) and not d.flags.writeable:  # e.g. a broadcast view
+            self.data = value if value is not new.data else np.array(value)
+        else:
+            d[...] = value
+        return self
+
+    method.__name__ = f"__i{op.__name__}__"
+    method.__doc__ = f"In-place ``x {symbol}= y`` (outside the graph, as in PyTorch)."
+    return method
+
+
 def _install() -> None:
     T = Tensor
     T.__add__ = add  # through the functions: they promote mixed dtypes the way PyTorch does
@@ -76,6 +117,10 @@ def _install() -> None:
     T.__invert__ = lambda a: eq(a, False)
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
+    T.__iadd__ = _inplace(add, "+")
+    T.__isub__ = _inplace(sub, "-")
+    T.__imul__ = _inplace(mul, "*")
+    T.__itruediv__ = _inplace(div, "/")
     T.__iter__ = lambda a: (a[i] for i in range(len(a)))
 
     methods = dict(

@@ -117,14 +117,17 @@ def promote(a, b):
 
 
 def add(a, b):
+    """a + b with broadcasting and PyTorch type promotion."""
     return Add.apply(*promote(a, b))
 
 
 def sub(a, b):
+    """a − b with broadcasting."""
     return Sub.apply(*promote(a, b))
 
 
 def mul(a, b):
+    """a · b, element-wise with broadcasting."""
     return Mul.apply(*promote(a, b))
 
 
@@ -139,10 +142,12 @@ def div(a, b):
 
 
 def neg(a):
+    """−a."""
     return Neg.apply(a)
 
 
 def pow(a, b):
+    """aᵇ, element-wise (either may be a tensor or a number)."""
     if isinstance(b, Tensor) or isinstance(a, Tensor):
         return Pow.apply(*promote(a, b))
     return Pow.apply(Tensor(a), b)
@@ -226,24 +231,30 @@ class Ge(_Compare):
 
 
 def eq(a, b):
+    """a == b element-wise, as a bool tensor (no gradient)."""
     return Eq.apply(*promote(a, b))
 
 
 def ne(a, b):
+    """a != b element-wise, as a bool tensor (no gradient)."""
     return Ne.apply(*promote(a, b))
 
 
 def lt(a, b):
+    """a < b element-wise, as a bool tensor (no gradient)."""
     return Lt.apply(*promote(a, b))
 
 
 def le(a, b):
+    """a <= b element-wise, as a bool tensor (no gradient)."""
     return Le.apply(*promote(a, b))
 
 
 def gt(a, b):
+    """a > b element-wise, as a bool tensor (no gradient)."""
     return Gt.apply(*promote(a, b))
 
 
 def ge(a, b):
+    """a >= b element-wise, as a bool tensor (no gradient)."""
     return Ge.apply(*promote(a, b))

@@ -246,46 +246,57 @@ def _floating(x):
 
 
 def exp(x):
+    """eˣ, element-wise."""
     return Exp.apply(_floating(x))
 
 
 def log(x):
+    """The natural logarithm ln x, element-wise."""
     return Log.apply(_floating(x))
 
 
 def log1p(x):
+    """ln(1 + x), accurate for tiny x."""
     return Log1p.apply(_floating(x))
 
 
 def sqrt(x):
+    """√x, element-wise."""
     return Sqrt.apply(_floating(x))
 
 
 def abs(x):
+    """|x|, element-wise (gradient sign(x), 0 at 0)."""
     return Abs.apply(x)
 
 
 def sign(x):
+    """−1, 0 or 1 by the sign of x (a constant: no gradient)."""
     return Sign.apply(x)
 
 
 def square(x):
+    """x², element-wise."""
     return x * x
 
 
 def tanh(x):
+    """tanh x = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ); gradient 1 − tanh²x."""
     return Tanh.apply(_floating(x))
 
 
 def sigmoid(x):
+    """σ(x) = 1/(1 + e⁻ˣ), stable for every x; gradient σ(x)(1 − σ(x))."""
     return Sigmoid.apply(_floating(x))
 
 
 def relu(x):
+    """max(x, 0), element-wise."""
     return ReLU.apply(x)
 
 
 def leaky_relu(x, negative_slope: float = 0.01):
+    """x where x > 0, else αx (α = ``negative_slope``)."""
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
@@ -313,10 +324,12 @@ def clamp(x, min=None, max=None):
 
 
 def maximum(a, b):
+    """The element-wise larger of ``a`` and ``b`` (broadcast; ties share the gradient)."""
     return Maximum.apply(a, b)
 
 
 def minimum(a, b):
+    """The element-wise smaller of ``a`` and ``b`` (broadcast; ties share the gradient)."""
     return Minimum.apply(a, b)
 
 

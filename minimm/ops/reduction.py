@@ -210,11 +210,13 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 
 
 def amax(input, dim=None, keepdim: bool = False):
+    """The maximum over ``dim`` (all elements when None); ties share the gradient."""
     x = _t(input)
     return Max.apply(x, axes=normalize_dims(dim, x.ndim, "amax"), keepdim=keepdim)
 
 
 def amin(input, dim=None, keepdim: bool = False):
+    """The minimum over ``dim`` (all elements when None); ties share the gradient."""
     x = _t(input)
     return Min.apply(x, axes=normalize_dims(dim, x.ndim, "amin"), keepdim=keepdim)
 
@@ -342,10 +344,12 @@ class Any(Function):
 
 
 def all(input, dim=None, keepdim: bool = False):
+    """True where every element over ``dim`` is non-zero (a bool tensor)."""
     x = _t(input)
     return All.apply(x, axes=normalize_dims(dim, x.ndim, "all"), keepdim=keepdim)
 
 
 def any(input, dim=None, keepdim: bool = False):
+    """True where some element over ``dim`` is non-zero (a bool tensor)."""
     x = _t(input)
     return Any.apply(x, axes=normalize_dims(dim, x.ndim, "any"), keepdim=keepdim)
