@@ -125,6 +125,8 @@ def _demo_table(m: dict) -> str:
     for k in ("retrieval_recall@1", "retrieval_recall@5"):
         if k in m:
             rows.append(("alignment", f"image → caption {k.split('_')[1]}", pct(m[k])))
+    if "fused_retrieval_recall@1" in m:
+        rows.append(("fusion", "caption + sound → image recall@1", pct(m["fused_retrieval_recall@1"])))
     if "train_seconds" in m:
         rows.append(("training", "seconds", f"{m['train_seconds']:.1f}"))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
