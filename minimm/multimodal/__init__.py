@@ -8,6 +8,10 @@
 * :mod:`.gan` — the seed's Generator / Discriminator and a label- or text-conditioned GAN;
 * :mod:`.caption` — image → caption: an autoregressive decoder with causal self-attention;
 * :mod:`.audio_gen` — image → sound: a digit's DTMF tone played by a learned sinusoid bank;
+* :mod:`.training` — the training loop (progress bar, checkpoints, bit-identical resume, Ctrl-C);
+* :mod:`.pipeline` — the four steps wired into one object for the shapes data (the demo);
+* :mod:`.recipes` — the quality table, one recipe per row (``minimm evaluate``);
+* :mod:`.builders` — the models ``minimm train`` builds by name, and loading them back.
 """
 
 from . import align, evaluators, fuse
@@ -33,6 +37,10 @@ from . import caption
 from .caption import CaptionDecoder, CausalSelfAttentionBlock, evaluate_captioner, train_captioner
 from . import audio_gen
 from .audio_gen import ToneGenerator, evaluate_tone_generator, train_tone_generator
+from . import training, pipeline, recipes, builders
+from .training import OptimizerGroup, Trainer
+from .pipeline import MultimodalPipeline
+from .recipes import evaluate_all
 
 __all__ = [
     "align",
@@ -60,4 +68,5 @@ __all__ = [
     "gan", "Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan",
     "caption", "CaptionDecoder", "CausalSelfAttentionBlock", "train_captioner", "evaluate_captioner",
     "audio_gen", "ToneGenerator", "train_tone_generator", "evaluate_tone_generator",
+    "training", "Trainer", "OptimizerGroup", "pipeline", "MultimodalPipeline", "recipes", "evaluate_all", "builders",
 ]
