@@ -135,7 +135,8 @@ class Overhead:
         self.c = minimm.tensor(ref.c, device=device)
         self.device = device
 
-    def loss_and_grads(self):
+    def forward_backward(self):
+        """The chain and its backward; returns the input (with .grad) and the loss tensor."""
         x = minimm.tensor(self.x0, device=self.device, requires_grad=True)
         y, c = x, self.c
         for i in range(self.n_ops):
@@ -150,7 +151,11 @@ class Overhead:
                 y = y.sigmoid()
         loss = y.sum()
         loss.backward()
+        return x, loss
+
+    def loss_and_grads(self):
+        x, loss = self.forward_backward()
         return loss.item(), {"x": x.grad.numpy()}
 
     def step(self, _batch=None):
-        return self.loss_and_grads()[0]
+        return self.forward_backward()[1]

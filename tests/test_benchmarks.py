@@ -17,13 +17,13 @@ def test_harness_smoke_mode_and_first_step_agreement(tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--smoke", "--batch", "32", "--workloads", "W1,W2,W3",
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--batch", "32", "--workloads", "W1,W2,W3,demo",
          "--json", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = json.loads(out.read_text())
-    assert [r["workload"] for r in rows] == ["W1", "W2", "W3"]
+    assert [r["workload"] for r in rows] == ["W1", "W2", "W3", "demo"]
     for r in rows:
         assert r["agreement"] == "ok" and r["worst_scaled_error"] <= 1.0
         assert r["reference_ms"] > 0 and r["minimm_ms"] > 0
@@ -37,7 +37,7 @@ def test_references_agree_with_minimm_in_process():
         from benchmarks import run
     finally:
         sys.path.pop(0)
-    for w in ("W1", "W2", "W3"):
+    for w in ("W1", "W2", "W3", "demo"):
         assert run.agreement(w, 16, "cpu")["agreement"] == "ok"
 
 

@@ -118,16 +118,22 @@ def promote(a, b):
 
 def add(a, b):
     """a + b with broadcasting and PyTorch type promotion."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+        return Add.apply(a, b)  # the common case, decided without a call: this is a hot path
     return Add.apply(*promote(a, b))
 
 
 def sub(a, b):
     """a − b with broadcasting."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+        return Sub.apply(a, b)  # the common case, decided without a call: this is a hot path
     return Sub.apply(*promote(a, b))
 
 
 def mul(a, b):
     """a · b, element-wise with broadcasting."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+        return Mul.apply(a, b)  # the common case, decided without a call: this is a hot path
     return Mul.apply(*promote(a, b))
 
 
