@@ -44,6 +44,11 @@ def test_linear_matches_numpy_and_gradchecks(device):
     np.testing.assert_allclose(host(out), x @ w.T + b, rtol=1e-5, atol=1e-6)
     gradcheck(F.linear, (t(x, device, True), t(w, device, True), t(b, device, True)))
     gradcheck(lambda x, w: F.linear(x, w), (t(r(2, 5, 3), device, True), t(w, device, True)))
+    gradcheck(F.linear, (t(r(2, 5, 3), device, True), t(w, device, True), t(b, device, True)))
+    gradcheck(F.linear, (t(r(3), device, True), t(w, device, True), t(b, device, True)))  # unbatched
+    gradgradcheck(F.linear, (t(x, device, True), t(w, device, True), t(b, device, True)))
+    with pytest.raises(ValueError, match="linear: input has 4 features"):
+        F.linear(t(r(2, 4), device), t(w, device))
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "leaky_relu", "softplus", "gelu", "gelu_tanh", "silu"])

@@ -132,7 +132,9 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     g = p.grad.data
-                    if B.device_of(g) != B.device_of(p.data):
+                    # (two host arrays need no device check: the common case, kept cheap)
+                    if not (g.__class__ is np.ndarray and p.data.__class__ is np.ndarray) and \
+                            B.device_of(g) != B.device_of(p.data):
                         raise B.DeviceError(
                             f"a parameter lives on '{p.device}' but its gradient on '{B.device_of(g)}'; "
                             "move the model (and its grads) with model.to(device)"
@@ -154,8 +156,12 @@ class Optimizer:
     @staticmethod
     def _follow(p: Tensor, state: dict) -> None:
         """State follows its parameter: move (and cast) state arrays to ``p.data``'s device/dtype."""
-        dev = B.device_of(p.data)
+        pd = p.data
+        host = pd.__class__ is np.ndarray
+        dev = B.device_of(pd)
         for k, v in state.items():
+            if host and v.__class__ is np.ndarray and v.dtype == pd.dtype:
+                continue  # nothing moved: the common case, decided without a device lookup
             if _is_array(v):
                 if B.device_of(v) != dev:
                     v = B.to_device(v, dev)
