@@ -209,103 +209,34 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the op on Tensors (or constants), recording the graph when a grad is needed."""
         # This is the engine's hot path (every op of every model passes here), so it is written
-        # for speed. A one-tensor op (exp, tanh, sum, reshape ...) has nothing to check between
-        # inputs and takes a short path; the general path makes one pass over the inputs that
-        # collects the arrays, whether a grad is needed, the generation, and checks that all
-        # arrays share one device.
-        if len(inputs) == 1 and isinstance(inputs[0], Tensor):
-            a = inputs[0]
+        # for speed. First the inputs are read: their arrays, whether a grad is needed, the
+        # largest generation among them, and the array namespace. A one-tensor op (exp, sum,
+        # reshape ...) and an op of two host tensors (x * w, h + b ...) have nothing to check and
+        # take short paths; anything else makes one pass that also checks that every array is on
+        # one device.
+        n = len(inputs)
+        a = inputs[0] if n else None
+        if n == 1 and isinstance(a, Tensor):
             d = a.data
-            node = cls.__new__(cls)
-            node.xp = np if d.__class__ is _ndarray else B.get_array_module(d)
-            node.graph = False
-            try:
-                out = node.forward(d, **params)
-            except (ValueError, IndexError) as exc:
-                raise _op_error(cls, (d,), exc) from exc
-            if out.__class__ is not _ndarray and isinstance(out, _generic):
-                out = np.asarray(out)
-            t = Tensor.__new__(Tensor)
-            t.data = out
-            t.grad = None
-            if a.requires_grad and _grad_enabled and cls.differentiable:
-                fn = a.grad_fn
-                node.inputs = inputs
-                node.datas = (d,)
-                node.params = params
-                node.generation = 1 if fn is None else fn.generation + 1
-                node.retained = None
-                t.requires_grad = True
-                t.grad_fn = node
-            else:
-                t.requires_grad = False
-                t.grad_fn = None
-            return t
-        if len(inputs) == 2:
-            a, b = inputs
-            if a.__class__ is Tensor and b.__class__ is Tensor:
-                da, db = a.data, b.data
-                if da.__class__ is _ndarray and db.__class__ is _ndarray:
-                    # two host tensors (x * w, h + b ...): nothing to check, so a short path too
-                    node = cls.__new__(cls)
-                    node.xp = np
-                    node.graph = False
-                    try:
-                        out = node.forward(da, db, **params)
-                    except (ValueError, IndexError) as exc:
-                        raise _op_error(cls, (da, db), exc) from exc
-                    if out.__class__ is not _ndarray:
-                        out = np.asarray(out)
-                    t = Tensor.__new__(Tensor)
-                    t.data = out
-                    t.grad = None
-                    if (a.requires_grad or b.requires_grad) and _grad_enabled and cls.differentiable:
-                        fa, fb = a.grad_fn, b.grad_fn
-                        ga = 0 if fa is None else fa.generation
-                        gb = 0 if fb is None else fb.generation
-                        node.inputs = inputs
-                        node.datas = (da, db)
-                        node.params = params
-                        node.generation = (ga if ga > gb else gb) + 1
-                        node.retained = None
-                        t.requires_grad = True
-                        t.grad_fn = node
-                    else:
-                        t.requires_grad = False
-                        t.grad_fn = None
-                    return t
-        datas = []
-        needs_grad = False
-        ref = None  # the first array among the inputs: every other array must share its device
-        gen = 0
-        for a in inputs:
-            if isinstance(a, Tensor):
-                d = a.data
-                if a.requires_grad:
-                    needs_grad = True
-                    fn = a.grad_fn
-                    if fn is not None and fn.generation > gen:
-                        gen = fn.generation
-            else:
-                d = a
-                if d is None or isinstance(d, _passive_types):
-                    # a NumPy scalar acts as the Python number it holds, as in PyTorch and CuPy
-                    datas.append(d.item() if isinstance(d, _generic) else d)
-                    continue
-            if ref is None:
-                ref = d
-            elif d.__class__ is not ref.__class__:
-                _check_same_device(cls, ref, d)
-            datas.append(d)
-        node = cls.__new__(cls)
-        if ref is None or ref.__class__ is _ndarray:
-            node.xp = np
+            datas = (d,)
+            xp = np if d.__class__ is _ndarray else B.get_array_module(d)
+            needs_grad = a.requires_grad
+            fn = a.grad_fn
+            gen = 0 if fn is None else fn.generation
+        elif (n == 2 and a.__class__ is Tensor and inputs[1].__class__ is Tensor
+              and a.data.__class__ is _ndarray and inputs[1].data.__class__ is _ndarray):
+            b = inputs[1]
+            datas = (a.data, b.data)
+            xp = np
+            needs_grad = a.requires_grad or b.requires_grad
+            fa, fb = a.grad_fn, b.grad_fn
+            ga = 0 if fa is None else fa.generation
+            gb = 0 if fb is None else fb.generation
+            gen = ga if ga > gb else gb
         else:
-            node.xp = B.get_array_module(ref)
-            dev = getattr(ref, "device", None)
-            for d in datas:
-                if d is not ref and hasattr(d, "device") and not isinstance(d, _generic) and d.device != dev:
-                    _raise_device_mix(cls, ref, d)
+            datas, xp, needs_grad, gen = _read_inputs(cls, inputs)
+        node = cls.__new__(cls)
+        node.xp = xp
         node.graph = False
         try:
             out = node.forward(*datas, **params)
@@ -367,6 +298,43 @@ class Function:
         self.datas = None
         self.saved = None
         self.params = None
+
+
+def _read_inputs(cls, inputs):
+    """The general case of :meth:`Function.apply`: one pass over any mix of tensors, arrays and
+    constants that returns the arrays, whether a grad is needed, the largest generation and the
+    array namespace, after checking that every array lives on one device."""
+    datas = []
+    needs_grad = False
+    ref = None  # the first array among the inputs: every other array must share its device
+    gen = 0
+    for a in inputs:
+        if isinstance(a, Tensor):
+            d = a.data
+            if a.requires_grad:
+                needs_grad = True
+                fn = a.grad_fn
+                if fn is not None and fn.generation > gen:
+                    gen = fn.generation
+        else:
+            d = a
+            if d is None or isinstance(d, _passive_types):
+                # a NumPy scalar acts as the Python number it holds, as in PyTorch and CuPy
+                datas.append(d.item() if isinstance(d, _generic) else d)
+                continue
+        if ref is None:
+            ref = d
+        elif d.__class__ is not ref.__class__:
+            _check_same_device(cls, ref, d)
+        datas.append(d)
+    if ref is None or ref.__class__ is _ndarray:
+        return datas, np, needs_grad, gen
+    xp = B.get_array_module(ref)
+    dev = getattr(ref, "device", None)
+    for d in datas:
+        if d is not ref and hasattr(d, "device") and not isinstance(d, _generic) and d.device != dev:
+            _raise_device_mix(cls, ref, d)
+    return datas, xp, needs_grad, gen
 
 
 def _op_error(cls, datas, exc):

@@ -53,6 +53,20 @@ def device(request):
     return request.param
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """One BLAS thread for the whole run, also when NumPy was loaded before this file (the
+    environment variables above only work if they come first). threadpoolctl comes with
+    scikit-learn, a test dependency."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Every test starts from the same seed, so failures reproduce."""

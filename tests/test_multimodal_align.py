@@ -20,19 +20,6 @@ from minimm.optim import Adam
 from minimm.testing import gradcheck
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is fastest, and on a shared 2-core machine OpenBLAS's
-    default thread pool oversubscribes the cores (measured: 10-30x slower training)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _net(device, **kw):
     return AlignmentNetwork({"image": 6, "text": 4}, embed_dim=3, hidden={"image": 5, "text": ()}, **kw).to(device)
 

@@ -16,19 +16,6 @@ from minimm.multimodal.evaluators import (
 from minimm.testing import gradcheck
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is fastest, and on a shared 2-core machine OpenBLAS's
-    default thread pool oversubscribes the cores (measured: 10-30x slower training)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def test_digit_evaluator_forward_features_predict(device):
     m = DigitEvaluator().to(device)
     x = minimm.rand(5, 8, 8, device=device)

@@ -12,15 +12,6 @@ from minimm.multimodal.pipeline import MultimodalPipeline
 EPOCHS = {"align": 2, "generator": 3, "captioner": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # Small matrices: one BLAS thread is much faster than several fighting for 2 busy cores.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _small_splits(seed=0):
     return load_shapes(n_train=300, n_test=60, seed=seed)
 

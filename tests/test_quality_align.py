@@ -10,19 +10,6 @@ import pytest
 from minimm.multimodal.evaluators import train_digit_evaluator, train_shapes_evaluator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is fastest, and on a shared 2-core machine OpenBLAS's
-    default thread pool oversubscribes the cores (measured: 10-30x slower training)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn brings it
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def test_digit_evaluator_reaches_95_percent():
     """Full setting (MLP 64-128-10, Adam 1e-3, batch 64, 100 epochs, ~3 s): ≥ 95 % test accuracy
     on the 360 held-out digits (REFERENCES: 97.8 %; measured here 96.9 %)."""
