@@ -38,6 +38,7 @@ bool = bool_
 
 
 def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a minimm Tensor."""
     return isinstance(obj, Tensor)
 
 # The layers above the engine, importable as attributes like ``torch.nn`` and ``torch.optim``.

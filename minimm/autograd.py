@@ -164,6 +164,7 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def get_default_dtype() -> np.dtype:
+    """The dtype of new floating-point tensors (float32 unless changed)."""
     return _default_dtype
 
 
@@ -407,9 +408,11 @@ class Tensor:
         return self.data.ndim
 
     def dim(self) -> int:
+        """The number of dimensions (PyTorch's ``dim()``)."""
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements."""
         n = 1
         for s in self.data.shape:
             n *= s
@@ -464,6 +467,7 @@ class Tensor:
         return B.to_numpy(self.data)
 
     def tolist(self):
+        """The values as (nested) Python lists — a host copy."""
         return B.to_numpy(self.data).tolist()
 
     def __float__(self) -> float:
@@ -497,11 +501,13 @@ class Tensor:
         return Tensor._wrap(self.data)
 
     def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place (it becomes a leaf without grad)."""
         self.grad_fn = None
         self.requires_grad = False
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Start (or stop, for a leaf) recording operations on this tensor; returns it."""
         if requires_grad and self.dtype.kind != "f":
             raise RuntimeError(f"only floating-point tensors can require gradients, this one is {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
@@ -515,6 +521,7 @@ class Tensor:
             self.grad_fn.retained = weakref.ref(self)
 
     def clone(self) -> "Tensor":
+        """A copy with its own memory that stays in the graph."""
         from .ops import shape as _s
 
         return _s.clone(self)
@@ -533,21 +540,27 @@ class Tensor:
         return out
 
     def cpu(self) -> "Tensor":
+        """This tensor on the host (a copy if it lives on another device; differentiable)."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> "Tensor":
+        """This tensor on a GPU (``cuda`` or ``cuda:N``); needs CuPy and an NVIDIA GPU."""
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
     def float(self) -> "Tensor":
+        """This tensor as float32."""
         return self.to(dtype=float32)
 
     def double(self) -> "Tensor":
+        """This tensor as float64."""
         return self.to(dtype=float64)
 
     def long(self) -> "Tensor":
+        """This tensor as int64 (no gradient flows through an integer cast)."""
         return self.to(dtype=int64)
 
     def type(self, dtype) -> "Tensor":
+        """This tensor converted to ``dtype``."""
         return self.to(dtype=dtype)
 
     # -- autograd -----------------------------------------------------------------------------

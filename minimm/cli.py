@@ -78,6 +78,7 @@ def _say(msg: str = "") -> None:
 # demo
 # ---------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
+    """``minimm demo``: the four pipeline steps on shapes, a results table and the figures."""
     from .multimodal.pipeline import MultimodalPipeline
 
     device = _check_device(args.device)
@@ -139,6 +140,7 @@ def _demo_table(m: dict) -> str:
 # train
 # ---------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    """``minimm train``: one model on one dataset, a checkpoint every epoch, ``--resume``."""
     from .multimodal import builders as train_cli
 
     device = _check_device(args.device)
@@ -174,6 +176,7 @@ def cmd_train(args) -> int:
 # evaluate
 # ---------------------------------------------------------------------------------------------
 def cmd_evaluate(args) -> int:
+    """``minimm evaluate``: every model of the quality table, written as markdown and JSON."""
     from .multimodal.recipes import RECIPES, evaluate_all, format_table
 
     device = _check_device(args.device)
@@ -215,6 +218,7 @@ def _load_for_inference(path: str, device: str):
 
 
 def cmd_generate(args) -> int:
+    """``minimm generate``: images from a caption (or a label) with a trained checkpoint."""
     from .viz import show_samples
 
     device = _check_device(args.device)
@@ -274,6 +278,7 @@ def _fit_size(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def cmd_caption(args) -> int:
+    """``minimm caption``: a caption for an image file with a trained checkpoint."""
     device = _check_device(args.device)
     model = _load_for_inference(args.checkpoint, device)
     img = _fit_size(_read_image(args.image), model.image_size)
@@ -311,6 +316,7 @@ def _blas_threads():
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``minimm`` command and its sub-commands."""
     parser = argparse.ArgumentParser(prog="minimm", description="minimm: multimodal generation from scratch")
     sub = parser.add_subparsers(dest="command", metavar="{demo,train,evaluate,generate,caption,info}")
 
@@ -363,6 +369,7 @@ COMMANDS = {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "gen
 
 
 def main(argv=None) -> int:
+    """Run the ``minimm`` command line with ``argv``; returns the exit status."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:

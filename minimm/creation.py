@@ -151,21 +151,26 @@ def _like(fn, t: Tensor, dtype, device, requires_grad, *args):
 
 
 def zeros_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with ``input``'s shape, dtype and device (unless given)."""
     return _like(zeros, input, dtype, device, requires_grad)
 
 
 def ones_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with ``input``'s shape, dtype and device (unless given)."""
     return _like(ones, input, dtype, device, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``fill_value`` with ``input``'s shape, dtype and device (unless given)."""
     return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
 def rand_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of uniform samples in [0, 1) with ``input``'s shape, dtype and device (unless given)."""
     return _like(rand, input, dtype, device, requires_grad)
 
 
 def randn_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of standard normal samples with ``input``'s shape, dtype and device (unless given)."""
     return _like(randn, input, dtype, device, requires_grad)

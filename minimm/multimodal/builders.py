@@ -216,6 +216,7 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
 
 
 def write_config(out_dir, config: dict) -> str:
+    """Write ``config`` (how to rebuild a trained model) as JSON into ``out_dir``, atomically."""
     path = os.path.join(out_dir, CONFIG_NAME)
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(config, f, indent=1)
@@ -224,6 +225,7 @@ def write_config(out_dir, config: dict) -> str:
 
 
 def read_config(out_dir) -> dict:
+    """Read the JSON written by :func:`write_config`; a clear error when it is missing."""
     path = os.path.join(out_dir, CONFIG_NAME)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{out_dir!r} is not a `minimm train` folder: it has no {CONFIG_NAME}")

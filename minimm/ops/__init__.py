@@ -91,6 +91,21 @@ def _inplace(op, symbol):
     return method
 
 
+def _t(self: Tensor) -> Tensor:
+    """The transpose of a matrix (a tensor of fewer than 2 dimensions is returned as is)."""
+    return transpose(self, 0, 1) if self.ndim == 2 else self
+
+
+def _expand_as(self: Tensor, other: Tensor) -> Tensor:
+    """This tensor broadcast to ``other``'s shape."""
+    return broadcast_to(self, other.shape)
+
+
+def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """This tensor reshaped to ``other``'s shape."""
+    return reshape(self, other.shape)
+
+
 def _install() -> None:
     T = Tensor
     T.__add__ = add  # through the functions: they promote mixed dtypes the way PyTorch does
@@ -136,10 +151,9 @@ def _install() -> None:
     )
     for name, fn in methods.items():
         setattr(T, name, fn)
-    T.t = lambda a: transpose(a, 0, 1) if a.ndim == 2 else a
-    T.expand_as = lambda a, b: broadcast_to(a, b.shape)
-    T.view_as = lambda a, b: reshape(a, b.shape)
-    T.reshape_as = lambda a, b: reshape(a, b.shape)
+    T.t = _t
+    T.expand_as = _expand_as
+    T.view_as = T.reshape_as = _reshape_as
 
 
 _install()
