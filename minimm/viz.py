@@ -96,13 +96,7 @@ def show_samples(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    if path is not None:
-        path = os.fspath(path)
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        fig.savefig(path, dpi=100)
-    return fig
+    return _save(fig, path)
 
 
 def _save(fig, path):

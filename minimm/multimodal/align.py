@@ -49,6 +49,7 @@ from ..creation import full
 from ..generative.contrastive import CLIP_INIT, CLIP_MAX, LogitScale, info_nce, normalize_embeddings
 from ..nn import functional as F
 from ..optim import Adam, AdamW
+from .training import epoch_range
 
 __all__ = [
     "AlignmentNetwork",
@@ -386,11 +387,7 @@ def train_alignment(splits=None, epochs: int | None = None, device="cpu", seed: 
         trainee = AdversarialAligner(model, adv_weight=adv_weight).to(device)
         step = trainee.step_fn(Adam(model.parameters(), lr=lr), Adam(trainee.discriminator.parameters(), lr=lr))
     history = []
-    it = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc=f"align ({method})")
+    it = epoch_range(epochs, progress, f"align ({method})")
     t0 = time.perf_counter()
     trainee.train()
     for _ in it:

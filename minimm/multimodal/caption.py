@@ -37,6 +37,7 @@ from ..creation import rand, tensor
 from ..nn import functional as F
 from ..ops.shape import cat
 from .vae import _loader, mlp, model_device
+from .training import epoch_range
 
 __all__ = ["CausalSelfAttentionBlock", "CaptionDecoder", "train_captioner", "evaluate_captioner",
            "caption_accuracy"]
@@ -205,11 +206,7 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
     history: dict = {"loss": []}
     start = time.perf_counter()
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs_iter = tqdm(epochs_iter, desc="CaptionDecoder", leave=False)
+    epochs_iter = epoch_range(epochs, progress, "CaptionDecoder")
     model.train()
     for _ in epochs_iter:
         total, n = 0.0, 0

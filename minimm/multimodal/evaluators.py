@@ -25,6 +25,7 @@ from .. import nn
 from ..autograd import Tensor, no_grad
 from ..nn import functional as F
 from ..optim import Adam
+from .training import epoch_range
 
 __all__ = [
     "DigitEvaluator",
@@ -152,11 +153,7 @@ def _fit(model, train_arrays: dict, epochs: int, lr: float, batch_size: int, see
     rng = np.random.default_rng(seed)
     opt = Adam(model.parameters(), lr=lr)
     history = []
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs_iter = tqdm(epochs_iter, desc=type(model).__name__)
+    epochs_iter = epoch_range(epochs, progress, type(model).__name__)
     model.train()
     for _ in epochs_iter:
         order = rng.permutation(n)

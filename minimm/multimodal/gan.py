@@ -29,6 +29,7 @@ from ..creation import randn
 from ..generative import gan as gg
 from ..optim import Adam
 from .vae import _cat, _loader, host_tensor, model_device
+from .training import epoch_range
 
 __all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan"]
 
@@ -201,11 +202,7 @@ def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
     loader = _loader(splits.train, batch_size, True, seed, device)
     history: dict = {"loss": [], "d_loss": [], "g_loss": []}
     start = time.perf_counter()
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs_iter = tqdm(epochs_iter, desc="ConditionalGAN", leave=False)
+    epochs_iter = epoch_range(epochs, progress, "ConditionalGAN")
     model.train()
     for _ in epochs_iter:
         sums, n = {}, 0

@@ -45,9 +45,19 @@ from .. import backend as B
 from .. import io as mio
 from ..autograd import Tensor
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "epoch_range"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
+
+
+def epoch_range(epochs: int, progress: bool = False, desc: str = "train"):
+    """``range(epochs)``, shown as a tqdm progress bar when ``progress`` is true."""
+    it = range(epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=desc, leave=False)
+    return it
 
 
 class OptimizerGroup:

@@ -36,6 +36,7 @@ from ..autograd import Tensor, no_grad
 from ..creation import randn, tensor
 from ..generative import vae as gv
 from ..optim import Adam
+from .training import epoch_range
 
 __all__ = [
     "VAE", "CVAE", "MVAE", "mlp", "train_loop", "digit_one_hot",
@@ -97,11 +98,7 @@ def train_loop(model: nn.Module, loader, epochs: int, lr: float = 1e-3, progress
     opt = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
     history: dict = {"loss": []}
     start = time.perf_counter()
-    epochs_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs_iter = tqdm(epochs_iter, desc=type(model).__name__, leave=False)
+    epochs_iter = epoch_range(epochs, progress, type(model).__name__)
     model.train()
     for _ in epochs_iter:
         sums: dict = {}
