@@ -293,13 +293,6 @@ class Function:
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
 
-    def release(self) -> None:
-        """Drop everything the backward needed: the graph behind this node is freed."""
-        self.inputs = None
-        self.datas = None
-        self.saved = None
-        self.params = None
-
 
 def _read_inputs(cls, inputs):
     """The general case of :meth:`Function.apply`: one pass over any mix of tensors, arrays and
@@ -844,6 +837,7 @@ def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capt
                     pending[fn] = ig
                     push(heap, (-fn.generation, next(counter), fn))
             if not retain_graph:
+                # drop what this node's backward needed: the graph behind it is freed as we go
                 node.inputs = node.datas = node.saved = None
     finally:
         _grad_enabled = prev_mode

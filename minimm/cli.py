@@ -36,7 +36,6 @@ import minimm
 from minimm import backend as B
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
