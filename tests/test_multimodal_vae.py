@@ -208,3 +208,42 @@ def test_mvae_loss_gradcheck(device, experts):
 def test_mvae_rejects_unknown_experts():
     with pytest.raises(ValueError, match="poe"):
         MVAE(experts="sum")
+
+
+def test_mvae_bag_of_words_text(device):
+    """text_likelihood="bernoulli" + a vectorizer: captions become multi-hot bags of words, the text
+    log-likelihood is one Bernoulli per word, and both cross-modal directions have the right shapes."""
+    captions = ["a small dim circle", "a big bright box", "the small box", "a big circle"]
+    bow = BagOfWords(binary=True).fit(captions)
+    v = len(bow.vocabulary_)
+    model = MVAE(img_dim=16, txt_dim=v, img_hidden=6, txt_hidden=5, z_dim=2, lambda_text=3.0,
+                 text_likelihood="bernoulli", vectorizer=bow, image_shape=(4, 4)).to(device)
+    batch = {"image": binary_images(4, 4, device), "caption": captions}
+    x, t = model.prepare(batch)
+    np.testing.assert_array_equal(t.numpy(), bow.transform(captions))
+    z = minimm.randn(4, 2, device=device)
+    with minimm.no_grad():
+        logits = model.dec_txt(z)
+        by_hand = 3.0 * gv.bernoulli_log_prob(t, logits)
+        np.testing.assert_allclose(model._log_lik(z, None, t).numpy(), by_hand.numpy(), rtol=1e-5)
+        np.testing.assert_allclose(model.text_probs(z).numpy(), logits.sigmoid().numpy(), rtol=1e-6)
+    loss, logs = model.loss(batch)
+    assert set(logs) == {"elbo_joint", "elbo_image", "elbo_text", "loss"}
+    loss.backward()
+    all_grads_finite(model)
+    assert model.text_to_image(t).shape == (4, 4, 4)
+    p = model.image_to_text(batch["image"])
+    assert p.shape == (4, v) and np.all((p.numpy() > 0) & (p.numpy() < 1))
+
+
+def test_mvae_bag_of_words_loss_gradcheck(device):
+    bow = BagOfWords(binary=True).fit(["red box", "blue disc", "red disc"])
+    model = MVAE(img_dim=4, txt_dim=len(bow.vocabulary_), img_hidden=3, txt_hidden=3, z_dim=2,
+                 text_likelihood="bernoulli", vectorizer=bow).to(device)
+    batch = {"image": binary_images(3, 2, device, minimm.float64), "caption": ["red box", "blue disc", "red disc"]}
+    assert loss_gradcheck(model, batch)
+
+
+def test_mvae_rejects_unknown_text_likelihood():
+    with pytest.raises(ValueError, match="bernoulli"):
+        MVAE(text_likelihood="gaussian")

@@ -21,10 +21,10 @@
 # * why it is trained with **sub-sampled ELBOs** — the joint one and one per single modality;
 # * **cross-modal generation**: word → image and image → word, measured by an *independent*
 #   classifier (coherence) — and what happens to the posterior when a modality is missing;
-# * on the **shapes** data, with free-text captions: **text → image** with a caption-conditioned
-#   VAE, **image → text** with the same model by Bayes' rule, **coherence** judged by an
-#   independently trained attribute reader (reported beside its accuracy on real images), and
-#   what happens on **attribute combinations held out of training**.
+# * on the **shapes** data, with free-text captions as a **bag of words**: the same MVAE for
+#   **text → image** (the caption alone) and **image → text** (the image alone), **coherence**
+#   judged by an independently trained attribute reader (reported beside its accuracy on real
+#   images), and what happens on **attribute combinations held out of training**.
 #
 # With experts $q(z\mid x)$, $q(z\mid t)$ and the prior expert $p(z)$:
 #
@@ -37,7 +37,6 @@
 # (tutorial 08; the [product-of-experts page](../math/product-of-experts.md) derives it).
 
 # %%
-import itertools
 import os
 
 import matplotlib
@@ -48,9 +47,9 @@ import numpy as np
 
 import minimm
 from minimm import data as D
-from minimm.data.datasets import ATTRIBUTES, holdout_mask, make_captions
-from minimm.generative import vae as gv
-from minimm.multimodal import evaluate_mvae, train_cvae_shapes, train_mvae, train_shapes_evaluator
+from minimm.data.datasets import ATTRIBUTES, SYNONYMS, holdout_mask
+from minimm.multimodal import evaluate_mvae, train_mvae, train_shapes_evaluator
+from minimm.multimodal.vae import MVAE, train_loop
 from minimm.multimodal.recipes import HOLDOUT_COMBINATIONS
 
 QUICK = os.environ.get("MINIMM_QUICK") == "1"
@@ -127,29 +126,36 @@ fig.savefig(os.path.join(FIGURES, "11_mvae_word_to_image.png"), dpi=100)
 plt.close(fig)
 
 # %% [markdown]
-# ## Part 2 · Shapes: captions ↔ images, and combinations never seen
+# ## Part 2 · Shapes: captions ↔ images with the same MVAE, and combinations never seen
 #
 # A shapes image has four attributes — shape (4), size (2), position (5), intensity (2): 80
 # combinations — and a free-text caption drawn from many templates and synonyms ("a big faint
-# box in the lower right corner"). With 80 combinations and open phrasing a one-hot "word" no
-# longer fits, so the text side becomes the **condition** of a conditional VAE: $y$ is the
-# caption's bag of words (tutorial 06), read by both the encoder and the decoder,
+# box in the lower right corner"). The MVAE is the same model as above with two changes of size
+# and one of likelihood:
 #
-# $$ \log p(x\mid y) \;\ge\; \mathrm{ELBO}(x\mid y) = \mathbb E_{q(z\mid x,y)}\bigl[\log p(x\mid z,y)\bigr]
-#    - \mathrm{KL}\bigl(q(z\mid x,y)\,\|\,\mathcal N(0,I)\bigr). $$
+# * the image expert reads 256 pixels (16 × 16, grey levels as Bernoulli means);
+# * the text modality is the caption's **bag of words** $t\in\{0,1\}^V$ over the training
+#   vocabulary (tutorial 06, `BagOfWords(binary=True)`), and $p(t\mid z)$ is **one Bernoulli per
+#   word** — "is this word in the caption?":
 #
-# * **text → image**: $z\sim\mathcal N(0,I)$, $x = \sigma(\mathrm{dec}(z, y))$.
-# * **image → text** with the *same* model, by Bayes' rule with a uniform prior over the 80
-#   combinations $c$ (each phrased by $K$ random captions $y_{c,k}$), the ELBO standing in for
-#   $\log p(x\mid y)$:
+# $$ \log p(t\mid z) = \sum_{w=1}^{V} t_w\log\sigma(\ell_w(z)) + (1-t_w)\log\bigl(1-\sigma(\ell_w(z))\bigr). $$
 #
-# $$ \hat c(x) = \arg\max_c\; \frac1K\sum_{k=1}^{K}\mathrm{ELBO}(x\mid y_{c,k}). $$
+# Why a bag of words and not a categorical per attribute: the text expert then reads *words*, not
+# parsed labels, so a caption in any template and with any synonym is a valid input, and a new
+# pairing of known words is just a new bag. The price is that the decoder also spends nats on
+# which synonym was picked ("box" or "block"), which no image can tell.
+#
+# **The weights.** The caption's attributes are a few nats against the image's ~60 nats of pixels,
+# so the text is weighted up, $\lambda_t = 90$. The image is weighted up too, $\lambda_x = 3$: the
+# shape of a *small* object is a handful of grey pixels, and at $\lambda_x = 1$ the KL term prices
+# that detail out of $q(z\mid x)$ (the image expert then barely knows the shape). Weights on both
+# likelihoods are a KL weight $\beta = 1/\lambda_x$ in disguise, so the objective is a
+# *weighted* ELBO, no longer a bound on $\log p(x, t)$ — a trade made for cross-generation.
 #
 # **Held-out combinations.** Four full combinations (e.g. *small bright triangle, top left*) are
 # removed from the training split; every one of their words still appears in training, in other
 # pairings. The test split covers all 80 combinations evenly, so we can score the seen and the
-# never-seen ones separately. Because $y$ is a bag of *words*, not a combination id, the model
-# can compose them.
+# never-seen ones separately.
 
 # %%
 shapes = D.load_shapes(seed=0, holdout_combinations=HOLDOUT_COMBINATIONS, with_sound=False)
@@ -159,6 +165,16 @@ assert not holdout_mask(s_train.attributes, HOLDOUT_COMBINATIONS).any()  # truly
 print(f"{len(s_train)} training pairs, {len(s_test)} test pairs ({held.sum()} of held-out combinations)")
 print("held out:", ["/".join(c) for c in HOLDOUT_COMBINATIONS])
 print("e.g.", [s_test.caption[i] for i in np.flatnonzero(held)[:2]])
+
+bow = D.BagOfWords(binary=True).fit(s_train.caption)
+vocab = bow.vocabulary_
+print(f"vocabulary: {len(vocab)} words, e.g. {list(vocab)[:8]}")
+minimm.manual_seed(0)
+smvae = MVAE(img_dim=256, txt_dim=len(vocab), img_hidden=512, txt_hidden=128, z_dim=16, lambda_image=3.0,
+             lambda_text=90.0, text_likelihood="bernoulli", vectorizer=bow, image_shape=(16, 16))
+s_history = train_loop(smvae, D.DataLoader(s_train, batch_size=128, shuffle=True, seed=0),
+                       epochs=25 if QUICK else 100, lr=2e-3)
+print("final sub-sampled ELBOs (nats):", {k: round(v[-1], 1) for k, v in s_history.items() if k.startswith("elbo")})
 
 # %% [markdown]
 # ### The judge: an independently trained attribute reader
@@ -189,19 +205,21 @@ print(f"judge on real test images: {real_ok[~held].mean():.1%} (seen combination
       f"{real_ok[held].mean():.1%} (held-out combinations)")
 
 # %% [markdown]
-# ### Text → image, seen and held-out
+# ### Text → image: the caption alone
 #
-# One image per test caption, read back by the judge. The held-out combinations have only ~12
-# test captions each, so each of their captions is drawn `R` times to steady the estimate.
+# Encode the caption's bag of words alone — the posterior is the text expert times the prior,
+# $q(z\mid t)\propto p(z)\,q(z\mid t)$ — draw $z$ from it and decode the pixels. One image per
+# test caption, read back by the judge. The held-out combinations have only ~12 test captions
+# each, so each of their captions is drawn `R` times to steady the estimate.
 
 # %%
-cvae, _ = train_cvae_shapes(shapes, epochs=20 if QUICK else 40)
+t_test = minimm.tensor(bow.transform(s_test.caption))
 minimm.manual_seed(2)
-generated = cvae.generate(s_test.caption)  # (1000, 16, 16) pixel probabilities
+generated = smvae.text_to_image(t_test)  # (1000, 16, 16) pixel probabilities
 gen_ok = correct(judge.predict(generated))
 R = 5
 held_rows = np.tile(np.flatnonzero(held), R)  # every held-out test caption, R times
-held_read = judge.predict(cvae.generate([s_test.caption[i] for i in held_rows]))
+held_read = judge.predict(smvae.text_to_image(t_test[held_rows]))
 held_ok = correct(held_read, held_rows)
 t2i = {"seen": gen_ok[~held].mean(), "held out": held_ok.mean()}
 print(f"text → image coherence: {t2i['seen']:.1%} on seen combinations, {t2i['held out']:.1%} on held-out ones "
@@ -210,31 +228,29 @@ print(f"text → image coherence: {t2i['seen']:.1%} on seen combinations, {t2i['
 for a in attrs:
     right = np.asarray(held_read[a]).reshape(-1) == s_test.attributes[a][held_rows]
     print(f"  held-out, {a:>9} right: {right.mean():.1%}")
-assert t2i["seen"] >= (0.8 if QUICK else 0.9)
-assert t2i["held out"] >= (0.55 if QUICK else 0.65)  # composes words into pairings it never saw
+assert t2i["seen"] >= (0.5 if QUICK else 0.65)  # chance is 1/80
+assert t2i["held out"] >= (0.3 if QUICK else 0.4)  # composes words into pairings it never saw
 
 # %% [markdown]
-# ### Image → text, with the same model
+# ### Image → text: the image alone
 #
-# Score every test image under each of the 80 combinations (each phrased by $K$ random
-# captions) and keep the best. The answer is printed as a canonical caption.
+# Encode the image alone, $q(z\mid x)\propto p(z)\,q(z\mid x)$, and decode the word probabilities
+# $p_w = \sigma(\ell_w(\mu))$ at its mean. To read attributes from the bag, score each value $v$ of
+# an attribute by the model's probability that the caption names it with one of its synonyms
+# (`SYNONYMS`; a synonym of several words, "lower left", needs all of them), and keep the best:
+#
+# $$ \hat v_a = \arg\max_{v\in a}\; \sum_{s\in\mathrm{syn}(v)}\;\prod_{w\in s} p_w . $$
+#
+# An image is read right when all four attributes are.
 
 # %%
-combos = np.array(list(itertools.product(*(range(len(v)) for v in ATTRIBUTES.values()))))  # (80, 4)
-K = 3 if QUICK else 5
-rng = np.random.default_rng(0)
-x = minimm.tensor(s_test.image.reshape(len(s_test), -1))
-log_px = np.zeros((len(combos), len(s_test)))  # mean ELBO(x | y_c,k) over k
-minimm.manual_seed(3)
-with minimm.no_grad():
-    for c, codes in enumerate(combos):
-        ys = cvae.condition(make_captions(*([int(v)] * K for v in codes), rng=rng))  # (K, vocabulary)
-        for k in range(K):
-            y = ys[k:k + 1].expand(len(s_test), ys.shape[1])
-            mu, logvar = cvae.encode(x, y)
-            log_px[c] += gv.elbo(x, cvae.decode(gv.reparameterize(mu, logvar), y), mu, logvar).elbo.numpy() / K
-best = combos[log_px.argmax(axis=0)]
-i2t_ok = correct({a: best[:, j] for j, a in enumerate(attrs)})
+p_words = smvae.image_to_text(minimm.tensor(s_test.image)).numpy()  # (1000, V)
+read = {}
+for a in attrs:
+    score = [sum(np.prod([p_words[:, vocab[w]] for w in syn.split()], axis=0) for syn in SYNONYMS[a][v])
+             for v in ATTRIBUTES[a]]
+    read[a] = np.argmax(score, axis=0)
+i2t_ok = correct(read)
 i2t = {"seen": i2t_ok[~held].mean(), "held out": i2t_ok[held].mean()}
 
 
@@ -244,26 +260,35 @@ def caption_of(codes) -> str:
 
 
 for i in np.flatnonzero(held)[:3]:
-    print(f"  '{s_test.caption[i]}'  →  read as '{caption_of(best[i])}'")
+    print(f"  '{s_test.caption[i]}'  →  read as '{caption_of([read[a][i] for a in attrs])}'")
 print(f"image → text accuracy (all four attributes): {i2t['seen']:.1%} on seen combinations, "
       f"{i2t['held out']:.1%} on held-out ones")
-assert i2t["seen"] >= (0.7 if QUICK else 0.85)
-assert i2t["held out"] >= (0.25 if QUICK else 0.5)  # far above chance (1.25 %)
-assert t2i["held out"] < t2i["seen"] and i2t["held out"] < i2t["seen"]  # composing is not free
+i2t_attr = {a: (read[a] == s_test.attributes[a]).mean() for a in attrs}
+for a in attrs:
+    print(f"  {a:>9} read right: {i2t_attr[a]:.1%} (chance {1 / len(ATTRIBUTES[a]):.0%})")
+assert i2t["seen"] >= (0.15 if QUICK else 0.5)  # chance is 1/80
+assert i2t["held out"] >= 0.1  # 8× chance, on 48 images
+assert i2t_attr["size"] >= 0.8 and i2t_attr["position"] >= 0.8
+assert t2i["held out"] < t2i["seen"]  # composing is not free
 
 # %% [markdown]
-# Composition works, but it is not free: both directions lose accuracy on the combinations never
-# seen in training (each pair of bars in the figure), while staying far above chance. The
-# per-attribute lines show where: size and position carry over to a new pairing; the shape (and,
-# with less training, the intensity) is what slips — a *large bright square at the top right*
-# tends to come out as a round blob. Image → text by Bayes' rule has a difficulty of its own: the
-# ELBO of a never-seen caption must beat 79 rivals, among them the seen combinations one attribute
-# away, whose ELBOs training has made tight. A model that writes the caption itself (tutorial 12)
-# avoids the 80-way search but faces the same generalisation question.
+# Both directions work from one model and are far above chance, but they are not equally good,
+# and the per-attribute lines show why. Size and position — many pixels each — are read and drawn
+# reliably, also for the combinations never seen in training. The **shape** of a small object is a
+# handful of grey pixels, a few nats out of ~60: the image expert learns it late (compare the
+# quick run's 25 epochs with the full run's 100), and the text decoder has only ever decoded $z$
+# from the joint and the text posteriors, so image → text reads the shape (and, early in
+# training, the intensity) worst. This is the known weakness of a product of experts for
+# cross-generation (Shi et al., 2019): nothing in the sub-sampled ELBOs asks $q(z\mid x)$ to land
+# exactly where the *text* decoder reads the caption. A mixture of experts (`experts="moe"`)
+# reconstructs every modality from every expert and trains that directly; a model that writes the
+# caption itself (tutorial 12), or a caption-conditioned VAE scored by Bayes' rule
+# (`train_cvae_shapes`), side-steps it. Held-out combinations lose accuracy — composing known
+# words into a new pairing is not free.
 #
 # The figure: for each held-out combination, real test images (left of the gap) and images the
-# CVAE drew from those images' captions (right), with the share of that combination's $R$ draws
-# per caption the judge reads right.
+# MVAE drew from those images' captions alone (right), with the share of that combination's $R$
+# draws per caption the judge reads right; and both directions' accuracy, seen vs held out.
 
 # %%
 n_real, n_gen = 2, 6
@@ -285,7 +310,7 @@ ax.imshow(canvas, cmap="gray", vmin=0, vmax=1)
 ax.set_yticks(np.arange(len(HOLDOUT_COMBINATIONS)) * (side + 2) + side / 2)
 ax.set_yticklabels(labels, fontsize=8)
 ax.set_xticks([(n_real * (side + 2)) / 2, (n_real + 1 + n_gen / 2) * (side + 2)])
-ax.set_xticklabels(["real", "generated from the caption"])
+ax.set_xticklabels(["real", "generated from the caption alone"])
 ax.set_title("combinations never seen in training")
 groups = ["text → image\n(coherence)", "image → text\n(accuracy)", "judge on\nreal images"]
 seen = [t2i["seen"], i2t["seen"], real_ok[~held].mean()]
@@ -300,7 +325,7 @@ ax2.set_ylim(0, 1.3)
 ax2.set_yticks(np.linspace(0, 1, 6))
 ax2.set_ylabel("all four attributes right")
 ax2.legend(loc="upper left", fontsize=8)
-ax2.set_title("shapes: both directions, one CVAE")
+ax2.set_title("shapes: one MVAE, both directions")
 fig.tight_layout()
 fig.savefig(os.path.join(FIGURES, "11_shapes_heldout.png"), dpi=100)
 plt.close(fig)
@@ -310,11 +335,13 @@ plt.close(fig)
 #
 # * One latent, one expert per modality, fused by a product with the prior: the posterior of any
 #   subset of modalities — a missing modality is a missing factor.
-# * Sub-sampled ELBOs train each expert to work alone, which is what cross-modal generation needs.
-# * With free-text captions, a VAE conditioned on the caption's bag of words draws images from
-#   text, and the same model reads images back into text by Bayes' rule over the ELBOs.
+# * Sub-sampled ELBOs train each expert to work alone, which is what cross-modal generation needs;
+#   the text weight $\lambda_t$ keeps the few nats of a word or caption from being drowned by the
+#   pixels.
+# * The same MVAE works on free-text captions with a bag-of-words text modality (one Bernoulli per
+#   word): text → image from the text expert alone, image → text from the image expert alone.
 # * Judge cross-modal samples with an independent reader and report its accuracy on real data
-#   next to the coherence; score held-out combinations separately — composing known words into a
-#   new pairing works, but is not free — and the per-attribute scores show which part slips.
+#   next to the coherence; score held-out combinations separately, and read the per-attribute
+#   scores to see which part slips — here the small shape, in the image → text direction most.
 #
 # Next: **12 · autoregressive captioning** — image → text by writing the caption word by word.

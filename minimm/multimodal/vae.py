@@ -434,11 +434,17 @@ _EVALUATORS: dict = {}
 # Multimodal VAE: product (or mixture) of experts
 # ---------------------------------------------------------------------------------------------
 class MVAE(nn.Module):
-    r"""A two-modality VAE with one shared latent z: digit images and their number words.
+    r"""A two-modality VAE with one shared latent z: an image and its text.
 
-    Encoders ``enc_img`` (64-128-2z) and ``enc_txt`` (10-64-2z) give Gaussian experts
-    :math:`q(z\mid x)`, :math:`q(z\mid t)`; decoders ``dec_img`` (z-128-64, Bernoulli pixels) and
-    ``dec_txt`` (z-64-10, a categorical over the ten words).
+    Encoders ``enc_img`` (img_dim-img_hidden-2z) and ``enc_txt`` (txt_dim-txt_hidden-2z) give
+    Gaussian experts :math:`q(z\mid x)`, :math:`q(z\mid t)`; decoders ``dec_img`` (z-img_hidden-img_dim,
+    Bernoulli pixels) and ``dec_txt`` (z-txt_hidden-txt_dim). The defaults are the digits setup:
+    64 pixels and a **categorical** over the ten number words (``text_likelihood="categorical"``,
+    t one-hot). ``text_likelihood="bernoulli"`` makes t a multi-hot **bag of words**, one
+    Bernoulli per vocabulary word (is it in the caption?), :math:`\log p(t\mid z) =
+    \sum_w t_w\log\sigma(\ell_w) + (1-t_w)\log(1-\sigma(\ell_w))`; with a fitted ``vectorizer``
+    (a binary :class:`minimm.data.BagOfWords`) :meth:`prepare` reads ``batch["caption"]`` through
+    it — the shapes setup.
 
     ``experts="poe"`` (MVAE): the posterior of any subset S of the modalities is the product of
     their experts with the prior expert,
@@ -461,11 +467,17 @@ class MVAE(nn.Module):
     """
 
     def __init__(self, img_dim: int = 64, txt_dim: int = 10, img_hidden: int = 128, txt_hidden: int = 64,
-                 z_dim: int = 8, lambda_image: float = 1.0, lambda_text: float = 10.0, experts: str = "poe"):
+                 z_dim: int = 8, lambda_image: float = 1.0, lambda_text: float = 10.0, experts: str = "poe",
+                 text_likelihood: str = "categorical", vectorizer=None, image_shape=None):
         super().__init__()
         if experts not in ("poe", "moe"):
             raise ValueError(f"experts must be 'poe' or 'moe', got {experts!r}")
+        if text_likelihood not in ("categorical", "bernoulli"):
+            raise ValueError(f"text_likelihood must be 'categorical' or 'bernoulli', got {text_likelihood!r}")
         self.z_dim, self.txt_dim, self.experts = z_dim, txt_dim, experts
+        self.text_likelihood, self.vectorizer = text_likelihood, vectorizer
+        side = int(round(math.sqrt(img_dim)))
+        self.image_shape = tuple(image_shape) if image_shape is not None else (side, side)
         self.lambda_image, self.lambda_text = float(lambda_image), float(lambda_text)
         self.enc_img = mlp(img_dim, img_hidden, 2 * z_dim)
         self.enc_txt = mlp(txt_dim, txt_hidden, 2 * z_dim)
@@ -511,13 +523,38 @@ class MVAE(nn.Module):
             li = self.lambda_image * gv.bernoulli_log_prob(image, self.dec_img(z))
             total = li
         if text is not None:
-            lt = self.lambda_text * (text * self.dec_txt(z).log_softmax(dim=1)).sum(dim=1)
+            logits = self.dec_txt(z)
+            if self.text_likelihood == "bernoulli":  # one independent Bernoulli per vocabulary word
+                lt = self.lambda_text * gv.bernoulli_log_prob(text, logits)
+            else:  # one word out of txt_dim
+                lt = self.lambda_text * (text * logits.log_softmax(dim=1)).sum(dim=1)
             total = lt if total is None else total + lt
         return total
 
     def prepare(self, batch: dict):
-        """(image rows, one-hot words) from a digits batch."""
+        """(image rows, text vectors) from a batch: the captions' bags of words when the model has
+        a ``vectorizer``, else the digits' one-hot number words."""
+        if self.vectorizer is not None:
+            return flat_images(batch), host_tensor(self.vectorizer.transform(batch["caption"]), self)
         return flat_images(batch), digit_one_hot(batch, self)
+
+    def text_probs(self, z: Tensor) -> Tensor:
+        """p(t | z) per vocabulary entry: softmax (categorical) or σ per word (bag of words)."""
+        logits = self.dec_txt(z)
+        return logits.sigmoid() if self.text_likelihood == "bernoulli" else logits.softmax(dim=1)
+
+    def text_to_image(self, text: Tensor) -> Tensor:
+        """One image per text row (pixel probabilities, ``image_shape``): z ~ q(z | t) = p(z) ⊗ expert."""
+        with no_grad():
+            mu, logvar = self.posterior(text=text)
+            x = self.dec_img(gv.reparameterize(mu, logvar)).sigmoid()
+        return x.reshape(x.shape[0], *self.image_shape)
+
+    def image_to_text(self, image: Tensor) -> Tensor:
+        """p(t | z = mean of q(z | image)): word probabilities per image, (N, txt_dim)."""
+        with no_grad():
+            mu, _ = self.posterior(image=image.reshape(image.shape[0], -1))
+            return self.text_probs(mu)
 
     def loss(self, batch: dict):
         x, t = self.prepare(batch)
@@ -551,12 +588,7 @@ class MVAE(nn.Module):
     def label_to_image(self, labels) -> Tensor:
         """One image per label (pixel probabilities, (N, 8, 8)) from z ~ q(z | word)."""
         idx = np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
-        t = host_tensor(np.eye(self.txt_dim, dtype=np.float32)[idx], self)
-        with no_grad():
-            mu, logvar = self.posterior(text=t)
-            x = self.dec_img(gv.reparameterize(mu, logvar)).sigmoid()
-        side = int(round(math.sqrt(x.shape[1])))
-        return x.reshape(x.shape[0], side, side)
+        return self.text_to_image(host_tensor(np.eye(self.txt_dim, dtype=np.float32)[idx], self))
 
 
 def train_mvae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
