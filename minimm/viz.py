@@ -258,3 +258,17 @@ def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str
         ax.set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def tutorial_settings(file=None):
+    """The two settings every tutorial reads, as ``(quick, figures_folder)``.
+
+    ``MINIMM_QUICK=1`` (set by CI) asks for smaller sizes and fewer epochs with the same checks;
+    ``MINIMM_FIGURES`` names the folder for figures (default: ``figures/`` beside the tutorial
+    file ``file``, or in the working folder when run as a notebook). The folder is created.
+    """
+    quick = os.environ.get("MINIMM_QUICK") == "1"
+    here = os.path.dirname(os.path.abspath(file)) if file else "."
+    figures = os.environ.get("MINIMM_FIGURES", os.path.join(here, "figures"))
+    os.makedirs(figures, exist_ok=True)
+    return quick, figures

@@ -44,7 +44,7 @@ import minimm
 QUICK = os.environ.get("MINIMM_QUICK") == "1"  # CI sets this: smaller sizes, same checks
 _HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
 FIGURES = os.environ.get("MINIMM_FIGURES", os.path.join(_HERE, "figures"))
-os.makedirs(FIGURES, exist_ok=True)
+os.makedirs(FIGURES, exist_ok=True)  # (from tutorial 02 on, minimm.viz.tutorial_settings does these 4 lines)
 minimm.manual_seed(0)
 
 # %% [markdown]

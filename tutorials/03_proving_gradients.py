@@ -43,14 +43,12 @@ import numpy as np
 from hypothesis import given, settings
 
 import minimm
+from minimm.viz import tutorial_settings
 from minimm.autograd import Function
 from minimm.testing import GradcheckError, gradcheck, gradgradcheck
 from minimm.testing import strategies as mst
 
-QUICK = os.environ.get("MINIMM_QUICK") == "1"
-_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
-FIGURES = os.environ.get("MINIMM_FIGURES", os.path.join(_HERE, "figures"))
-os.makedirs(FIGURES, exist_ok=True)
+QUICK, FIGURES = tutorial_settings(globals().get("__file__"))  # MINIMM_QUICK, MINIMM_FIGURES
 
 # %% [markdown]
 # ## Finite differences: the step size matters

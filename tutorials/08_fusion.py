@@ -43,16 +43,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minimm
+from minimm.viz import tutorial_settings
 import minimm.nn as nn
 import minimm.nn.functional as F
 import minimm.optim as optim
 from minimm import data as D
 from minimm.multimodal import AttentionFusion, FusionNetwork, MoEFusion, PoEFusion, WeightedAverageFusion
 
-QUICK = os.environ.get("MINIMM_QUICK") == "1"
-_HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else "."
-FIGURES = os.environ.get("MINIMM_FIGURES", os.path.join(_HERE, "figures"))
-os.makedirs(FIGURES, exist_ok=True)
+QUICK, FIGURES = tutorial_settings(globals().get("__file__"))  # MINIMM_QUICK, MINIMM_FIGURES
 minimm.manual_seed(0)
 
 # %% [markdown]
