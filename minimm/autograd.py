@@ -795,8 +795,12 @@ def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capt
     prev_mode = _grad_enabled
     _grad_enabled = create_graph  # the backward pass is recorded only when asked for
     try:
-        while heap:
-            node = pop(heap)[2]
+        nxt = None  # a node known to be the only one ready: it skips the heap (see below)
+        while nxt is not None or heap:
+            if nxt is not None:
+                node, nxt = nxt, None
+            else:
+                node = pop(heap)[2]
             g = pending.pop(node)
             if capture_node and node in capture_node:
                 captured[id(capture_node[node])] = g
@@ -811,6 +815,7 @@ def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capt
                 grads = node.backward(g)
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
+            lone = None  # the first newly pending node, while nothing else waits
             for inp, ig in zip(inputs, grads):
                 if ig is None or not getattr(inp, "requires_grad", False):
                     continue
@@ -835,7 +840,17 @@ def _run_backward(roots, retain_graph, create_graph, accumulate, only=None, capt
                     raise RuntimeError(_FREED)
                 else:
                     pending[fn] = ig
-                    push(heap, (-fn.generation, next(counter), fn))
+                    if lone is None and not heap:
+                        lone = fn
+                    else:
+                        push(heap, (-fn.generation, next(counter), fn))
+            if lone is not None:
+                # In a chain (most of a typical graph) the node just reached is the only one
+                # waiting, so it must run next: it skips the heap. Otherwise it queues as usual.
+                if heap:
+                    push(heap, (-lone.generation, next(counter), lone))
+                else:
+                    nxt = lone
             if not retain_graph:
                 # drop what this node's backward needed: the graph behind it is freed as we go
                 node.inputs = node.datas = node.saved = None

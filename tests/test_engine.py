@@ -200,3 +200,28 @@ def test_inplace_shape_must_fit():
     a = minimm.zeros(3)
     with pytest.raises(ValueError, match="does not fit"):
         a += minimm.ones(2, 3)
+
+
+def test_branches_of_different_lengths_meet_correctly():
+    """A node runs only after every consumer has sent its grad, also when a long chain and a
+    short branch of the same tensor meet again (the walk's chain shortcut must not jump ahead)."""
+    x = minimm.tensor([0.3, -0.7], dtype=minimm.float64, requires_grad=True)
+    h = x * 2.0
+    long = h
+    for _ in range(5):
+        long = long.tanh() * 1.5
+    short = h.sigmoid()
+    out = (long * short + h).sum()
+    out.backward()
+
+    def f(v):
+        hv = 2.0 * v
+        lv = hv
+        for _ in range(5):
+            lv = np.tanh(lv) * 1.5
+        return (lv / (1 + np.exp(-hv)) + hv).sum()
+
+    v = x.detach().numpy()
+    eps = 1e-6
+    num = [(f(v + eps * e) - f(v - eps * e)) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-7)
