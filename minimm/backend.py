@@ -375,8 +375,11 @@ def elementwise(fn, xp):
         return lambda *arrays: fn(xp, *arrays)
     kernel = _FUSED.get(fn)
     if kernel is None:  # pragma: no cover - needs a GPU
-        body = lambda *arrays: fn(_cupy, *arrays)  # noqa: E731
-        kernel = _FUSED[fn] = _cupy.fuse(kernel_name="minimm_" + fn.__name__)(body)
+        # cupy.fuse traces a function of named array arguments: give it one with fn's arity
+        arity = fn.__code__.co_argcount - 1
+        bodies = {1: lambda a: fn(_cupy, a), 2: lambda a, b: fn(_cupy, a, b),
+                  3: lambda a, b, c: fn(_cupy, a, b, c)}
+        kernel = _FUSED[fn] = _cupy.fuse(kernel_name="minimm_" + fn.__name__)(bodies[arity])
     return kernel
 
 
