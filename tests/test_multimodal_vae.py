@@ -10,36 +10,16 @@ import numpy as np
 import pytest
 
 import minimm
-from minimm import nn
 from minimm.data import BagOfWords
 from minimm.generative import vae as gv
 from minimm.multimodal.vae import CVAE, MVAE, VAE, train_loop
-from minimm.nn.utils import functional_call
-from minimm.testing import gradcheck
-
-
-class _LossOf(nn.Module):
-    """``forward(batch)`` = the wrapped model's loss: lets functional_call swap its parameters."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, batch):
-        return self.m.loss(batch)[0]
+from minimm.testing import gradcheck_parameters
 
 
 def loss_gradcheck(model, batch, seed=0):
     """gradcheck of model.loss(batch) with respect to all parameters (float64, seeded noise)."""
-    names = [n for n, _ in model.named_parameters()]
-    params = [p.detach().double().requires_grad_() for _, p in model.named_parameters()]
-    wrapper = _LossOf(model.double())
-
-    def fn(*ps):
-        minimm.manual_seed(seed)
-        return functional_call(wrapper, {"m." + n: p for n, p in zip(names, ps)}, (batch,))
-
-    return gradcheck(fn, tuple(params), eps=1e-6, atol=1e-5, rtol=1e-3)
+    model = model.double()
+    return gradcheck_parameters(model, lambda b: model.loss(b)[0], batch, seed=seed)
 
 
 def binary_images(n, side, device, dtype=minimm.float32):

@@ -163,3 +163,24 @@ def test_importing_minimm_testing_does_not_need_hypothesis():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "lazy"
+
+
+def test_gradcheck_parameters_checks_every_parameter_and_catches_a_wrong_one():
+    from minimm.autograd import Function
+    from minimm.testing import GradcheckError, gradcheck_parameters
+
+    minimm.manual_seed(0)
+    layer = minimm.nn.Linear(3, 2).double()
+    x = minimm.randn(4, 3, dtype=minimm.float64)
+    assert gradcheck_parameters(layer, lambda v: (layer(v).tanh() ** 2).sum(), x)
+
+    class WrongSquare(Function):
+        def forward(self, a):
+            return a * a
+
+        def backward(self, g):
+            (a,) = self.args()
+            return g * a  # should be 2·g·a
+
+    with pytest.raises(GradcheckError):
+        gradcheck_parameters(layer, lambda v: WrongSquare.apply(layer(v)).sum(), x)

@@ -6,9 +6,9 @@
   and kink-free elements for property tests of your own ops.
 """
 
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_jacobian_vector
+from .gradcheck import GradcheckError, gradcheck, gradcheck_parameters, gradgradcheck, numerical_jacobian_vector
 
-__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian_vector", "strategies"]
+__all__ = ["gradcheck", "gradgradcheck", "gradcheck_parameters", "GradcheckError", "numerical_jacobian_vector", "strategies"]
 
 
 def __getattr__(name):

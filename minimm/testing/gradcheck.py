@@ -16,7 +16,7 @@ import numpy as np
 from .. import backend as B
 from ..autograd import Tensor, grad, no_grad
 
-__all__ = ["gradcheck", "gradgradcheck", "GradcheckError", "numerical_jacobian_vector"]
+__all__ = ["gradcheck", "gradgradcheck", "gradcheck_parameters", "GradcheckError", "numerical_jacobian_vector"]
 
 
 class GradcheckError(AssertionError):
@@ -161,3 +161,39 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
 
     return gradcheck(first_grads, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol, seed=seed + 1,
                      check_zero_grad=False, raise_exception=raise_exception)
+
+
+def gradcheck_parameters(module, fn, *args, seed=None, eps: float = 1e-6, atol: float = 1e-5,
+                         rtol: float = 1e-3) -> bool:
+    """:func:`gradcheck` of ``fn(*args)`` — typically a loss computed with ``module`` — with
+    respect to every parameter of ``module``.
+
+    The parameters are swapped for float64 leaf copies in each evaluation (with
+    :func:`minimm.nn.utils.functional_call`), so ``module`` must already hold float64 parameters
+    (``module.double()``). When ``seed`` is given every evaluation starts from
+    ``minimm.manual_seed(seed)``, so a loss that samples noise (a VAE's ε, a GAN's z) sees the same
+    noise each time. ``fn`` may use a larger model that contains ``module`` (check one player of a
+    GAN through the GAN's loss, for instance).
+    """
+    from ..backend import manual_seed
+    from ..nn import Module
+    from ..nn.utils import functional_call
+
+    class _Call(Module):
+        def __init__(self):
+            super().__init__()
+            self.m = module
+
+        def forward(self, *a):
+            return fn(*a)
+
+    names = ["m." + n for n, _ in module.named_parameters()]
+    params = tuple(p.detach().requires_grad_() for _, p in module.named_parameters())
+    call = _Call()
+
+    def evaluate(*ps):
+        if seed is not None:
+            manual_seed(seed)
+        return functional_call(call, dict(zip(names, ps)), args)
+
+    return gradcheck(evaluate, params, eps=eps, atol=atol, rtol=rtol)
