@@ -182,7 +182,6 @@ def set_default_dtype(dtype) -> None:
 # ---------------------------------------------------------------------------------------------
 _ndarray = np.ndarray
 _generic = np.generic
-_scalar_types = (int, float, bool, np.generic)
 _passive_types = (int, float, bool, np.generic, tuple, list)  # constants that are not arrays
 _node_counter = itertools.count()
 
@@ -345,8 +344,6 @@ def _raise_device_mix(cls, a, b):
 
 
 def _check_same_device(cls, a, b):
-    if isinstance(b, (tuple, list)):
-        return
     if isinstance(a, (_ndarray, _generic)) and isinstance(b, (_ndarray, _generic)):
         return
     _raise_device_mix(cls, a, b)

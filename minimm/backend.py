@@ -252,25 +252,24 @@ def to_device(a, dev) -> object:
     return xs.asarray(host, device=_strict_device(dev))
 
 
+_PYTHON_DATA = (list, tuple, int, float, bool)  # data that lives on no device yet
+
+
 def asarray(data, dtype=None, dev=None):
     """Make an array of ``dtype`` on device ``dev`` from Python data or an array of any backend."""
-    dev = device(dev) if dev is not None else None
-    if dev is None:
-        dev = device_of(data) if not isinstance(data, (list, tuple, int, float, bool)) else _CPU
+    python_data = isinstance(data, _PYTHON_DATA)
+    dev = device(dev) if dev is not None else (_CPU if python_data else device_of(data))
     if dev.type == "cpu":
-        arr = to_numpy(data) if not isinstance(data, (list, tuple, int, float, bool, np.generic)) else data
-        arr = np.asarray(arr, dtype=dtype)
-        return arr
-    if device_of(data) != dev and not isinstance(data, (list, tuple, int, float, bool)):
+        host = data if python_data or isinstance(data, np.generic) else to_numpy(data)
+        return np.asarray(host, dtype=dtype)
+    if not python_data and device_of(data) != dev:
         data = to_device(data, dev)
     if dev.type == "cuda":
         cp = _require_cuda(dev)
         with cp.cuda.Device(dev.index or 0):  # pragma: no cover - needs a GPU
             return cp.asarray(data, dtype=dtype)
     xs = _require_strict()
-    if isinstance(data, (list, tuple, int, float, bool)):
-        data = np.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
+    if python_data or isinstance(data, np.ndarray):
         data = np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
     arr = xs.asarray(data, device=_strict_device(dev))
     if dtype is not None:
