@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import minimm
 from minimm.testing import strategies as mst
 from minimm.testing import gradcheck
-from opspec import OpSpec, broadcast_pair, broadcast_shapes, check_op, host, no_kw, op_settings, unary
+from minimm.testing.harness import OpSpec, broadcast_pair, broadcast_shapes, check_op, host, no_kw, op_settings, unary
 
 nonzero = mst.elements(avoid=(0,), margin=0.3)
 positive = mst.elements(min_value=0.2, max_value=3.0)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, broadcast_shapes, check_op, host, no_kw, offset_pair, op_settings, unary
+from minimm.testing.harness import OpSpec, broadcast_shapes, check_op, host, no_kw, offset_pair, op_settings, unary
 
 
 def np_sigmoid(x):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, check_op, host, op_settings
+from minimm.testing.harness import OpSpec, check_op, host, op_settings
 
 
 @st.composite

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, check_op, dim_for, distinct, host, np_axis, op_settings, reduction
+from minimm.testing.harness import OpSpec, check_op, dim_for, distinct, host, np_axis, op_settings, reduction
 
 
 def ref_reduce(np_fn):

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, check_op, dim_for, host, op_settings, unary
+from minimm.testing.harness import OpSpec, check_op, dim_for, host, op_settings, unary
 
 small = mst.arrays(mst.shapes())
 with_ones = mst.arrays(mst.shapes(max_side=2))  # many length-1 axes, for squeeze and expand

@@ -15,7 +15,7 @@ import minimm
 from minimm.autograd import Function
 from minimm.testing import GradcheckError, gradcheck, gradgradcheck
 from minimm.testing import strategies as mst
-from opspec import op_settings
+from minimm.testing.harness import op_settings
 
 
 class WrongSquare(Function):
