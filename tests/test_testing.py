@@ -184,3 +184,61 @@ def test_gradcheck_parameters_checks_every_parameter_and_catches_a_wrong_one():
 
     with pytest.raises(GradcheckError):
         gradcheck_parameters(layer, lambda v: WrongSquare.apply(layer(v)).sum(), x)
+
+
+# -- the public op harness, used exactly as a learner would on their own op -------------------
+class Cube(Function):
+    """A learner's own op: y = x³;   dy/dx = 3x²"""
+
+    def forward(self, x):
+        return x * x * x
+
+    def backward(self, g):
+        (x,) = self.args()
+        return g * 3 * x * x
+
+
+def test_a_learner_tests_their_own_op_in_three_lines():
+    from minimm.testing import OpSpec, check_op
+    from minimm.testing.harness import unary
+
+    check_op(OpSpec("cube", Cube.apply, lambda x: x ** 3, unary()))
+
+
+class WrongCube(Cube):
+    def backward(self, g):
+        (x,) = self.args()
+        return g * 3 * x  # forgot a factor x
+
+
+class InPlaceDouble(Function):
+    """y = 2x computed by overwriting the input: the harness must notice the mutation."""
+
+    differentiable = False
+
+    def forward(self, x):
+        x *= 2
+        return x
+
+
+class FirstRowOfBuffer(Function):
+    """Reads its input's memory as if it were contiguous: right for a fresh array only."""
+
+    def forward(self, x):
+        flat = np.lib.stride_tricks.as_strided(x, shape=(x.size,), strides=(x.itemsize,))
+        return flat.reshape(x.shape) * 1
+
+    def backward(self, g):
+        return g
+
+
+@pytest.mark.parametrize("op,why", [(WrongCube, "gradient"), (InPlaceDouble, "mutated"),
+                                    (FirstRowOfBuffer, "strided")])
+def test_the_harness_catches_broken_ops(op, why):
+    from minimm.testing.harness import OpSpec, check_op, unary
+
+    spec = OpSpec(op.__name__, op.apply, lambda x: x ** 3 if op is WrongCube else (2 * x if op is InPlaceDouble else x),
+                  unary(shape=st.just((2, 3))), differentiable=op is not InPlaceDouble)
+    with pytest.raises(AssertionError) as info:
+        check_op(spec, "cpu")
+    assert why in str(info.value) or (why == "gradient" and isinstance(info.value, GradcheckError))

@@ -20,10 +20,12 @@ import math
 from typing import NamedTuple
 
 from .. import backend as B
-from ..autograd import Function, Tensor
+from ..autograd import Tensor
 from ..creation import randn, randn_like
 from ..ops import elementwise as _e
 from ..ops import reduction as _r
+from ..ops import shape as _s
+from ..ops.special import Expm1, expm1  # noqa: F401  (the primitive lives in minimm.ops)
 
 __all__ = [
     "reparameterize", "gaussian_kl", "gaussian_log_prob", "bernoulli_log_prob", "elbo", "ELBO",
@@ -31,22 +33,6 @@ __all__ = [
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-class Expm1(Function):
-    """y = eˣ − 1, accurate for small x;   dy/dx = eˣ = y + 1"""
-
-    def forward(self, x):
-        self.saved = y = self.xp.expm1(x)  # backward needs the output: eˣ = y + 1
-        return y
-
-    def backward(self, g):
-        return g * (self.output() + 1.0)
-
-
-def expm1(x: Tensor) -> Tensor:
-    """eˣ − 1 without the cancellation of ``exp(x) - 1`` near 0 (keeps the Gaussian KL ≥ 0)."""
-    return Expm1.apply(x)
 
 
 def _per_sample(t: Tensor) -> Tensor:
@@ -209,8 +195,6 @@ def product_of_experts(mus, logvars, prior: bool = True, mask=None):
     or (E, B, D): 0 marks a missing modality). ``mus``/``logvars``: a list of (B, D) tensors or one
     (E, B, D) tensor. Returns ``(mu, logvar)``.
     """
-    from ..ops import shape as _s
-
     mus = _s.stack(list(mus), dim=0) if isinstance(mus, (list, tuple)) else mus
     logvars = _s.stack(list(logvars), dim=0) if isinstance(logvars, (list, tuple)) else logvars
     if mus.shape != logvars.shape:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .. import backend as B
-from ..autograd import Function, Tensor
+from ..autograd import Tensor
 from ..ops import elementwise as _e
 from ..ops import reduction as _r
 from ..ops import shape as _s
+from ..ops.linalg import Linear, linear  # noqa: F401  (the primitives live in minimm.ops)
+from ..ops.loss import BinaryCrossEntropy
+from ..ops.reduction import Norm2
+from ..ops.special import Erf, erf  # noqa: F401
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "leaky_relu", "softplus", "gelu", "silu", "erf", "softmax",
@@ -60,77 +63,9 @@ def _as_tensor_like(v, like: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # Layers as functions
 # ---------------------------------------------------------------------------------------------
-class Linear(Function):
-    """y = x Wᵀ + b  (W is (out, in));   ∂L/∂x = G W,  ∂L/∂W = Gᵀ x,  ∂L/∂b = Σ_batch G
-
-    One op instead of transpose + matmul + add: fewer graph nodes for the engine to walk, and
-    ∂L/∂W comes out contiguous in W's own (out, in) layout, ready for the optimiser.
-    """
-
-    def forward(self, x, w, b=None):
-        xp = self.xp
-        y = xp.matmul(x, xp.matrix_transpose(w))
-        if b is not None:
-            y += b  # y is a fresh array, so adding in place saves a temporary
-        return y
-
-    def backward(self, g):
-        x, w, b = self.args()
-        xp = self.xp
-        gx = xp.matmul(g, w) if self.needs_grad(0) else None
-        gw = gb = None
-        if self.needs_grad(1):
-            out_f, in_f = w.shape
-            g2 = g if g.ndim == 2 else xp.reshape(g, (-1, out_f))  # batch axes folded into rows
-            x2 = x if x.ndim == 2 else xp.reshape(x, (-1, in_f))
-            gw = xp.matmul(xp.matrix_transpose(g2), x2)
-        if b is not None and self.needs_grad(2):
-            gb = xp.sum(g, axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g
-        return gx, gw, gb
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x Wᵀ + b, with W shaped (out_features, in_features) as in PyTorch."""
-    if input.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input has {input.shape[-1]} features (shape {input.shape}) but the weight "
-            f"expects {weight.shape[-1]} (weight shape {weight.shape})"
-        )
-    return Linear.apply(input, weight, bias)
-
-
-class Erf(Function):
-    """y = erf(x) = (2/√π) ∫₀ˣ e^{−t²} dt;   dy/dx = (2/√π) e^{−x²}
-
-    The array API has no ``erf``, so the forward uses Abramowitz & Stegun 7.1.26 (absolute error
-    ≤ 1.5·10⁻⁷, below float32 resolution); the backward is the exact derivative of erf.
-    """
-
-    _P = 0.3275911
-    _A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-    def forward(self, x):
-        xp = self.xp
-        ax = xp.abs(x)
-        t = 1.0 / (1.0 + self._P * ax)
-        a1, a2, a3, a4, a5 = self._A
-        poly = t * (a1 + t * (a2 + t * (a3 + t * (a4 + t * a5))))  # Horner: fewer roundings
-        y = 1.0 - poly * xp.exp(-ax * ax)
-        return xp.where(x < 0, -y, y)  # erf is odd
-
-    def backward(self, g):
-        (x,) = self.args()
-        return g * (2.0 / math.sqrt(math.pi)) * self.xp.exp(-x * x)
-
-
-def erf(input: Tensor) -> Tensor:
-    """The error function (see :class:`Erf` for the accuracy)."""
-    return Erf.apply(input)
-
-
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x·Φ(x) = ½x(1 + erf(x/√2))  (``approximate="none"``, PyTorch's default; erf is
-    computed by :class:`Erf`, within 1.5e-7), or the tanh form
+    computed by :class:`~minimm.ops.special.Erf`, within 1.5e-7), or the tanh form
     ½x(1 + tanh(√(2/π)(x + 0.044715x³)))  (``approximate="tanh"``)."""
     if approximate == "none":
         return 0.5 * input * (1.0 + erf(input * (1.0 / math.sqrt(2.0))))
@@ -231,30 +166,6 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 # ---------------------------------------------------------------------------------------------
 # Binary classification
 # ---------------------------------------------------------------------------------------------
-class BinaryCrossEntropy(Function):
-    """ℓ = −[y·max(ln p, −100) + (1 − y)·max(ln(1 − p), −100)];
-    ∂ℓ/∂p = (p − y) / max(p(1 − p), 10⁻¹²),   ∂ℓ/∂y = max(ln(1 − p), −100) − max(ln p, −100)
-
-    The logs are clamped at −100 like PyTorch, so p = 0 or 1 gives a large finite loss instead of
-    ∞; the derivative's denominator is clamped for the same reason.
-    """
-
-    def forward(self, p, y):
-        xp = self.xp
-        with np.errstate(divide="ignore"):  # log(0) = −inf is expected; it is clamped next
-            logp = xp.maximum(xp.log(p), -100.0)
-            log1mp = xp.maximum(xp.log(1.0 - p), -100.0)
-        return -(y * logp + (1.0 - y) * log1mp)
-
-    def backward(self, g):
-        p, y = self.args()
-        xp = self.xp
-        gp = g * (p - y) / xp.maximum(p * (1.0 - p), 1e-12)
-        with np.errstate(divide="ignore"):
-            gy = g * (xp.maximum(xp.log(1.0 - p), -100.0) - xp.maximum(xp.log(p), -100.0))
-        return gp, gy
-
-
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities ``input`` ∈ [0, 1] against targets y ∈ [0, 1].
     Prefer :func:`binary_cross_entropy_with_logits`, which is exact where this one clamps."""
@@ -395,26 +306,6 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
 # ---------------------------------------------------------------------------------------------
 # Similarities and norms
 # ---------------------------------------------------------------------------------------------
-class Norm2(Function):
-    """y = ‖x‖₂ = √(Σ x²) along ``dim``;   ∂y/∂x = x / y  (0 where y = 0, a subgradient)."""
-
-    def forward(self, x, dim=-1, keepdim=False):
-        xp = self.xp
-        self.saved = y = xp.sqrt(xp.sum(x * x, axis=dim, keepdims=True))
-        return y if keepdim else xp.squeeze(y, axis=dim)
-
-    def backward(self, g):
-        (x,) = self.args()
-        xp = self.xp
-        dim = self.params["dim"]
-        y = self.output()
-        if not self.params["keepdim"]:
-            y = xp.expand_dims(y, axis=dim)
-            g = xp.expand_dims(g, axis=dim)
-        nz = y > 0
-        return xp.where(nz, g * x / xp.where(nz, y, 1.0), 0.0)
-
-
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool = True) -> Tensor:
     if p == 2:
         return Norm2.apply(x, dim=dim % x.ndim, keepdim=keepdim)

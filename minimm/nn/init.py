@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend as B
 from ..autograd import Tensor, no_grad
 
@@ -59,8 +61,6 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
     """w ~ N(mean, std²) restricted to [a, b], by redrawing the values that fall outside."""
-    import numpy as np
-
     g = B.generator("cpu")
     out = g.standard_normal(tensor.shape) * std + mean
     bad = (out < a) | (out > b)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import creation as _c
-from ..autograd import get_default_dtype
+from ..autograd import get_default_dtype, no_grad
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -183,9 +183,7 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            import minimm
-
-            with minimm.no_grad():
+            with no_grad():
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, input):

@@ -10,6 +10,7 @@ import math
 
 from .. import backend as B
 from ..autograd import Tensor, no_grad
+from ..ops import shape as _s
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
            "count_parameters", "functional_call"]
@@ -57,8 +58,6 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
 
 def parameters_to_vector(parameters) -> Tensor:
     """All parameters flattened and joined into one vector (differentiable)."""
-    from ..ops import shape as _s
-
     return _s.cat([p.reshape(-1) for p in _as_list(parameters)], dim=0)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as B
-from ..autograd import Tensor
-from . import arithmetic, elementwise, linalg, reduction, shape
+from ..autograd import Tensor, is_grad_enabled, no_grad
+from . import arithmetic, elementwise, linalg, loss, reduction, shape, special
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .elementwise import (
     abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
@@ -34,9 +34,7 @@ def _matmul_other(a, b):
 
 def _setitem(self: Tensor, key, value) -> None:
     """In-place assignment, allowed only where no gradient could be silently broken."""
-    from .. import autograd
-
-    if self.requires_grad and autograd.is_grad_enabled():
+    if self.requires_grad and is_grad_enabled():
         raise RuntimeError(
             "in-place assignment to a tensor that requires grad would corrupt its gradient; "
             "wrap it in `with minimm.no_grad():` (for initialisation) or build a new tensor"
@@ -46,8 +44,6 @@ def _setitem(self: Tensor, key, value) -> None:
     key = shape._normalize_key(self, key)
     v = value.data if isinstance(value, Tensor) else value
     if hasattr(v, "shape") and not isinstance(v, (int, float)):
-        from .. import backend as B
-
         if B.device_of(v) != self.device:
             raise B.DeviceError(f"setitem: value is on {B.device_of(v)} but the tensor is on {self.device}")
     self.data[key] = v
@@ -61,16 +57,14 @@ def _inplace(op, symbol):
     """
 
     def method(self: Tensor, other):
-        from .. import autograd
-
-        if self.requires_grad and autograd.is_grad_enabled():
+        if self.requires_grad and is_grad_enabled():
             if self.grad_fn is None:
                 raise RuntimeError(
                     f"a leaf tensor that requires grad is used in an in-place operation ({symbol}=); "
                     "update parameters inside `with minimm.no_grad():`, as optimisers do"
                 )
             return op(self, other)  # inside a graph: a new node (the graph keeps the old value)
-        with autograd.no_grad():
+        with no_grad():
             new = op(self, other)
         if new.shape != self.shape:
             raise ValueError(

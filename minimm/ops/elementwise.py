@@ -6,8 +6,10 @@ Every forward is written in a numerically stable form: sigmoid and softplus neve
 
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, get_default_dtype
 from ..autograd.fastpath import fusable
+from ..creation import tensor
+from .arithmetic import cast
 
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
@@ -234,9 +236,6 @@ def _floating(x):
     """``x`` itself, or as the default float dtype if it holds integers or bools: exp, log and
     friends of an integer tensor give float32 in PyTorch (the array API refuses integers)."""
     if isinstance(x, Tensor) and x.dtype.kind != "f":
-        from .arithmetic import cast
-        from ..autograd import get_default_dtype
-
         return cast(x, get_default_dtype())
     return x
 
@@ -334,7 +333,5 @@ def where(condition, input, other):
     if not isinstance(input, Tensor) and not isinstance(other, Tensor) and isinstance(condition, Tensor):
         # two Python numbers: the array API needs one array, so the first becomes a tensor on the
         # condition's device (a float takes the default dtype, as in PyTorch)
-        from ..creation import tensor
-
         input = tensor(input, device=condition.device)
     return Where.apply(condition, input, other)

@@ -8,6 +8,7 @@ real namespaces, so the backward code is written once.
 
 from __future__ import annotations
 
+from .. import backend as B
 from ..autograd import Tensor
 from . import arithmetic as _a
 from . import elementwise as _e
@@ -101,7 +102,5 @@ def concat(xs, axis=0):
 
 
 def isfinite(x):
-    from .. import backend as B
-
     d = x.data if isinstance(x, Tensor) else x
     return Tensor._wrap(B.get_array_module(d).isfinite(d))

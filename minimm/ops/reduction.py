@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, var, logsumexp, and the softmax family along a dimension.
+"""Reductions: sum, mean, max, min, var, logsumexp, the softmax family and the 2-norm along a dimension.
 
 The backward of a reduction spreads the upstream grad back over the reduced axes: it is reshaped
 to the ``keepdim=True`` shape and broadcast to the input's shape.
@@ -10,6 +10,7 @@ from collections import namedtuple
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from . import elementwise as _e
 
 __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "softmax", "log_softmax",
@@ -225,9 +226,7 @@ def max(input, dim=None, keepdim: bool = False):
     """The largest element; with an int ``dim`` a ``(values, indices)`` pair like PyTorch's;
     with a tensor second argument, the element-wise :func:`maximum`."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
-
-        return maximum(input, dim)
+        return _e.maximum(input, dim)
     if dim is None:
         return amax(input)
     return MinMax(amax(input, dim, keepdim), argmax(input, dim, keepdim))
@@ -236,9 +235,7 @@ def max(input, dim=None, keepdim: bool = False):
 def min(input, dim=None, keepdim: bool = False):
     """The smallest element; with an int ``dim`` a ``(values, indices)`` pair."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
-        return minimum(input, dim)
+        return _e.minimum(input, dim)
     if dim is None:
         return amin(input)
     return MinMax(amin(input, dim, keepdim), argmin(input, dim, keepdim))
@@ -254,9 +251,7 @@ def var(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=No
 
 def std(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
     """Standard deviation √var."""
-    from .elementwise import sqrt
-
-    return sqrt(var(input, dim, keepdim, correction, unbiased))
+    return _e.sqrt(var(input, dim, keepdim, correction, unbiased))
 
 
 def logsumexp(input, dim, keepdim: bool = False):
@@ -353,3 +348,23 @@ def any(input, dim=None, keepdim: bool = False):
     """True where some element over ``dim`` is non-zero (a bool tensor)."""
     x = _t(input)
     return Any.apply(x, axes=normalize_dims(dim, x.ndim, "any"), keepdim=keepdim)
+
+
+class Norm2(Function):
+    """y = ‖x‖₂ = √(Σ x²) along ``dim``;   ∂y/∂x = x / y  (0 where y = 0, a subgradient)."""
+
+    def forward(self, x, dim=-1, keepdim=False):
+        xp = self.xp
+        self.saved = y = xp.sqrt(xp.sum(x * x, axis=dim, keepdims=True))
+        return y if keepdim else xp.squeeze(y, axis=dim)
+
+    def backward(self, g):
+        (x,) = self.args()
+        xp = self.xp
+        dim = self.params["dim"]
+        y = self.output()
+        if not self.params["keepdim"]:
+            y = xp.expand_dims(y, axis=dim)
+            g = xp.expand_dims(g, axis=dim)
+        nz = y > 0
+        return xp.where(nz, g * x / xp.where(nz, y, 1.0), 0.0)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from . import elementwise as _e
 
 __all__ = [
     "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "expand",
@@ -576,6 +577,4 @@ def clone(input):
 
 def masked_fill(input, mask, value):
     """``input`` with ``value`` wherever ``mask`` is True (the grad of those positions is 0)."""
-    from .elementwise import where
-
-    return where(mask, value, input)
+    return _e.where(mask, value, input)

@@ -15,6 +15,9 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, grad, no_grad
+from ..backend import manual_seed
+from ..nn import Module
+from ..nn.utils import functional_call
 
 __all__ = ["gradcheck", "gradgradcheck", "gradcheck_parameters", "GradcheckError", "numerical_jacobian_vector"]
 
@@ -175,10 +178,6 @@ def gradcheck_parameters(module, fn, *args, seed=None, eps: float = 1e-6, atol: 
     noise each time. ``fn`` may use a larger model that contains ``module`` (check one player of a
     GAN through the GAN's loss, for instance).
     """
-    from ..backend import manual_seed
-    from ..nn import Module
-    from ..nn.utils import functional_call
-
     class _Call(Module):
         def __init__(self):
             super().__init__()

@@ -176,7 +176,7 @@ def check_op(spec: OpSpec, device: str | None = None, data=None) -> None:
 def _check_forward(spec: OpSpec, arrays, kw, dtype, device) -> None:
     """Values, dtype and device of the outputs against NumPy; inputs left as they were."""
     ts = make_tensors(arrays, dtype, device)
-    before = [host(t) for t in ts]
+    before = [host(t).copy() for t in ts]  # a copy: on the host, host(t) is the array itself
     outs = _outputs(spec.fn(*ts, **kw))
     # the reference sees exactly the (possibly float32-rounded) values the op saw
     refs = _outputs(spec.ref(*[b.astype(np.float64) if b.dtype.kind == "f" else b for b in before], **kw))

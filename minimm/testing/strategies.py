@@ -24,6 +24,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ..autograd import as_dtype, float64
+from ..creation import tensor
+
 __all__ = ["shapes", "broadcastable_shapes", "elements", "arrays", "tensors"]
 
 
@@ -115,11 +118,9 @@ def tensors(shape=None, dtype=None, elements=None, device="cpu", requires_grad: 
 
     ``requires_grad`` applies to floating dtypes only (integers and booleans cannot carry grads).
     """
-    import minimm  # imported here so this module can be read before minimm is fully imported
-
-    dtype = minimm.float64 if dtype is None else minimm.as_dtype(dtype)
+    dtype = float64 if dtype is None else as_dtype(dtype)
     shape = shapes() if shape is None else shape
     grad = bool(requires_grad) and dtype.kind == "f"
     return arrays(shape, dtype, elements).map(
-        lambda a: minimm.tensor(a, dtype=dtype, device=device, requires_grad=grad)
+        lambda a: tensor(a, dtype=dtype, device=device, requires_grad=grad)
     )
