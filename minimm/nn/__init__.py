@@ -12,7 +12,8 @@ from .layers import (
     GELU, Dropout, Embedding, LayerNorm, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
     Softplus, Tanh,
 )
-from .module import Flatten, Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
+from .containers import Flatten, Identity, ModuleDict, ModuleList, Sequential
+from .module import Module, Parameter
 
 F = functional
 

@@ -19,6 +19,7 @@ import math
 from .. import backend as B
 from ..autograd import Tensor
 from ..ops import elementwise as _e
+from ..ops import indexing as _i
 from ..ops import reduction as _r
 from ..ops import shape as _s
 from ..ops.linalg import Linear, linear  # noqa: F401  (the primitives live in minimm.ops)
@@ -217,7 +218,7 @@ def _nll_rows(logp: Tensor, target: Tensor, weight, ignore_index: int):
     tgt = target.data
     keep = tgt != ignore_index
     safe = xp.where(keep, tgt, xp.zeros_like(tgt))  # any valid class: its pick is masked out below
-    picked = _s.gather(logp, 1, Tensor._wrap(xp.expand_dims(safe, axis=1))).reshape(-1)
+    picked = _i.gather(logp, 1, Tensor._wrap(xp.expand_dims(safe, axis=1))).reshape(-1)
     w = Tensor._wrap(xp.astype(keep, logp.data.dtype))
     if weight is not None:
         w = w * weight[Tensor._wrap(safe)]

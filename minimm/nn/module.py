@@ -4,67 +4,21 @@ A :class:`Module` is a box of named :class:`Parameter` s (trained), buffers (sav
 trained, e.g. running statistics) and sub-modules. Assigning an attribute registers it —
 ``self.fc = Linear(3, 2)`` makes ``fc.weight`` appear as ``"fc.weight"`` in
 :meth:`Module.named_parameters` and :meth:`Module.state_dict` — so a model never lists its
-weights by hand. The containers (:class:`Sequential`, :class:`ModuleList`, :class:`ModuleDict`)
-and the two trivial modules (:class:`Identity`, :class:`Flatten`) live here too.
+weights by hand. The containers (``Sequential``, ``ModuleList``, ``ModuleDict``) and the two
+trivial modules (``Identity``, ``Flatten``) are in :mod:`minimm.nn.containers`.
 """
 
 from __future__ import annotations
 
-import operator
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, as_dtype, no_grad
+from .parameter import Parameter, copy_array, move_array
 
-__all__ = [
-    "Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
-    "IncompatibleKeys",
-]
-
-
-# ---------------------------------------------------------------------------------------------
-# Parameter
-# ---------------------------------------------------------------------------------------------
-class Parameter(Tensor):
-    """A leaf tensor that a :class:`Module` registers as trainable (``requires_grad=True``).
-
-    ``Parameter(t)`` shares ``t``'s array; the Parameter *object* is what optimisers key their
-    state by, so :meth:`Module.to` moves its ``.data`` in place instead of making a new one.
-    """
-
-    __slots__ = ()  # Tensor uses __slots__; an empty tuple keeps Parameter just as light
-
-    def __init__(self, data=None, requires_grad: bool = True):
-        if data is None:
-            data = np.zeros((0,), dtype=np.float32)
-        if isinstance(data, Tensor):
-            data = data.data
-        super().__init__(data)
-        if requires_grad:
-            self.requires_grad_(True)
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
-
-
-def _move_array(a, device=None, dtype=None):
-    """``a`` on ``device`` and/or with floating ``dtype`` (unchanged where already so)."""
-    if device is not None and B.device_of(a) != device:
-        a = B.to_device(a, device)
-    if dtype is not None and B.dtype_name(a.dtype) != dtype.name:
-        xp = B.get_array_module(a)
-        a = xp.astype(a, B.native_dtype(xp, dtype))
-    return a
-
-
-def _copy_array(a, dev):
-    """An independent copy of array ``a`` on device ``dev``."""
-    if B.device_of(a) != dev:
-        return B.to_device(a, dev)  # a transfer always makes a new array
-    xp = B.get_array_module(a)
-    return np.array(a, copy=True) if xp is np else xp.asarray(a, copy=True)
+__all__ = ["Parameter", "Module", "IncompatibleKeys"]
 
 
 def _add_indent(s: str, n: int) -> str:
@@ -320,11 +274,11 @@ class Module:
 
         with no_grad():
             for p in self.parameters():
-                p.data = _move_array(p.data, dev, fdt(p))
+                p.data = move_array(p.data, dev, fdt(p))
                 if p.grad is not None:
-                    p.grad.data = _move_array(p.grad.data, dev, fdt(p.grad))
+                    p.grad.data = move_array(p.grad.data, dev, fdt(p.grad))
             for b in self.buffers():
-                b.data = _move_array(b.data, dev, fdt(b))
+                b.data = move_array(b.data, dev, fdt(b))
         return self
 
     def cpu(self) -> "Module":
@@ -406,7 +360,7 @@ class Module:
             )
         with no_grad():
             for t, arr in plan:
-                t.data = _copy_array(arr, t.device)
+                t.data = copy_array(arr, t.device)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing -----------------------------------------------------------------------------
@@ -435,192 +389,3 @@ def _is_dtype_name(s: str) -> bool:
         return True
     except TypeError:
         return False
-
-
-# ---------------------------------------------------------------------------------------------
-# Containers
-# ---------------------------------------------------------------------------------------------
-class Sequential(Module):
-    """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Built from modules (named "0", "1", ...) or from an ``OrderedDict`` of named ones.
-    """
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for name, m in args[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
-        keys = list(self._modules)
-        return self._modules[keys[_index(idx, len(keys))]]
-
-    def __setitem__(self, idx, module) -> None:
-        keys = list(self._modules)
-        self.add_module(keys[_index(idx, len(keys))], module)
-
-    def __delitem__(self, idx) -> None:
-        keys = list(self._modules)
-        del self._modules[keys[_index(idx, len(keys))]]
-
-    def append(self, module) -> "Sequential":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-
-def _index(idx, n: int) -> int:
-    i = operator.index(idx)
-    if not -n <= i < n:
-        raise IndexError(f"index {i} is out of range for a container of {n} modules")
-    return i % n
-
-
-class ModuleList(Module):
-    """A list of modules whose parameters are registered (a plain list would hide them)."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return self._modules[str(_index(idx, len(self)))]
-
-    def __setitem__(self, idx, module) -> None:
-        self.add_module(str(_index(idx, len(self))), module)
-
-    def __delitem__(self, idx) -> None:
-        items = list(self._modules.values())
-        del items[idx if isinstance(idx, slice) else _index(idx, len(items))]
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def append(self, module) -> "ModuleList":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        """Append each of ``modules``."""
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module) -> None:
-        """Insert ``module`` before position ``index`` (the names are renumbered)."""
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self.add_module(str(i), m)
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward(): iterate over it in your own forward")
-
-
-class ModuleDict(Module):
-    """A dict of named modules whose parameters are registered."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
-    def __setitem__(self, key: str, module) -> None:
-        self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        """The names, in insertion order."""
-        return self._modules.keys()
-
-    def values(self):
-        """The modules, in insertion order."""
-        return self._modules.values()
-
-    def items(self):
-        """``(name, module)`` pairs, in insertion order."""
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        """Remove and return the module named ``key``."""
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        """Remove every module."""
-        self._modules.clear()
-
-    def update(self, modules) -> None:
-        """Add (or replace) modules from a mapping or ``(name, module)`` pairs."""
-        items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self.add_module(k, m)
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(): index it in your own forward")
-
-
-class Identity(Module):
-    """y = x (a placeholder, e.g. to switch a layer off); ignores any constructor arguments."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-
-    def forward(self, x):
-        return x
-
-
-class Flatten(Module):
-    """Merge dims ``start_dim`` … ``end_dim`` (default: all but the batch dim)."""
-
-    def __init__(self, start_dim: int = 1, end_dim: int = -1):
-        super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
-
-    def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
-
-    def extra_repr(self) -> str:
-        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, is_grad_enabled, no_grad
-from . import arithmetic, elementwise, linalg, loss, reduction, shape, special
+from . import arithmetic, elementwise, indexing, linalg, loss, reduction, shape, special
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .elementwise import (
     abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
@@ -20,9 +20,10 @@ from .linalg import matmul
 from .reduction import (
     all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
 )
+from .indexing import chunk, gather, getitem, masked_fill, split
 from .shape import (
-    broadcast_to, cat, chunk, clone, concat, expand, flatten, gather, getitem, masked_fill, movedim,
-    permute, reshape, split, squeeze, stack, transpose, unsqueeze, view,
+    broadcast_to, cat, clone, concat, expand, flatten, movedim, permute, reshape, squeeze, stack, transpose,
+    unsqueeze, view,
 )
 
 clip = clamp
@@ -41,7 +42,7 @@ def _setitem(self: Tensor, key, value) -> None:
         )
     if self.grad_fn is not None:
         raise RuntimeError("in-place assignment to a tensor computed by the graph is not supported")
-    key = shape._normalize_key(self, key)
+    key = indexing._normalize_key(self, key)
     v = value.data if isinstance(value, Tensor) else value
     if hasattr(v, "shape") and not isinstance(v, (int, float)):
         if B.device_of(v) != self.device:
