@@ -1,7 +1,7 @@
 """The backward walk: from a loss back to every leaf, each node's ``backward`` called once.
 
 The smallest correct walk is micrograd's, four lines: sort the graph so that every node comes
-after everything it feeds, seed the output's grad with 1, and call each node's backward in
+after everything it feeds, set the output's grad to 1, and call each node's backward in
 reverse order::
 
     order = topological_sort(loss)       # every node after the nodes that use it

@@ -1,8 +1,11 @@
 """The math the project teaches: the GAN objective, the VAE's ELBO, and contrastive alignment.
 
-* :mod:`minimm.generative.gan` — the seed's L_D and L_G (stable, on logits), D* and V(D, G);
+* :mod:`minimm.generative.gan` — the article's L_D and L_G (stable, on logits), D* and V(D, G);
 * :mod:`minimm.generative.vae` — reparameterisation, Gaussian KL, ELBO, IWAE, product of experts;
 * :mod:`minimm.generative.contrastive` — symmetric InfoNCE and CLIP's learnable logit scale.
+
+"The article" in these docstrings is the article on multimodal generation that the project
+teaches from; its equations are written out where they are used.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 r"""The GAN objective of the seed: the discriminator's and generator's losses, D*, and V(D, G).
 
 A discriminator D outputs a **logit** ℓ (a real number); its probability that the input is real is
-D = σ(ℓ). The seed's equations are
+D = σ(ℓ). The article's equations are
 
 .. math::
 
@@ -44,7 +44,7 @@ def _expect(values: Tensor, weights=None, reduction: str = "mean") -> Tensor:
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str = "mean") -> Tensor:
-    r"""The discriminator's loss :math:`-L_D` (minimising it maximises the seed's :math:`L_D`).
+    r"""The discriminator's loss :math:`-L_D` (minimising it maximises the article's :math:`L_D`).
 
     .. math::
 
@@ -64,7 +64,7 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, reduction: str 
 def generator_loss(fake_logits: Tensor, saturating: bool = False, reduction: str = "mean") -> Tensor:
     r"""The generator's loss on D's logits for generated samples.
 
-    * ``saturating=False`` (default) — the seed's non-saturating :math:`L_G`:
+    * ``saturating=False`` (default) — the article's non-saturating :math:`L_G`:
 
       .. math:: L_G = -\mathbb{E}_z[\log D(G(z))] = \mathbb{E}_z[\operatorname{softplus}(-\ell)],
          \qquad \frac{\partial}{\partial \ell} = \sigma(\ell) - 1 \to -1 \text{ as } D(G(z)) \to 0.
@@ -93,7 +93,7 @@ def optimal_discriminator(p_data, p_g):
 
 def value_function(real_logits: Tensor, fake_logits: Tensor, real_weights=None, fake_weights=None) -> Tensor:
     r"""The minimax value :math:`V(D, G) = \mathbb{E}_x[\log D(x)] + \mathbb{E}_z[\log(1 - D(G(z)))]`,
-    which is the seed's :math:`L_D` (= −:func:`discriminator_loss`).
+    which is the article's :math:`L_D` (= −:func:`discriminator_loss`).
 
     .. math:: V = -\mathbb{E}_x[\operatorname{softplus}(-\ell(x))] - \mathbb{E}_z[\operatorname{softplus}(\ell(G(z)))]
 

@@ -3,7 +3,7 @@ product of Gaussian experts.
 
 An encoder gives :math:`q(z\mid x) = \mathcal N(\mu, \operatorname{diag}\sigma^2)` as (``mu``,
 ``logvar`` = log σ²); the prior is :math:`p(z) = \mathcal N(0, I)`; a decoder gives
-:math:`p(x\mid z)`. The seed's objective is the evidence lower bound, per sample, in nats:
+:math:`p(x\mid z)`. The article's objective is the evidence lower bound, per sample, in nats:
 
 .. math::
 
@@ -54,7 +54,7 @@ def _reduce(t: Tensor, reduction: str) -> Tensor:
 
 def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
     r"""A differentiable sample :math:`z = \mu + \sigma \odot \varepsilon`, :math:`\varepsilon \sim \mathcal N(0, I)`,
-    with :math:`\sigma = \exp(\tfrac12 \log\sigma^2)` — the seed's reparameterisation trick.
+    with :math:`\sigma = \exp(\tfrac12 \log\sigma^2)` — the article's reparameterisation trick.
 
     The randomness is in ε alone (drawn from the seeded generator on ``mu``'s device), so gradients
     flow to μ and log σ². ``exp(0.5·logvar)`` is used rather than ``sqrt(exp(logvar))``: it
@@ -65,7 +65,7 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    r"""The seed's regulariser, per sample, in nats:
+    r"""The article's regulariser, per sample, in nats:
     :math:`\mathrm{KL}(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, I))`
 
     .. math:: \mathrm{KL} = \tfrac12 \sum_j \left(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2\right)
@@ -115,7 +115,7 @@ class ELBO(NamedTuple):
 
 def elbo(x: Tensor, recon: Tensor, mu: Tensor, logvar: Tensor, likelihood: str = "bernoulli",
          sigma: float | None = None, reduction: str = "none") -> ELBO:
-    r"""The seed's ELBO, one z sample: :math:`\log p(x \mid z) - \mathrm{KL}(q(z\mid x)\,\|\,p(z))`, in nats.
+    r"""The article's ELBO, one z sample: :math:`\log p(x \mid z) - \mathrm{KL}(q(z\mid x)\,\|\,p(z))`, in nats.
 
     * ``likelihood="bernoulli"``: ``recon`` are the decoder's **logits**,
       :math:`\log p(x\mid z) = \sum_j [x_j\ell_j - \operatorname{softplus}(\ell_j)]`.
