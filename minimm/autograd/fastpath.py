@@ -166,7 +166,8 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             else:
                 node = pop(heap)[2]
             g = pending.pop(node)
-            at_node(node, g)
+            if capture is not None or node.retained is not None:
+                at_node(node, g)  # a grad to collect for grad(), or one kept by retain_grad()
             inputs = node.inputs
             if inputs is None:
                 raise RuntimeError(_FREED)
