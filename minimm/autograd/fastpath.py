@@ -30,7 +30,7 @@ from . import grad_mode
 from . import walk as _plain_walk
 from .function import Function, _op_error, read_inputs
 from .tensor import Tensor
-from .walk import _FREED, _GRAPH_XP, _graph_backward, _keep_grad, _unbroadcast, leaf_sink
+from .walk import _FREED, _GRAPH_XP, _graph_backward, _unbroadcast, leaf_sink
 
 __all__ = ["enabled", "is_enabled", "fusable", "apply", "walk"]
 

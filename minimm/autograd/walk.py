@@ -50,6 +50,94 @@ _FREED = (
 )
 
 
+def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
+    """Walk the graph from ``roots`` (pairs of tensor and upstream grad) back to the leaves.
+
+    ``pending`` holds the summed grad of each node's output until the node runs; the heap hands
+    out nodes by decreasing generation (ties in the order they were reached). Leaves accumulate
+    into ``.grad`` (``accumulate``), or, for :func:`grad`, the grads of the ``capture`` tensors
+    are collected and returned instead.
+    """
+    to_leaf, at_node, captured = leaf_sink(accumulate, only, capture, create_graph)
+    pending, heap, order = {}, [], itertools.count()
+
+    def send(t, g):  # one more grad for tensor t: a leaf keeps it, a node adds it to its pending
+        fn = t.grad_fn
+        if fn is None:
+            to_leaf(t, g)
+        elif fn in pending:
+            pending[fn] = pending[fn] + g  # the output was used twice: grads add up
+        else:
+            pending[fn] = g
+            heapq.heappush(heap, (-fn.generation, next(order), fn))
+
+    for t, g in roots:
+        send(t, g)
+    with set_grad_enabled(create_graph):  # the backward pass is recorded only when asked for
+        while heap:
+            node = heapq.heappop(heap)[2]
+            g = pending.pop(node)
+            at_node(node, g)
+            for inp, ig in zip(node.inputs, node_backward(node, g, create_graph)):
+                if ig is not None and getattr(inp, "requires_grad", False):
+                    send(inp, fit_grad(ig, inp, node.xp, create_graph))
+            if not retain_graph:  # drop what this node's backward needed: free as we go
+                node.inputs = node.datas = node.saved = None
+    return captured
+
+
+def node_backward(node: Function, g, create_graph: bool):
+    """``node.backward(g)`` as a sequence with one grad per input (on Tensors when recording)."""
+    if node.inputs is None:
+        raise RuntimeError(_FREED)
+    grads = _graph_backward(node, g) if create_graph else node.backward(g)
+    if len(node.inputs) == 1 and not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    return grads
+
+
+def fit_grad(ig, inp, xp, create_graph: bool):
+    """An op's grad for input ``inp`` as an array (a Tensor when recording) of ``inp``'s shape:
+    a Python or NumPy scalar becomes an array, and broadcasting is undone."""
+    if create_graph:
+        if not isinstance(ig, Tensor):
+            ig = Tensor._wrap(ig)
+        return ig if ig.shape == inp.shape else _unbroadcast(ig, inp.shape, _GRAPH_XP)
+    if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
+        ig = np.asarray(ig, dtype=inp.data.dtype)
+    return ig if ig.shape == inp.data.shape else _unbroadcast(ig, inp.data.shape, xp)
+
+
+def leaf_sink(accumulate, only, capture, create_graph):
+    """Where grads leave the walk: ``(to_leaf, at_node, captured)``.
+
+    ``to_leaf(t, g)`` adds into a leaf's ``.grad`` (``backward``) or collects it (``grad``,
+    when ``t`` is among ``capture``); ``at_node(node, g)`` collects a captured non-leaf's grad and
+    keeps the grad of a tensor that asked for it with ``retain_grad()``.
+    """
+    captured: dict = {}
+    capture_leaf = capture_node = None
+    if capture is not None:
+        capture_leaf = {id(x) for x in capture if x.grad_fn is None}
+        capture_node = {x.grad_fn: x for x in capture if x.grad_fn is not None}
+
+    def to_leaf(t: Tensor, g) -> None:
+        if capture is not None:
+            key = id(t)
+            if key in capture_leaf:
+                captured[key] = g if key not in captured else captured[key] + g
+        elif accumulate and (only is None or id(t) in only):
+            _accumulate_leaf(t, g, create_graph)
+
+    def at_node(node: Function, g) -> None:
+        if capture_node and node in capture_node:
+            captured[id(capture_node[node])] = g
+        if node.retained is not None:
+            _keep_grad(node, g)
+
+    return to_leaf, at_node, captured
+
+
 def _unbroadcast(g, shape, xp):
     """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``."""
     gshape = g.shape
@@ -149,95 +237,6 @@ def _initial_grad(t: Tensor, g, create_graph: bool):
         if tuple(g.shape) != t.shape:
             raise RuntimeError(f"backward(): gradient has shape {tuple(g.shape)} but the tensor has shape {t.shape}")
     return Tensor._wrap(g) if create_graph else g
-
-
-
-def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
-    """Walk the graph from ``roots`` (pairs of tensor and upstream grad) back to the leaves.
-
-    ``pending`` holds the summed grad of each node's output until the node runs; the heap hands
-    out nodes by decreasing generation (ties in the order they were reached). Leaves accumulate
-    into ``.grad`` (``accumulate``), or, for :func:`grad`, the grads of the ``capture`` tensors
-    are collected and returned instead.
-    """
-    to_leaf, at_node, captured = leaf_sink(accumulate, only, capture, create_graph)
-    pending, heap, order = {}, [], itertools.count()
-
-    def send(t, g):  # one more grad for tensor t: a leaf keeps it, a node adds it to its pending
-        fn = t.grad_fn
-        if fn is None:
-            to_leaf(t, g)
-        elif fn in pending:
-            pending[fn] = pending[fn] + g  # the output was used twice: grads add up
-        else:
-            pending[fn] = g
-            heapq.heappush(heap, (-fn.generation, next(order), fn))
-
-    for t, g in roots:
-        send(t, g)
-    with set_grad_enabled(create_graph):  # the backward pass is recorded only when asked for
-        while heap:
-            node = heapq.heappop(heap)[2]
-            g = pending.pop(node)
-            at_node(node, g)
-            for inp, ig in zip(node.inputs, node_backward(node, g, create_graph)):
-                if ig is not None and getattr(inp, "requires_grad", False):
-                    send(inp, fit_grad(ig, inp, node.xp, create_graph))
-            if not retain_graph:  # drop what this node's backward needed: free as we go
-                node.inputs = node.datas = node.saved = None
-    return captured
-
-
-def node_backward(node: Function, g, create_graph: bool):
-    """``node.backward(g)`` as a sequence with one grad per input (on Tensors when recording)."""
-    if node.inputs is None:
-        raise RuntimeError(_FREED)
-    grads = _graph_backward(node, g) if create_graph else node.backward(g)
-    if len(node.inputs) == 1 and not isinstance(grads, (tuple, list)):
-        grads = (grads,)
-    return grads
-
-
-def fit_grad(ig, inp, xp, create_graph: bool):
-    """An op's grad for input ``inp`` as an array (a Tensor when recording) of ``inp``'s shape:
-    a Python or NumPy scalar becomes an array, and broadcasting is undone."""
-    if create_graph:
-        if not isinstance(ig, Tensor):
-            ig = Tensor._wrap(ig)
-        return ig if ig.shape == inp.shape else _unbroadcast(ig, inp.shape, _GRAPH_XP)
-    if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
-        ig = np.asarray(ig, dtype=inp.data.dtype)
-    return ig if ig.shape == inp.data.shape else _unbroadcast(ig, inp.data.shape, xp)
-
-
-def leaf_sink(accumulate, only, capture, create_graph):
-    """Where grads leave the walk: ``(to_leaf, at_node, captured)``.
-
-    ``to_leaf(t, g)`` adds into a leaf's ``.grad`` (``backward``) or collects it (``grad``,
-    when ``t`` is among ``capture``); ``at_node(node, g)`` collects a captured non-leaf's grad and
-    keeps the grad of a tensor that asked for it with ``retain_grad()``.
-    """
-    captured: dict = {}
-    capture_leaf = capture_node = None
-    if capture is not None:
-        capture_leaf = {id(x) for x in capture if x.grad_fn is None}
-        capture_node = {x.grad_fn: x for x in capture if x.grad_fn is not None}
-
-    def to_leaf(t: Tensor, g) -> None:
-        if capture is not None:
-            key = id(t)
-            if key in capture_leaf:
-                captured[key] = g if key not in captured else captured[key] + g
-        elif accumulate and (only is None or id(t) in only):
-            _accumulate_leaf(t, g, create_graph)
-
-    def at_node(node: Function, g) -> None:
-        if capture_node and node in capture_node:
-            captured[id(capture_node[node])] = g
-        if node.retained is not None:
-            _keep_grad(node, g)
-
-    return to_leaf, at_node, captured
 
 
 class _GraphNamespace:
