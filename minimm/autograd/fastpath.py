@@ -198,16 +198,16 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 else:
                     pending[fn] = ig
                     if lone is None and not heap:
-                        lone, lone_order = fn, next(counter)  # its place in line, as the plain walk
+                        lone = fn  # perhaps the only node waiting: held out of the heap for now
                     else:
+                        if lone is not None:  # not alone after all: it queues first, as reached
+                            push(heap, (-lone.generation, next(counter), lone))
+                            lone = None
                         push(heap, (-fn.generation, next(counter), fn))
             if lone is not None:
                 # In a chain the node just reached is the only one waiting, so it must run next:
-                # it skips the heap. Otherwise it queues in the place it took when reached.
-                if heap:
-                    push(heap, (-lone.generation, lone_order, lone))
-                else:
-                    nxt = lone
+                # it skips the heap, and the order of the nodes is exactly the plain walk's.
+                nxt = lone
             if not retain_graph:
                 node.inputs = node.datas = node.saved = None
     finally:
