@@ -72,12 +72,15 @@ def with_member(path, out, name: str, raw: bytes) -> None:
     write_zip(out, members)
 
 
-def write_bomb(path, manifest: dict, key: str, header: bytes, inflated_bytes: int) -> None:
-    """A small zip whose member ``key`` inflates to ``inflated_bytes`` zeros after ``header``
-    (deflate shrinks runs of zeros about a thousand times), next to ``manifest``."""
+def write_bomb(path, members: dict[str, bytes], key: str, header: bytes, inflated_bytes: int) -> None:
+    """A small zip with ``members`` (name → raw bytes, the manifest among them) in which entry
+    ``key`` is replaced by ``header`` and ``inflated_bytes`` zeros, deflated (deflate shrinks runs of
+    zeros about a thousand times)."""
     chunk = bytes(1 << 20)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("__manifest__.npy", manifest_bytes(manifest))
+        for name, data in members.items():
+            if name != key + ".npy":
+                z.writestr(name, data)
         with z.open(key + ".npy", "w", force_zip64=True) as f:
             f.write(header)
             left = inflated_bytes
