@@ -8,7 +8,6 @@ import os
 import numpy as np
 
 from .atomic import atomic_write, clean_stale_temp
-from .errors import CheckpointError
 from .manifest import FORMAT_NAME, FORMAT_VERSION, MANIFEST_KEY, Packer, unpack
 from .reader import read_checkpoint
 
