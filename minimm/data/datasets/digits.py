@@ -73,7 +73,7 @@ def load_digits_arrays():
 
     Raises ImportError with an install hint when scikit-learn is missing.
     """
-    try:
+    try:  # scikit-learn is an optional extra (minimm[data]): imported only when the digits are asked for
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
