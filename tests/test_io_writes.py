@@ -235,3 +235,9 @@ def test_save_through_a_symlink_keeps_the_link(tmp_path):
     os.unlink(link)
     os.symlink(real_dir, link)
     write_fails(link, f"it links to a folder ({str(real_dir)!r})", errno.EISDIR)
+
+
+def test_an_empty_path_or_one_ending_in_a_slash(tmp_path):
+    write_fails("", "the path is empty", errno.ENOENT)
+    write_fails(f"{tmp_path}/new/", "the path names a folder, not a file", errno.EISDIR)
+    assert os.listdir(tmp_path) == []

@@ -93,6 +93,9 @@ def clean_stale_temp(folder, name: str | None = None) -> list[str]:
 def resolve_target(path: str) -> str:
     """The file a save to ``path`` must replace: ``path`` itself, or what a symbolic link there
     points to (so the link survives). Refuses a folder and a link loop before anything is written."""
+    if not path or path.endswith(("/", os.sep)):
+        raise CheckpointWriteError(path, code=errno.EISDIR if path else errno.ENOENT,
+                                   reason="the path names a folder, not a file" if path else "the path is empty")
     target = path
     if os.path.islink(path):
         try:
