@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
@@ -87,8 +88,23 @@ def _check_directory(path: str, zf: zipfile.ZipFile, file_size: int) -> dict[str
     return members
 
 
+@contextmanager
+def _entry_errors(path: str, key: str):
+    """Turn any error of the zip layer while reading one entry into a CheckpointError naming it."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except MemoryError as exc:
+        _fail(path, key, f"does not fit in memory: {exc}")
+    except Exception as exc:  # zipfile's BadZipFile (CRC), EOFError, zlib.error, OSError, …
+        what = "is corrupt (its checksum does not match)" if "CRC" in str(exc) else \
+            "is unreadable (truncated or corrupt?)"
+        raise CheckpointError(f"{path!r}: entry {key!r} {what}: {exc}") from exc
+
+
 def _read_header(path: str, key: str, stream):
-    """(dtype, fortran_order, shape) from the start of an .npy member stream, data not read."""
+    """(shape, fortran_order, dtype) from the start of an .npy member stream; no data is read."""
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -108,16 +124,17 @@ def _check_entry(path: str, key: str, zf, info, spec) -> _Entry:
     if info.file_size > nbytes + MAX_HEADER_BYTES or info.file_size < nbytes:
         _fail(path, key, f"is {info.file_size} bytes in the archive, but the manifest says "
               f"{spec['dtype']} {shape} ({nbytes} bytes of data)")
-    with _guard(path, key), zf.open(info) as stream:
+    with _entry_errors(path, key), zf.open(info) as stream:
         got_shape, fortran, got_dtype = _read_header(path, key, stream)
         header_len = stream.tell()
     if got_dtype.hasobject:
         _fail(path, key, "holds pickled Python objects (dtype object), which minimm never loads; "
               "the file is rejected")
     if got_dtype != dtype or tuple(got_shape) != shape:
-        _fail(path, key, f"is {got_dtype.str} {tuple(got_shape)} (dtype {got_dtype.name}) but the manifest says "
-              f"{spec['dtype']} {shape} (stored as {dtype.str}); minimm stores little-endian data, so "
-              "the file is rejected rather than read as other numbers")
+        swapped = got_dtype != dtype and got_dtype.newbyteorder("<") == dtype
+        _fail(path, key, f"is {got_dtype.str} {tuple(got_shape)} but the manifest says {spec['dtype']} {shape} "
+              f"(stored as {dtype.str})" + ("; minimm stores little-endian data, so the file is rejected rather "
+                                           "than read as byte-swapped numbers" if swapped else ""))
     if fortran:
         _fail(path, key, "declares Fortran (column-major) order; minimm stores C order, so the file is rejected "
               "rather than read with its elements reordered")
@@ -127,28 +144,9 @@ def _check_entry(path: str, key: str, zf, info, spec) -> _Entry:
     return _Entry(info, dtype, shape, nbytes)
 
 
-class _guard:
-    """Turn any error of the zip layer while reading one entry into a CheckpointError."""
-
-    def __init__(self, path, key):
-        self.path, self.key = path, key
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if exc is None or isinstance(exc, CheckpointError) or not isinstance(exc, Exception):
-            return False
-        if isinstance(exc, MemoryError):
-            _fail(self.path, self.key, f"does not fit in memory: {exc}")
-        what = "is corrupt (its checksum does not match)" if "CRC" in str(exc) else \
-            "is unreadable (truncated or corrupt?)"
-        raise CheckpointError(f"{self.path!r}: entry {self.key!r} {what}: {exc}") from exc
-
-
 def _read_data(path: str, key: str, zf, entry: _Entry) -> np.ndarray:
     """The entry's data, read into an array of the size the manifest declared (CRC-32 checked)."""
-    with _guard(path, key):
+    with _entry_errors(path, key):
         out = np.empty(entry.shape, dtype=entry.dtype)
         view = memoryview(out.reshape(-1).view(np.uint8))
         with zf.open(entry.info) as stream:
@@ -171,7 +169,7 @@ def _read_manifest(path: str, zf, members) -> dict:
               "(was it written with numpy.savez instead of minimm.io.save?)")
     if info.file_size > MAX_MANIFEST_BYTES + MAX_HEADER_BYTES:
         _fail(path, MANIFEST_KEY, f"is {info.file_size} bytes; a manifest is at most {MAX_MANIFEST_BYTES}")
-    with _guard(path, MANIFEST_KEY), zf.open(info) as stream:
+    with _entry_errors(path, MANIFEST_KEY), zf.open(info) as stream:
         shape, fortran, dtype = _read_header(path, MANIFEST_KEY, stream)
         if dtype != np.dtype("u1") or len(shape) != 1 or fortran:
             _fail(path, MANIFEST_KEY, f"is a {dtype} array of shape {shape}, not UTF-8 bytes")
