@@ -163,6 +163,7 @@ def _read_data(path: str, key: str, zf, entry: _Entry) -> np.ndarray:
 
 
 def _read_manifest(path: str, zf, members) -> dict:
+    """The manifest (size-capped, UTF-8 JSON in a ``uint8`` array), with its format and version checked."""
     info = members.get(MANIFEST_KEY)
     if info is None:
         _fail(path, None, f"is an .npz archive but not a minimm checkpoint: it has no {MANIFEST_KEY!r} entry "
