@@ -295,3 +295,30 @@ def test_training_state_dtype_mismatch_is_rejected_before_loading(training, tmp_
     model = _Model()
     with pytest.raises(CheckpointError, match=r"dtype mismatches: w: checkpoint float64 vs model float32"):
         mio.load_training_checkpoint(bad, model, SGD(model.parameters(), lr=0.1))
+
+
+def test_a_zip_directory_claiming_more_data_than_the_file_holds(good, tmp_path):
+    """Header, manifest and zip directory agree on 32 MiB of weights, but the file holds 256 bytes
+    (a truncated file whose directory survived, or a crafted one): rejected before allocating."""
+    n = 8 << 20
+    members = read_members(good)
+    manifest = read_manifest(good)
+    manifest["arrays"]["weight"]["shape"] = [n]
+    members["__manifest__.npy"] = manifest_bytes(manifest)
+    members["weight.npy"] = npy_header("<f4", (n,)) + WEIGHT.tobytes()
+    bad = tmp_path / "bad.ckpt"
+    write_zip(bad, members)
+    raw = bytearray(bad.read_bytes())
+    entry = raw.index(b"PK\x01\x02")  # the central directory entries, each followed by its name
+    while not raw[entry + 46:].startswith(b"weight.npy"):
+        entry = raw.index(b"PK\x01\x02", entry + 4)
+    size = len(members["weight.npy"]) - WEIGHT.nbytes + 4 * n
+    raw[entry + 20:entry + 28] = size.to_bytes(4, "little") * 2  # compressed and uncompressed sizes
+    bad.write_bytes(bytes(raw))
+    tracemalloc.start()
+    try:
+        msg = rejected(bad, "'weight'", "impossible")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 << 20, (peak, msg)

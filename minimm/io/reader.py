@@ -81,7 +81,7 @@ def _check_directory(path: str, zf: zipfile.ZipFile, file_size: int) -> dict[str
                   "members (what NumPy writes) are read")
         limit = info.compress_size if info.compress_type == zipfile.ZIP_STORED else \
             info.compress_size * MAX_DEFLATE_RATIO + 1024
-        if info.compress_size > file_size or info.file_size > limit:
+        if info.header_offset + info.compress_size > file_size or info.file_size > limit:
             _fail(path, key, f"declares {info.file_size} bytes from {info.compress_size} "
                   f"{_METHODS[info.compress_type]} bytes in a file of {file_size}: impossible (corrupt or crafted)")
         members[key] = info
