@@ -211,6 +211,14 @@ def test_a_symlink_loop(tmp_path):
         mio.load(a)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_loading_a_pipe_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "checkpoint.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        mio.load(fifo)
+
+
 def test_a_missing_folder(tmp_path):
     write_fails(tmp_path / "nowhere" / "c.npz", "the folder does not exist", errno.ENOENT)
 

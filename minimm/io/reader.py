@@ -22,6 +22,8 @@ So the memory a load uses is what the manifest declares, and every failure is on
 from __future__ import annotations
 
 import json
+import os
+import stat
 import zipfile
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -206,9 +208,12 @@ def read_checkpoint(path: str) -> tuple[object, dict[str, np.ndarray]]:
     Raises :class:`CheckpointError` for anything that is not an intact minimm checkpoint.
     """
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            _fail(path, None, "is a folder, not a checkpoint file")
+        if not stat.S_ISREG(mode):  # opening a pipe would wait forever; a device never ends
+            _fail(path, None, "is not a regular file (a pipe, socket or device)")
         f = open(path, "rb")
-    except IsADirectoryError:
-        _fail(path, None, "is a folder, not a checkpoint file")
     except OSError as exc:
         raise CheckpointError(f"cannot read {path!r}: {exc.strerror or exc}") from exc
     with f:
