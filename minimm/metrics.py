@@ -28,6 +28,7 @@ import numpy as np
 
 from . import backend as B
 from .autograd import Tensor, no_grad
+from .generative.vae import elbo, iwae, reparameterize
 
 __all__ = [
     "accuracy",
@@ -204,8 +205,6 @@ def elbo_nats(x, encoder, decoder, likelihood: str = "bernoulli", sigma: float |
     or means (Gaussian). Quality tables report :math:`-\mathrm{ELBO}` ("nats per image"). Runs
     under ``no_grad`` in batches of ``batch_size``.
     """
-    from .generative.vae import elbo, reparameterize
-
     if not isinstance(x, Tensor):
         x = Tensor(_array(x))
     total, n = 0.0, 0
@@ -225,8 +224,6 @@ def iwae_nats(x, encoder, decoder, k: int = 500, likelihood: str = "bernoulli", 
     A thin wrapper over :func:`minimm.generative.vae.iwae`: ``ELBO ≤ L_k ≤ log p(x)``, tighter as k
     grows (the quality table uses k = 500). Batched so that k·batch latents fit in memory.
     """
-    from .generative.vae import iwae
-
     if not isinstance(x, Tensor):
         x = Tensor(_array(x))
     total, n = 0.0, 0

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import numpy as np
+
+from .autograd import Tensor
+from .backend import to_numpy
 
 __all__ = ["show_samples", "show_caption_grid", "plot_loss_curves", "plot_latent_map", "plot_similarity"]
 
 
 def _new_figure(figsize):
-    try:
+    try:  # matplotlib is optional and heavy: imported when the first figure is drawn
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - the test extra installs it
@@ -29,11 +33,7 @@ def _new_figure(figsize):
 
 
 def _host_images(images) -> np.ndarray:
-    from .backend import to_numpy
-
     def host(a):
-        from .autograd import Tensor
-
         return to_numpy(a.data if isinstance(a, Tensor) else a)
 
     x = np.stack([host(a) for a in images]) if isinstance(images, (list, tuple)) else host(images)
@@ -71,8 +71,6 @@ def show_samples(
     dim and bright stay comparable across panels (pass ``vmin=vmax=None`` to autoscale each).
     Returns the Figure.
     """
-    import textwrap
-
     x = _host_images(images)
     n = x.shape[0]
     if captions is not None and len(captions) != n:
@@ -118,8 +116,6 @@ def show_caption_grid(images, captions, path=None, cmap: str = "gray", title: st
     This is the picture of a conditional generator: within a row the samples should vary (it is
     not a lookup table) while all of them match the caption (it listens to the text).
     """
-    import textwrap
-
     rows = [_host_images(r) for r in images]
     if len(rows) != len(captions):
         raise ValueError(f"{len(rows)} rows of images but {len(captions)} captions")
@@ -194,9 +190,6 @@ def plot_latent_map(z, labels=None, label_names=None, path=None, title: str | No
 
     A good latent space puts samples of a class together: the map shows whether it does.
     """
-    from .backend import to_numpy
-    from .autograd import Tensor
-
     z = np.asarray(to_numpy(z.data if isinstance(z, Tensor) else z), dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"latent codes must be (N, d), got shape {z.shape}")
@@ -209,7 +202,7 @@ def plot_latent_map(z, labels=None, label_names=None, path=None, title: str | No
     else:
         labels = np.asarray(to_numpy(labels.data if isinstance(labels, Tensor) else labels))
         classes = np.unique(labels)
-        import matplotlib
+        import matplotlib  # optional and heavy (see _new_figure); already loaded by then
 
         cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
         for k, c in enumerate(classes):
@@ -231,9 +224,6 @@ def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str
 
     After contrastive alignment the diagonal (matching pairs) should stand out.
     """
-    from .backend import to_numpy
-    from .autograd import Tensor
-
     s = np.asarray(to_numpy(sim.data if isinstance(sim, Tensor) else sim), dtype=np.float64)
     if s.ndim != 2:
         raise ValueError(f"a similarity matrix is 2-D, got shape {s.shape}")

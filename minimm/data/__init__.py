@@ -1,14 +1,15 @@
 """The data layer: preprocessing written from scratch, the DataLoader, and offline datasets.
 
 Step 1 of the pipeline ("data preprocessing"): text becomes token ids or TF-IDF vectors
-(:mod:`minimm.data.text`), images are normalised and their features extracted
-(:mod:`minimm.data.preprocessing`), sounds become spectrograms and band energies
-(:mod:`minimm.data.audio`), features are standardised, and batches of aligned modalities are served
+(:mod:`minimm.data.text`), images are normalised and cut into patches
+(:mod:`minimm.data.preprocessing`), feature matrices are scaled and reduced by PCA
+(:mod:`minimm.data.features`), sounds become spectrograms and band energies
+(:mod:`minimm.data.audio`), and batches of aligned modalities are served
 on any device by :class:`DataLoader` (:mod:`minimm.data.loader`). The datasets
 (:mod:`minimm.data.datasets`) are generated or read offline.
 """
 
-from . import audio, datasets, loader, preprocessing, text
+from . import audio, datasets, features, loader, preprocessing, text
 from .audio import (
     band_energies,
     fft_frequencies,
@@ -21,10 +22,8 @@ from .audio import (
 )
 from .datasets import DatasetSplits, MultimodalDataset, load_digits, load_shapes
 from .loader import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
+from .features import PCA, MinMaxScaler, StandardScaler
 from .preprocessing import (
-    PCA,
-    MinMaxScaler,
-    StandardScaler,
     channel_stats,
     extract_patches,
     flatten_images,
@@ -52,6 +51,7 @@ from .text import (
 __all__ = [
     "audio",
     "datasets",
+    "features",
     "loader",
     "preprocessing",
     "text",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import Tensor
 from ..backend import get_array_module
 
 
 def is_tensor(x) -> bool:
-    """True for a minimm Tensor (imported lazily: the data layer must import without the core)."""
-    from ..autograd import Tensor
-
+    """True for a minimm Tensor."""
     return isinstance(x, Tensor)
 
 

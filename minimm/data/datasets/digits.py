@@ -65,7 +65,8 @@ DTMF_KEYPAD = (("1", "2", "3"), ("4", "5", "6"), ("7", "8", "9"), ("*", "0", "#"
 # (row, column) of each key, and the reverse.
 _KEY_POS = {key: (r, c) for r, row in enumerate(DTMF_KEYPAD) for c, key in enumerate(row)}
 
-_INSTALL_HINT = "the Digits data is read from scikit-learn's bundled copy: install it with `pip install minimm[data]` (or `pip install scikit-learn`)"
+_INSTALL_HINT = ("the Digits data is read from scikit-learn's bundled copy: install it with "
+                 "`pip install minimm[data]` (or `pip install scikit-learn`)")
 
 
 def load_digits_arrays():
@@ -73,7 +74,7 @@ def load_digits_arrays():
 
     Raises ImportError with an install hint when scikit-learn is missing.
     """
-    try:
+    try:  # scikit-learn is an optional extra (minimm[data]): imported only when the digits are asked for
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
