@@ -235,9 +235,9 @@ class _NCCL:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by a gpu
             raise DistributedError("the 'nccl' backend needs an NVIDIA GPU, and CuPy finds none")
         self.device = self.local_rank % n_gpus
         cupy.cuda.Device(self.device).use()
-        # rank 0 makes the unique id (a 128-byte token); MPI broadcasts it as bytes
-        uid = np.frombuffer(bytes(nccl.get_unique_id()), dtype=np.uint8) if self.rank == 0 else \
-            np.zeros(128, dtype=np.uint8)
+        # rank 0 makes the unique id (a 128-byte token that CuPy hands out as a tuple of 128 small
+        # integers); MPI broadcasts it to the other ranks as an int64 array
+        uid = np.asarray(nccl.get_unique_id(), dtype=np.int64) if self.rank == 0 else np.zeros(128, np.int64)
         if self.mpi is not None:
             uid = self.mpi.bcast(np.ascontiguousarray(uid), 0)
         self.comm = nccl.NcclCommunicator(self.size, tuple(int(v) for v in uid), self.rank)
@@ -454,7 +454,7 @@ def all_gather(x) -> list:
     a, as_tensor = _unwrap(x)
     _CALLS["all_gather"] += 1
     stacked = _from_wire(g.allgather(_to_wire(g, a)), a)
-    return [_wrap(stacked[i], as_tensor) for i in range(g.size)]
+    return [_wrap(stacked[i, ...], as_tensor) for i in range(g.size)]
 
 
 def barrier() -> None:
