@@ -155,6 +155,48 @@ def test_a_rank_with_a_different_model_stops_every_rank_with_one_line(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Checkpoint and resume under data parallelism (the hooks the Trainer calls)
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_a_two_rank_run_resumes_bit_identically_and_refuses_another_world_size(tmp_path, fresh_group):
+    for mode in ("full", "part", "resume"):
+        proc, _ = mpirun(2, "resume_worker.py", mode, tmp_path)
+        assert proc.returncode == 0, f"{mode}: " + proc.stdout + proc.stderr
+    with np.load(tmp_path / "full.npz") as full, np.load(tmp_path / "resume.npz") as resumed:
+        assert full.files == resumed.files
+        for k in full.files:
+            assert np.array_equal(full[k], resumed[k]), k      # to the bit
+    import resume_worker
+    from minimm.distributed import trainer_hooks as hooks
+
+    model, opt, _ = resume_worker.build()                      # a world of one, here
+    _, extra = minimm.io.load_training_checkpoint(tmp_path / "checkpoint.npz", model, opt)
+    assert extra["world_size"] == 2
+    assert extra["rng_per_rank"][0] != extra["rng_per_rank"][1]   # each rank drew its own noise
+    with pytest.raises(dist.DistributedError, match=r"^rank 0 of 1: this checkpoint was written by 2 ranks; "
+                                                    r"resume it with mpiexec -n 2"):
+        hooks.restore(extra)
+
+
+def test_trainer_hooks_in_a_world_of_one(fresh_group):
+    from minimm.distributed import trainer_hooks as hooks
+
+    assert hooks.is_main() and hooks.seed_for_rank(7) == 7
+    net = nn.Linear(2, 1)
+    model = hooks.wrap(net)
+    assert hooks.wrap(model) is model and model.module is net
+    hooks.sync_after_backward(net)                            # a plain model: nothing to do
+    minimm.manual_seed(3)
+    extra = hooks.checkpoint_extra()
+    assert extra["world_size"] == 1 and extra["rng_per_rank"] == [B.get_rng_state()]
+    minimm.randn(5)
+    hooks.restore(extra)
+    assert B.get_rng_state() == extra["rng_per_rank"][0]
+    hooks.restore(None)                                       # a single-process checkpoint, resumed alone
+    assert hooks.save_on_main(lambda a: a + 1, 1) == 2
+
+
+# ---------------------------------------------------------------------------------------------
 # In one process: the fallback, the backend choice, the deadline
 # ---------------------------------------------------------------------------------------------
 def test_without_a_launcher_the_world_has_one_rank(fresh_group, device):

@@ -10,6 +10,8 @@ launcher the same script runs as a world of one.
   ``no_sync`` for gradient accumulation, a clear error when ranks built different models.
 * :class:`DistributedSampler`, :class:`DistributedLoader` — disjoint per-rank shards of one
   per-epoch shuffle, with the padding/dropping of the remainder made explicit.
+* :mod:`~minimm.distributed.trainer_hooks` — the calls a training loop makes to run data-parallel
+  (only rank 0 writes, per-rank generators in the checkpoint, resume refuses another world size).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .comm import (
 )
 from .ddp import DistributedDataParallel, model_signature
 from .sampler import DistributedLoader, DistributedSampler, shard_indices
+from . import trainer_hooks  # noqa: E402
 
 __all__ = [
     "DistributedError", "DistributedTimeoutError", "init", "is_initialized", "shutdown", "rank", "world_size",
