@@ -12,14 +12,12 @@ order:
 
 minimm implements none of the transport itself; it uses existing engines:
 
-========== ============================================= ==========================================
-backend    moves                                         chosen when
-========== ============================================= ==========================================
-``single`` nothing (world size 1)                        no launcher: the script runs unchanged
-``mpi``    host arrays through MPI (``mpi4py``)          started by ``mpiexec`` (CPU training)
-``nccl``   GPU arrays through NCCL (``cupy.cuda.nccl``);  ``init(backend="nccl")`` or a CUDA device
-           MPI only shares NCCL's unique id at start
-========== ============================================= ==========================================
+* ``single`` — moves nothing (a world of one); chosen when no launcher started the script, which
+  then runs unchanged;
+* ``mpi`` — host arrays through MPI (``mpi4py``); chosen when ``mpiexec`` started the script (CPU
+  training);
+* ``nccl`` — GPU arrays through NCCL (``cupy.cuda.nccl``), MPI only sharing NCCL's unique id at the
+  start; chosen by ``init(backend="nccl")`` or a CUDA ``device``.
 
 **Timeouts.** MPI's blocking ``Allreduce`` waits forever when a peer has stopped. Every collective
 here is started *non-blocking* (``Iallreduce``, ``Ibcast``, ``Iallgather``, ``Ibarrier``; on NCCL a

@@ -1,20 +1,16 @@
 """What a training loop calls to run data-parallel: who writes, when gradients meet, how to resume.
 
-A loop written for one process needs five changes to run as N ranks, and each is one call here:
+A loop written for one process needs six small changes to run as N ranks, and each is one call here:
 
-============================== ==============================================================
-where in the loop              call
-============================== ==============================================================
-fresh start                    ``manual_seed(seed_for_rank(seed))`` — every rank its own noise
-building the model             ``model = wrap(model)`` — a :class:`DistributedDataParallel`
-after ``loss.backward()``      ``sync_after_backward(model)`` — before clipping, so the norm
-                               is the whole batch's
-saving a checkpoint            ``extra.update(checkpoint_extra())`` on **every** rank (it is a
-                               collective), then ``save_on_main(save, ...)``
-after loading a checkpoint     ``restore(extra)`` — refuses another world size, restores this
-                               rank's generator
-progress bars, logs, files     only ``if is_main():``
-============================== ==============================================================
+* at a fresh start: ``manual_seed(seed_for_rank(seed))`` — every rank its own noise;
+* when building the model: ``model = wrap(model)`` — a :class:`DistributedDataParallel`;
+* after ``loss.backward()``: ``sync_after_backward(model)`` — before gradient clipping, so that the
+  norm clipped is the whole batch's;
+* when saving a checkpoint: ``extra.update(checkpoint_extra())`` on **every** rank (it is a
+  collective), then ``save_on_main(save, ...)``;
+* after loading a checkpoint: ``restore(extra)`` — refuses another world size, restores this rank's
+  generator;
+* progress bars, logs, files: only ``if is_main():``.
 
 **Why each rank has its own generator.** With one seed everywhere, every rank would draw the same
 reparameterisation noise and dropout masks for its shard, so the shards would not be independent.
