@@ -382,6 +382,30 @@ def test_nccl_collectives_and_ddp_on_the_gpu(tmp_path, fresh_group):
 
 
 # ---------------------------------------------------------------------------------------------
+# The launcher
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_launch_starts_n_ranks_with_this_python():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "minimm.distributed.launch", "-n", "2",
+                           str(WORKERS / "hello_worker.py")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(line for line in proc.stdout.splitlines() if line.startswith("rank ")) == ["rank 0 of 2 (mpi): sum of ranks 1", "rank 1 of 2 (mpi): sum of ranks 1"]
+
+
+def test_launch_command_and_its_errors():
+    from minimm.distributed.launch import launch_command, main
+
+    assert launch_command(3, ["train.py", "--x"], mpiexec="/opt/mpiexec") == \
+        ["/opt/mpiexec", "-n", "3", sys.executable, "train.py", "--x"]
+    with pytest.raises(ValueError, match="-n must be at least 1"):
+        launch_command(0, ["train.py"], mpiexec="/opt/mpiexec")
+    with pytest.raises(ValueError, match="give a script"):
+        launch_command(2, [], mpiexec="/opt/mpiexec")
+    assert main(["-n", "2"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
 # The scaling benchmark stays runnable (its speed is measured by hand, never asserted)
 # ---------------------------------------------------------------------------------------------
 @needs_mpi
