@@ -404,20 +404,24 @@ def _wrap(a, as_tensor):
 
 
 def _to_wire(g, a):
-    """``a`` as the array kind the backend moves: CuPy on NCCL, a contiguous NumPy array on MPI."""
+    """``a`` as the array kind the backend moves: a contiguous NumPy array for MPI; a CuPy array for
+    NCCL (host arrays — the small control messages of DDP and the hooks — are copied to this rank's
+    GPU and back; GPU arrays are used where they are)."""
     if g.name == "nccl":  # pragma: no cover - needs a GPU
-        if B.device_of(a).type != "cuda":
-            raise DistributedError(f"the 'nccl' backend moves GPU arrays; this one is on '{B.device_of(a)}'")
-        return g.cupy.ascontiguousarray(a)
+        if B.device_of(a).type == "cuda":
+            return g.cupy.ascontiguousarray(a)
+        with g.cupy.cuda.Device(g.device):
+            return g.cupy.asarray(B.to_numpy(a))
     return np.ascontiguousarray(B.to_numpy(a))
 
 
 def _from_wire(w, like):
-    """The backend's result back on the device (and in the namespace) of the input ``like``."""
+    """The backend's result ``w`` back on the device (and in the namespace) of the input ``like``."""
     dev = B.device_of(like)
-    if dev.type == "cpu" or dev.type == "cuda" and B.device_of(w) == dev:
+    if B.device_of(w) == dev:
         return w
-    return B.asarray(w, dev=dev)
+    host = B.to_numpy(w)
+    return host if dev.type == "cpu" else B.asarray(host, dev=dev)
 
 
 def all_reduce(x, op: str = "sum"):
