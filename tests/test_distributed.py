@@ -341,6 +341,8 @@ def test_bad_arguments(fresh_group):
         dist.broadcast(np.ones(2), src=3)
     with pytest.raises(TypeError, match="wraps an nn.Module"):
         dist.DistributedDataParallel(lambda x: x)
+    with pytest.raises(dist.DistributedError, match="set_timeout: timeout must be a positive"):
+        dist.set_timeout(-1)
     dist.shutdown()
     with pytest.raises(dist.DistributedError, match="timeout must be a positive"):
         dist.init(timeout=0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from .comm import (
     DistributedError, DistributedTimeoutError, all_gather, all_reduce, backend_name, barrier, broadcast,
     choose_backend, collective_count, init, is_initialized, launched_by_mpi, local_rank, mpiexec_path, rank,
-    shutdown, timeout, world_size,
+    set_timeout, shutdown, timeout, world_size,
 )
 from .ddp import DistributedDataParallel, model_signature
 from .sampler import DistributedLoader, DistributedSampler, shard_indices
@@ -27,7 +27,7 @@ from . import trainer_hooks  # noqa: E402
 
 __all__ = [
     "DistributedError", "DistributedTimeoutError", "init", "is_initialized", "shutdown", "rank", "world_size",
-    "local_rank", "backend_name", "timeout", "barrier", "all_reduce", "broadcast", "all_gather",
+    "local_rank", "backend_name", "timeout", "set_timeout", "barrier", "all_reduce", "broadcast", "all_gather",
     "choose_backend", "launched_by_mpi", "collective_count", "mpiexec_path", "DistributedDataParallel",
     "model_signature", "DistributedSampler", "DistributedLoader", "shard_indices",
 ]

@@ -44,7 +44,7 @@ from .. import backend as B
 __all__ = [
     "DistributedError", "DistributedTimeoutError", "init", "is_initialized", "shutdown", "rank",
     "world_size", "local_rank", "backend_name", "barrier", "all_reduce", "broadcast", "all_gather",
-    "timeout", "choose_backend", "launched_by_mpi", "collective_count", "mpiexec_path",
+    "timeout", "set_timeout", "choose_backend", "launched_by_mpi", "collective_count", "mpiexec_path",
 ]
 
 #: The deadline of one collective, in seconds, unless ``init(timeout=...)`` or the environment
@@ -363,6 +363,18 @@ def backend_name() -> str:
 def timeout() -> float | None:
     """The deadline of one collective in seconds (None for the single-process world)."""
     return getattr(_group(), "timeout", None)
+
+
+def set_timeout(seconds: float) -> None:
+    """Change the deadline of the collectives from now on (every rank should set the same value):
+    e.g. generous while the ranks start and load data, short once training runs steadily."""
+    seconds = float(seconds)
+    if not seconds > 0:
+        raise DistributedError(f"set_timeout: timeout must be a positive number of seconds, got {seconds!r}")
+    g = _group()
+    for part in (g, getattr(g, "mpi", None)):
+        if part is not None and hasattr(part, "timeout"):
+            part.timeout = seconds
 
 
 def collective_count() -> dict:

@@ -20,13 +20,15 @@ from minimm import distributed as dist
 from minimm import nn
 
 mode, out = sys.argv[1], sys.argv[2]
-dist.init(timeout=float(os.environ.get("MINIMM_DIST_TIMEOUT", "3")))
+dist.init(timeout=60)   # generous while both ranks import and start (a loaded machine is slow)
 r = dist.rank()
 minimm.manual_seed(0)
 width = 9 if (mode == "mismatch" and r == 1) else 8
 model = nn.Sequential(nn.Linear(4, width), nn.Tanh(), nn.Linear(width, 1)).double()
 ddp = dist.DistributedDataParallel(model)
 opt = minimm.optim.SGD(ddp.parameters(), lr=0.1)
+dist.barrier()
+dist.set_timeout(float(os.environ.get("MINIMM_DIST_TIMEOUT", "3")))   # the deadline under test
 x = minimm.randn(8, 4, dtype=minimm.float64)
 for step in range(1000):
     if step == 3 and r == 1:

@@ -52,7 +52,7 @@ def run_epochs(model, opt, loader, epochs):
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
-    dist.init(timeout=float(os.environ.get("MINIMM_DIST_TIMEOUT", "20")))
+    dist.init(timeout=float(os.environ.get("MINIMM_DIST_TIMEOUT", "60")))
     model, opt, loader = build()
     ckpt = os.path.join(out, "checkpoint.npz")
     if mode == "resume":

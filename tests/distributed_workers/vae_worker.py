@@ -85,7 +85,7 @@ def accumulation_check(device: str):
 
 if __name__ == "__main__":
     out, devices = sys.argv[1], sys.argv[2:]
-    dist.init(timeout=float(os.environ.get("MINIMM_DIST_TIMEOUT", "20")))
+    dist.init(timeout=float(os.environ.get("MINIMM_DIST_TIMEOUT", "60")))
     results = {}
     for dev in devices:
         for k, v in train(dev).items():
