@@ -102,8 +102,9 @@ def test_two_rank_vae_equals_one_process_on_the_full_batch(two_rank_vae, dev, fr
 @needs_mpi
 @pytest.mark.parametrize("dev", ["cpu", "strict"])
 def test_no_sync_accumulation_and_one_all_reduce_per_bucket(two_rank_vae, dev):
-    diff, calls, buckets, params, world = two_rank_vae[f"{dev}/#accum"]
+    diff, calls, buckets, params, world, frozen_ok = two_rank_vae[f"{dev}/#accum"]
     assert world == 2
+    assert frozen_ok              # a frozen parameter: no gradient bucket, but rank 0's values everywhere
     assert diff <= 1e-14          # two accumulated half-shards, then one sync == the whole shard
     assert calls == buckets       # one collective per bucket ...
     assert 1 < buckets < params   # ... and buckets hold several parameters

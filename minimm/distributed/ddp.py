@@ -155,7 +155,9 @@ class DistributedDataParallel(Module):
         if comm.world_size() == 1:
             return
         with no_grad():
-            for bucket in self.buckets:
+            # every parameter, frozen ones included (they get no gradient, but must still agree)
+            everything = _buckets(list(self.module.parameters())[::-1], self.bucket_cap_mb * 2**20)
+            for bucket in everything:
                 flat = comm.broadcast(_flatten([p.data for p in bucket.params]), src=0)
                 for p, piece in zip(bucket.params, _unflatten(flat, bucket)):
                     p.data = piece

@@ -80,7 +80,14 @@ def accumulation_check(device: str):
     ddp.backward(ddp.loss(xs, es))
     whole = [minimm.backend.to_numpy(p.grad.data) for p in model.parameters()]
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(accumulated, whole))
-    return diff, calls, len(ddp.buckets), len(list(model.parameters()))
+    # a frozen parameter is left out of the gradient buckets but still copied from rank 0
+    minimm.manual_seed(dist.rank())
+    frozen = TinyVAE().double().to(device)
+    frozen.enc[0].weight.requires_grad_(False)
+    n_grad = sum(b.numel for b in dist.DistributedDataParallel(frozen).buckets)
+    copied = np.asarray(dist.all_gather(minimm.backend.to_numpy(frozen.enc[0].weight.data)))
+    frozen_ok = n_grad == sum(p.numel() for p in frozen.parameters()) - D * H and np.array_equal(copied[0], copied[-1])
+    return diff, calls, len(ddp.buckets), len(list(model.parameters())), frozen_ok
 
 
 if __name__ == "__main__":
@@ -90,8 +97,8 @@ if __name__ == "__main__":
     for dev in devices:
         for k, v in train(dev).items():
             results[f"{dev}/{k}"] = v
-        diff, calls, buckets, params = accumulation_check(dev)
-        results[f"{dev}/#accum"] = np.asarray([diff, calls, buckets, params, dist.world_size()])
+        diff, calls, buckets, params, frozen_ok = accumulation_check(dev)
+        results[f"{dev}/#accum"] = np.asarray([diff, calls, buckets, params, dist.world_size(), frozen_ok])
     if dist.rank() == 0:
         np.savez(out, **results)
     dist.barrier()
