@@ -1,0 +1,33 @@
+"""Data parallelism: N processes, one model each, each a shard of every batch.
+
+Run a script with ``mpiexec -n 2 python train.py`` (CPU, MPI through ``mpi4py``: ``pip install
+minimm[mpi]``) or with one process per GPU and ``init(backend="nccl")`` (NCCL through CuPy). Without a
+launcher the same script runs as a world of one.
+
+* :mod:`~minimm.distributed.comm` — ``init``, ``rank``, ``world_size``, ``barrier``, ``all_reduce``,
+  ``broadcast``, ``all_gather``; every collective has a deadline (see its docstring).
+* :class:`DistributedDataParallel` — parameters copied from rank 0, gradients averaged in buckets,
+  ``no_sync`` for gradient accumulation, a clear error when ranks built different models.
+* :class:`DistributedSampler`, :class:`DistributedLoader` — disjoint per-rank shards of one
+  per-epoch shuffle, with the padding/dropping of the remainder made explicit.
+* :mod:`~minimm.distributed.trainer_hooks` — the calls a training loop makes to run data-parallel
+  (only rank 0 writes, per-rank generators in the checkpoint, resume refuses another world size).
+"""
+
+from __future__ import annotations
+
+from .comm import (
+    DistributedError, DistributedTimeoutError, all_gather, all_reduce, backend_name, barrier, broadcast,
+    choose_backend, collective_count, init, is_initialized, launched_by_mpi, local_rank, mpiexec_path, rank,
+    set_timeout, shutdown, timeout, world_size,
+)
+from .ddp import DistributedDataParallel, model_signature
+from .sampler import DistributedLoader, DistributedSampler, shard_indices
+from . import trainer_hooks  # noqa: E402
+
+__all__ = [
+    "DistributedError", "DistributedTimeoutError", "init", "is_initialized", "shutdown", "rank", "world_size",
+    "local_rank", "backend_name", "timeout", "set_timeout", "barrier", "all_reduce", "broadcast", "all_gather",
+    "choose_backend", "launched_by_mpi", "collective_count", "mpiexec_path", "DistributedDataParallel",
+    "model_signature", "DistributedSampler", "DistributedLoader", "shard_indices",
+]

@@ -1,0 +1,472 @@
+"""minimm.distributed: data-parallel training proved equal to one process, failures that end cleanly,
+and the sampler's shards.
+
+The multi-rank tests start ``mpiexec -n 2`` on small scripts in ``tests/distributed_workers/``. The
+``mpi`` extra (part of the ``test`` extra) installs ``mpich`` and ``mpi4py`` from the package registry;
+only where they cannot be found are those tests skipped, with the reason printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minimm
+from minimm import backend as B
+from minimm import distributed as dist
+from minimm import nn
+from minimm.distributed import comm
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKERS = ROOT / "tests" / "distributed_workers"
+sys.path.insert(0, str(WORKERS))
+import vae_worker  # noqa: E402
+
+MPIEXEC = dist.mpiexec_path()
+HAVE_MPI4PY = importlib.util.find_spec("mpi4py") is not None
+MPI_MISSING = None if (MPIEXEC and HAVE_MPI4PY) else (
+    "MPI tests not run: " + ("mpi4py is not installed" if not HAVE_MPI4PY else "no mpiexec next to Python or on PATH")
+    + " (pip install minimm[mpi])"
+)
+if MPI_MISSING:  # say why, also without -rs
+    print(MPI_MISSING, file=sys.stderr)
+needs_mpi = pytest.mark.skipif(MPI_MISSING is not None, reason=MPI_MISSING or "")
+
+
+def mpirun(n: int, script: str, *args, timeout: float = 60, env_extra=None):
+    """``mpiexec -n n python tests/distributed_workers/script args…``; returns (process, seconds)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **(env_extra or {}))
+    t0 = time.monotonic()
+    proc = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, str(WORKERS / script), *map(str, args)],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    return proc, time.monotonic() - t0
+
+
+@pytest.fixture
+def fresh_group():
+    """Each in-process test starts and ends outside any group (the fallback is a world of one)."""
+    dist.shutdown()
+    yield
+    dist.shutdown()
+
+
+def rel_diff(a: dict, b: dict) -> float:
+    """max over parameters of max|a − b| / max|b|."""
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two ranks == one process
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_rank_vae(tmp_path_factory):
+    """One ``mpiexec -n 2`` run of the VAE worker on cpu and on the strict stand-in device."""
+    if MPI_MISSING:
+        pytest.skip(MPI_MISSING)
+    out = tmp_path_factory.mktemp("vae") / "params.npz"
+    proc, _ = mpirun(2, "vae_worker.py", out, "cpu", "strict")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with np.load(out) as f:
+        return {k: f[k] for k in f.files}
+
+
+@needs_mpi
+@pytest.mark.parametrize("dev", ["cpu", "strict"])
+def test_two_rank_vae_equals_one_process_on_the_full_batch(two_rank_vae, dev, fresh_group):
+    """20 Adam steps of a VAE (float64), batch of 16 sharded over 2 ranks whose initialisations
+    differ, end at the parameters of one process training on the whole batch."""
+    dist.init()
+    assert dist.world_size() == 1 and dist.backend_name() == "single"
+    reference = vae_worker.train(dev)                       # one process, full batch
+    two = {k.split("/", 1)[1]: v for k, v in two_rank_vae.items() if k.startswith(dev + "/") and "#" not in k}
+    diff = rel_diff(two, reference)
+    print(f"{dev}: 2 ranks vs 1 process after {vae_worker.STEPS} Adam steps: relative difference {diff:.2e}")
+    assert diff <= 1e-12
+    # the training moved the parameters, so the agreement is not that of two untouched models
+    minimm.manual_seed(10)
+    init = {k: B.to_numpy(v.data) for k, v in vae_worker.TinyVAE().double().state_dict().items()}
+    assert rel_diff(init, reference) > 1e-2
+
+
+@needs_mpi
+@pytest.mark.parametrize("dev", ["cpu", "strict"])
+def test_no_sync_accumulation_and_one_all_reduce_per_bucket(two_rank_vae, dev):
+    diff, calls, buckets, params, world, frozen_ok = two_rank_vae[f"{dev}/#accum"]
+    assert world == 2
+    assert frozen_ok              # a frozen parameter: no gradient bucket, but rank 0's values everywhere
+    assert diff <= 1e-14          # two accumulated half-shards, then one sync == the whole shard
+    assert calls == buckets       # one collective per bucket ...
+    assert 1 < buckets < params   # ... and buckets hold several parameters
+
+
+# ---------------------------------------------------------------------------------------------
+# A rank that fails
+# ---------------------------------------------------------------------------------------------
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "Error:" in line]
+
+
+@needs_mpi
+def test_a_stalled_rank_ends_the_other_with_one_line_within_the_timeout(tmp_path):
+    timeout = 2.0
+    proc, seconds = mpirun(2, "fault_worker.py", "stall", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": str(timeout)})
+    assert proc.returncode != 0
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("DistributedTimeoutError: rank 0 of 2: all_reduce did not complete within 2 s")
+    assert "Traceback" not in proc.stderr
+    assert seconds < timeout + 20        # start-up included; without the deadline it would hang for 600 s
+    saved = minimm.io.load(tmp_path / "model.npz")
+    assert set(saved) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
+@needs_mpi
+def test_a_killed_rank_ends_the_job_and_leaves_the_checkpoint_whole(tmp_path):
+    """MPICH's launcher notices the killed rank and stops the others at once, before any deadline."""
+    proc, seconds = mpirun(2, "fault_worker.py", "kill", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "30"})
+    assert proc.returncode != 0
+    assert seconds < 30
+    assert "rank 1: stopping (kill)" in proc.stdout
+    saved = minimm.io.load(tmp_path / "model.npz")       # the last atomic write is intact
+    assert np.all(np.isfinite(B.to_numpy(saved["0.weight"].data)))
+
+
+@needs_mpi
+def test_a_rank_with_a_different_model_stops_every_rank_with_one_line(tmp_path):
+    proc, _ = mpirun(2, "fault_worker.py", "mismatch", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "10"})
+    assert proc.returncode != 0
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 2, proc.stderr                   # one line from each rank
+    for line in lines:
+        assert line.startswith("DistributedError: DistributedDataParallel: the model differs between ranks")
+        assert "rank 0: 4 parameters" in line and "rank 1: 4 parameters" in line
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "model.npz").exists()          # nobody trained
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoint and resume under data parallelism (the hooks the Trainer calls)
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_a_two_rank_run_resumes_bit_identically_and_refuses_another_world_size(tmp_path, fresh_group):
+    for mode in ("full", "part", "resume"):
+        proc, _ = mpirun(2, "resume_worker.py", mode, tmp_path)
+        assert proc.returncode == 0, f"{mode}: " + proc.stdout + proc.stderr
+    with np.load(tmp_path / "full.npz") as full, np.load(tmp_path / "resume.npz") as resumed:
+        assert full.files == resumed.files
+        for k in full.files:
+            assert np.array_equal(full[k], resumed[k]), k      # to the bit
+    import resume_worker
+    from minimm.distributed import trainer_hooks as hooks
+
+    model, opt, _ = resume_worker.build()                      # a world of one, here
+    _, extra = minimm.io.load_training_checkpoint(tmp_path / "checkpoint.npz", model, opt)
+    assert extra["world_size"] == 2
+    assert extra["rng_per_rank"][0] != extra["rng_per_rank"][1]   # each rank drew its own noise
+    with pytest.raises(dist.DistributedError, match=r"^rank 0 of 1: this checkpoint was written by 2 ranks; "
+                                                    r"resume it with mpiexec -n 2"):
+        hooks.restore(extra)
+
+
+def test_trainer_hooks_in_a_world_of_one(fresh_group):
+    from minimm.distributed import trainer_hooks as hooks
+
+    assert hooks.is_main() and hooks.seed_for_rank(7) == 7
+    net = nn.Linear(2, 1)
+    model = hooks.wrap(net)
+    assert hooks.wrap(model) is model and model.module is net
+    hooks.sync_after_backward(net)                            # a plain model: nothing to do
+    minimm.manual_seed(3)
+    extra = hooks.checkpoint_extra()
+    assert extra["world_size"] == 1 and extra["rng_per_rank"] == [B.get_rng_state()]
+    minimm.randn(5)
+    hooks.restore(extra)
+    assert B.get_rng_state() == extra["rng_per_rank"][0]
+    hooks.restore(None)                                       # a single-process checkpoint, resumed alone
+    assert hooks.save_on_main(lambda a: a + 1, 1) == 2
+
+
+def _trainer_class():
+    """The Trainer, wherever the package layout keeps it (it is moving to minimm.training)."""
+    try:
+        from minimm.training import Trainer
+    except ImportError:
+        from minimm.multimodal.training import Trainer
+    return Trainer
+
+
+class _NoisyRegression(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def loss(self, batch):
+        x, y = batch
+        return ((self.fc(x + 0.1 * minimm.randn(*x.shape)) - y) ** 2).mean()
+
+
+def _fit_on_a_shard(epochs, out_dir, resume=False):
+    minimm.manual_seed(123)
+    model = dist.DistributedDataParallel(_NoisyRegression())
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 3))
+    data = minimm.data.TensorDataset(x, x @ rng.normal(size=(3, 2)))
+    loader = dist.DistributedLoader(data, batch_size=4, seed=7, num_replicas=2, rank=1)   # rank 1's shard
+    trainer = _trainer_class()(model, minimm.optim.Adam(model.parameters(), lr=0.05), loader, epochs,
+                               out_dir=out_dir, progress=False)
+    trainer.fit(resume=resume)
+    return trainer, {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def test_the_trainer_runs_a_ddp_model_on_a_distributed_loader_and_resumes_exactly(tmp_path, fresh_group):
+    """The Trainer, unchanged: ``model.loss`` falls through the wrapper, checkpoints hold the plain
+    model's names, and the loader's shard order is restored from the generator it saves."""
+    straight, final = _fit_on_a_shard(4, None)
+    assert straight.step == 4 * 4                     # 15 samples of rank 1's shard, batches of 4
+    _fit_on_a_shard(2, tmp_path)
+    assert set(minimm.io.load(tmp_path / "checkpoint.npz")["model"]) == {"fc.weight", "fc.bias"}
+    resumed, again = _fit_on_a_shard(4, tmp_path, resume=True)
+    assert resumed.step == straight.step
+    for k in final:
+        assert np.array_equal(final[k], again[k]), k
+
+
+# ---------------------------------------------------------------------------------------------
+# In one process: the fallback, the backend choice, the deadline
+# ---------------------------------------------------------------------------------------------
+def test_without_a_launcher_the_world_has_one_rank(fresh_group, device):
+    assert not dist.is_initialized()
+    x = minimm.randn(3, 2, dtype=minimm.float64, device=device)
+    out = dist.all_reduce(x, op="mean")      # the first collective initialises the group
+    assert dist.is_initialized() and (dist.rank(), dist.world_size()) == (0, 1)
+    assert out.device == x.device and np.array_equal(out.numpy(), x.numpy())
+    assert out.data is not x.data
+    gathered = dist.all_gather(x.data)
+    assert len(gathered) == 1 and B.device_of(gathered[0]) == B.device(device)
+    assert np.array_equal(B.to_numpy(dist.broadcast(x.data)), x.numpy())
+    dist.barrier()
+
+
+def test_ddp_in_a_world_of_one_is_the_plain_model(fresh_group, device):
+    minimm.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double().to(device)
+    x = minimm.randn(4, 3, dtype=minimm.float64, device=device)
+    (net(x) ** 2).sum().backward()
+    plain = [p.grad.numpy().copy() for p in net.parameters()]
+    net.zero_grad()
+    ddp = dist.DistributedDataParallel(net)
+    ddp.backward((ddp(x) ** 2).sum())
+    assert all(np.array_equal(a, p.grad.numpy()) for a, p in zip(plain, net.parameters()))
+    assert list(ddp.state_dict()) == list(net.state_dict())     # checkpoints without a "module." prefix
+    net.note = "plain"
+    assert ddp.note == "plain" and ddp.module is net            # attributes fall through to the module
+
+
+def test_buckets_are_bounded_and_keep_one_dtype():
+    from minimm.distributed.ddp import _buckets
+
+    ps = [nn.Parameter(np.zeros(n)) for n in (10, 10, 300, 5, 5)]
+    ps.insert(2, nn.Parameter(np.zeros(3, dtype=np.float32)))
+    buckets = _buckets(ps, cap_bytes=200)
+    assert [len(b.params) for b in buckets] == [2, 1, 1, 2]      # 160 B; new dtype; alone (2400 B); 80 B
+    assert sum(b.numel for b in buckets) == sum(p.numel() for p in ps)
+
+
+def test_backend_choice():
+    assert dist.choose_backend(None, "cpu", launched=False) == "single"
+    assert dist.choose_backend(None, "cpu", launched=True) == "mpi"
+    assert dist.choose_backend(None, "strict", launched=True) == "mpi"
+    assert dist.choose_backend(None, "cuda:1", launched=False) == "nccl"
+    assert dist.choose_backend("MPI", "cuda", launched=False) == "mpi"
+    with pytest.raises(dist.DistributedError, match="unknown backend 'gloo'"):
+        dist.choose_backend("gloo")
+    assert dist.launched_by_mpi({"PMI_SIZE": "2"}) and dist.launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "4"})
+    assert not dist.launched_by_mpi({"HOME": "/"})
+
+
+def test_nccl_without_cupy_says_how_to_install_it(fresh_group, monkeypatch):
+    def no_cupy():
+        raise dist.DistributedError("the 'nccl' backend needs CuPy with NCCL (ModuleNotFoundError: No module "
+                                    "named 'cupy'); install it with: pip install minimm[gpu] (one process per GPU)")
+
+    if B._cupy is None:   # the real import fails here: check the real message
+        with pytest.raises(dist.DistributedError, match=r"needs CuPy with NCCL .*pip install minimm\[gpu\]"):
+            dist.init(backend="nccl")
+    monkeypatch.setattr(comm, "_import_cupy", no_cupy)
+    with pytest.raises(dist.DistributedError, match=r"pip install minimm\[gpu\]"):
+        dist.init(backend="nccl")
+    assert not dist.is_initialized()
+
+
+def test_mpi_without_mpi4py_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake(name, *a, **k):
+        if name.startswith("mpi4py"):
+            raise ImportError("No module named 'mpi4py'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(dist.DistributedError, match=r"needs mpi4py .*pip install minimm\[mpi\]"):
+        comm._import_mpi()
+
+
+def test_a_collective_that_never_completes_raises_one_line_after_its_deadline():
+    t0 = time.monotonic()
+    with pytest.raises(dist.DistributedTimeoutError) as info:
+        comm._poll(lambda: False, "all_reduce", 0.05, 1, 4)
+    assert 0.05 <= time.monotonic() - t0 < 2
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith("rank 1 of 4: all_reduce did not complete within 0.05 s")
+
+
+def test_bad_arguments(fresh_group):
+    with pytest.raises(dist.DistributedError, match="op must be"):
+        dist.all_reduce(np.ones(2), op="prod")
+    with pytest.raises(dist.DistributedError, match="needs a floating array"):
+        dist.all_reduce(np.ones(2, dtype=np.int64), op="mean")
+    with pytest.raises(dist.DistributedError, match="src=3 is not a rank of a world of 1"):
+        dist.broadcast(np.ones(2), src=3)
+    with pytest.raises(TypeError, match="wraps an nn.Module"):
+        dist.DistributedDataParallel(lambda x: x)
+    with pytest.raises(dist.DistributedError, match="set_timeout: timeout must be a positive"):
+        dist.set_timeout(-1)
+    dist.shutdown()
+    with pytest.raises(dist.DistributedError, match="timeout must be a positive"):
+        dist.init(timeout=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sampler
+# ---------------------------------------------------------------------------------------------
+sampler_args = dict(n=st.integers(1, 200), world=st.integers(1, 8), seed=st.integers(0, 2**31),
+                    epoch=st.integers(0, 1000), drop_last=st.booleans())
+
+
+@given(**sampler_args)
+def test_sampler_shards_are_disjoint_equal_and_cover_the_data(n, world, seed, epoch, drop_last):
+    shards = []
+    for r in range(world):
+        s = dist.DistributedSampler(n, num_replicas=world, rank=r, seed=seed, drop_last=drop_last)
+        s.set_epoch(epoch)
+        idx = s.indices()
+        assert len(idx) == len(s)
+        shards.append(idx)
+    assert len({len(s) for s in shards}) == 1                 # every rank runs the same number of steps
+    every = np.concatenate(shards)
+    assert np.all((every >= 0) & (every < n))
+    if drop_last:
+        assert len(every) == n - n % world and len(set(every.tolist())) == len(every)   # disjoint
+    else:
+        assert set(every.tolist()) == set(range(n))           # covering
+        assert len(every) - n == (-n) % world                 # exactly the padding repeats
+
+
+@given(n=st.integers(10, 200), world=st.integers(1, 4), seed=st.integers(0, 2**31), epoch=st.integers(0, 1000))
+def test_sampler_reshuffles_each_epoch_and_is_deterministic(n, world, seed, epoch):
+    a = dist.DistributedSampler(n, num_replicas=world, rank=0, seed=seed)
+    b = dist.DistributedSampler(n, num_replicas=world, rank=0, seed=seed)
+    a.set_epoch(epoch)
+    b.set_epoch(epoch)
+    assert np.array_equal(a.indices(), b.indices())           # same seed, same epoch: same shard
+    first = a.indices()
+    a.set_epoch(epoch + 1)
+    assert not np.array_equal(first, a.indices())             # a new epoch: a new shuffle
+    plain = dist.DistributedSampler(n, num_replicas=world, rank=0, shuffle=False)
+    assert np.array_equal(plain.indices(), np.arange(0, n + (-n) % world, world) % n)
+
+
+def test_distributed_loader_shards_each_epoch_and_resumes_from_its_generator():
+    x = np.arange(22, dtype=np.float64)[:, None]
+    ds = minimm.data.TensorDataset(x)
+    loaders = [dist.DistributedLoader(ds, batch_size=4, seed=7, num_replicas=2, rank=r, pad=False) for r in (0, 1)]
+    assert len(loaders[0]) == 3                                # 11 samples per rank, in batches of 4
+    epochs = []
+    for _ in range(2):
+        seen = [np.concatenate([b[0].numpy()[:, 0] for b in loader]) for loader in loaders]
+        assert not set(seen[0]) & set(seen[1]) and len(seen[0]) == len(seen[1]) == 11
+        epochs.append(seen[0])
+    assert not np.array_equal(epochs[0], epochs[1])
+    state = loaders[0]._rng.bit_generator.state               # what the Trainer's checkpoint saves
+    nxt = loaders[0].epoch_indices()
+    loaders[0]._rng.bit_generator.state = state
+    assert np.array_equal(loaders[0].epoch_indices(), nxt)
+    with pytest.raises(ValueError, match="rank 2 is not a rank of a world of 2"):
+        dist.DistributedSampler(10, num_replicas=2, rank=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# NCCL on a GPU (a world of one without a launcher; two ranks where there are two GPUs)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(not B.cuda_is_available(), reason="NCCL backend not tested: CuPy or a GPU is missing")
+def test_nccl_collectives_and_ddp_on_the_gpu(tmp_path, fresh_group):
+    n = 2 if (B.cuda_device_count() >= 2 and not MPI_MISSING) else 1
+    out = tmp_path / "nccl.npz"
+    cmd = ([MPIEXEC, "-n", "2"] if n == 2 else []) + [sys.executable, str(WORKERS / "nccl_worker.py"), str(out)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + str(WORKERS))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with np.load(out) as f:
+        assert int(f["world"]) == n
+        assert np.array_equal(f["summed"], np.arange(6.0) * n)
+        gpu = {k[2:]: f[k] for k in f.files if k.startswith("p/")}
+    reference = vae_worker.train("cpu")          # one CPU process on the whole batch
+    # GPU and CPU BLAS sum in different orders: agreement to rounding, not to the bit
+    assert rel_diff(gpu, reference) <= 1e-10
+
+
+# ---------------------------------------------------------------------------------------------
+# The launcher
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_launch_starts_n_ranks_with_this_python():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "minimm.distributed.launch", "-n", "2",
+                           str(WORKERS / "hello_worker.py")], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(line for line in proc.stdout.splitlines() if line.startswith("rank ")) == ["rank 0 of 2 (mpi): sum of ranks 1", "rank 1 of 2 (mpi): sum of ranks 1"]
+
+
+def test_launch_command_and_its_errors():
+    from minimm.distributed.launch import launch_command, main
+
+    assert launch_command(3, ["train.py", "--x"], mpiexec="/opt/mpiexec") == \
+        ["/opt/mpiexec", "-n", "3", sys.executable, "train.py", "--x"]
+    with pytest.raises(ValueError, match="-n must be at least 1"):
+        launch_command(0, ["train.py"], mpiexec="/opt/mpiexec")
+    with pytest.raises(ValueError, match="give a script"):
+        launch_command(2, [], mpiexec="/opt/mpiexec")
+    assert main(["-n", "2"]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The scaling benchmark stays runnable (its speed is measured by hand, never asserted)
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_scaling_benchmark_smoke(tmp_path):
+    import json
+
+    out = tmp_path / "scaling.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--smoke", "--json", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["workload"] == "W1" and result["ranks"] == 2 and result["buckets"] >= 1
+    assert result["one_rank_ms"] > 0 and result["n_ranks_ms"] > 0
+    assert result["efficiency"] == pytest.approx(result["one_rank_ms"] / (2 * result["n_ranks_ms"]))
+    assert "scaling efficiency" in proc.stdout
