@@ -33,6 +33,7 @@ from .ops import (
 from . import autograd  # noqa: E402  (``minimm.autograd.grad``)
 from .ops.trig import cos, log10, sin, tril, triu  # noqa: E402
 from .random import Generator, multinomial  # noqa: E402
+from .extras import allclose, bmm, equal, inference_mode, is_floating_point, isclose, mm, numel  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from . import tensor_extras  # noqa: E402,F401  (x.sin(), x.tril(), x.nelement() ... on Tensor)
 

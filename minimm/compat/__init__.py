@@ -19,6 +19,7 @@ What resolves where (each ``torch`` name is an alias of the minimm module beside
 ``torch.utils.data``               ``minimm.utils.data`` (``DataLoader``, ``TensorDataset`` …)
 ``torch.autograd``                 ``minimm.autograd``, with ``Function`` accepting PyTorch's
                                    ``@staticmethod forward(ctx, …)`` (:mod:`minimm.ctx_function`)
+                                   and ``gradcheck``/``gradgradcheck`` from :mod:`minimm.testing`
 ``torch.cuda``, ``torch.backends`` ``minimm.cuda``, ``minimm.backends``
 =================================  ===========================================================
 
@@ -145,8 +146,11 @@ class _Alias(types.ModuleType):
 def _overrides(torch_name: str) -> dict:
     if torch_name == "torch.autograd":
         from .. import ctx_function
+        from ..testing import gradcheck, gradgradcheck
 
-        return {"Function": ctx_function.Function, "function": ctx_function}
+        # PyTorch keeps gradcheck in torch.autograd; minimm keeps it in minimm.testing
+        return {"Function": ctx_function.Function, "function": ctx_function,
+                "gradcheck": gradcheck, "gradgradcheck": gradgradcheck}
     return {}
 
 
