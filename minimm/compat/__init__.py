@@ -182,7 +182,9 @@ class _Finder(importlib.abc.MetaPathFinder):
         if fullname != "torch" and not fullname.startswith("torch."):
             return None
         if fullname not in ALIASES:
-            raise ModuleNotInMinimm(_message(fullname), name=fullname)
+            # (no ``name=``: ``from torch.utils import tensorboard`` would then swallow the error
+            # and report a vaguer "cannot import name")
+            raise ModuleNotInMinimm(_message(fullname))
         return importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=True)
 
 
