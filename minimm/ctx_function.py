@@ -37,6 +37,13 @@ inputs inside backward     ``self.args()``                             ``ctx.sav
 Gradients of gradients work too: under ``create_graph=True`` the backward runs on Tensors with
 recording on, and the saved inputs are the original Tensors, so the backward's own ops are
 recorded and can be differentiated again.
+
+Which ``apply`` runs is decided once, when the class is defined: the :class:`Function` below gives
+a subclass whose ``forward`` is a ``staticmethod`` the ``apply`` of :func:`apply_ctx_function`.
+The same two lines in :class:`minimm.autograd.Function` itself (an ``__init_subclass__`` that does
+``if isinstance(cls.__dict__.get("forward"), staticmethod): cls.apply =
+classmethod(apply_ctx_function)``) would make ``minimm.autograd.Function`` accept both styles at
+no cost on the engine's hot path.
 """
 
 from __future__ import annotations
