@@ -20,7 +20,11 @@ import numpy as np
 from . import backend as B
 from .autograd import Tensor, int64
 
-__all__ = ["Generator", "multinomial", "draw", "host_rng"]
+__all__ = ["Generator", "multinomial", "draw", "host_rng", "manual_seed", "initial_seed"]
+
+# ``torch.random.manual_seed`` is ``torch.manual_seed``: the same here
+manual_seed = B.manual_seed
+initial_seed = B.initial_seed
 
 
 class Generator:

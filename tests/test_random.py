@@ -36,6 +36,14 @@ def test_generator_reproduces_and_leaves_the_global_stream_alone(device):
     np.testing.assert_array_equal(host(minimm.rand(4, generator=g, device=device)), on_cpu)
 
 
+def test_random_module_seeds_the_global_stream_like_torch_random():
+    minimm.random.manual_seed(9)
+    a = host(minimm.rand(3))
+    minimm.manual_seed(9)
+    np.testing.assert_array_equal(host(minimm.rand(3)), a)
+    assert minimm.random.initial_seed() == 9
+
+
 def test_generator_state_round_trip_and_seed():
     g = minimm.Generator()
     assert g.initial_seed() == 67280421310721 and "minimm.Generator" in repr(g)
