@@ -19,8 +19,9 @@ from .autograd import (
 from .backend import Device, DeviceError, get_array_module, initial_seed, manual_seed
 from .backend import device as device
 from .creation import (
-    arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, normal, ones, ones_like, rand,
-    rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    arange, as_tensor, empty, eye, from_numpy, full, full_like, get_default_device, linspace, normal, ones,
+    ones_like, rand, rand_like, randint, randn, randn_like, randperm, set_default_device, tensor, zeros,
+    zeros_like,
 )
 from .ops import (
     abs, add, all, amax, amin, any, argmax, argmin, broadcast_to, cast, cat, chunk, clamp, clip, clone,
@@ -30,6 +31,11 @@ from .ops import (
     stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
 )
 from . import autograd  # noqa: E402  (``minimm.autograd.grad``)
+from .ops.trig import cos, log10, sin, tril, triu  # noqa: E402
+from .random import Generator, multinomial  # noqa: E402
+from .extras import allclose, bmm, equal, inference_mode, is_floating_point, isclose, mm, numel  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from . import tensor_extras  # noqa: E402,F401  (x.sin(), x.tril(), x.nelement() ... on Tensor)
 
 float = float32  # PyTorch's aliases
 double = float64
@@ -43,3 +49,4 @@ def is_tensor(obj) -> bool:
 
 # The layers above the engine, importable as attributes like ``torch.nn`` and ``torch.optim``.
 from . import nn, optim, io, generative  # noqa: E402,F401
+from . import backends, utils  # noqa: E402,F401  (``torch.backends.mps``, ``torch.utils.data``)

@@ -1,7 +1,11 @@
 """Making tensors: from data, filled with constants, ranges, identity matrices and random draws.
 
 Random draws come from the seeded generators of :mod:`minimm.backend`, so
-``minimm.manual_seed(0)`` makes every one of them reproducible.
+``minimm.manual_seed(0)`` makes every one of them reproducible; ``generator=`` (a
+:class:`minimm.Generator`) draws from a private stream instead.
+
+Where no ``device`` is given, tensors are made on the default device: the CPU unless
+:func:`set_default_device` chose another (as ``torch.set_default_device`` does).
 """
 
 from __future__ import annotations
@@ -10,12 +14,32 @@ import numpy as np
 
 from . import backend as B
 from .autograd import Tensor, as_dtype, get_default_dtype, int64
+from .random import draw
 
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "rand", "randn", "randint", "randperm", "zeros_like", "ones_like", "full_like", "rand_like",
-    "randn_like", "normal",
+    "randn_like", "normal", "set_default_device", "get_default_device",
 ]
+
+_default_device = None  # None: the CPU
+
+
+def set_default_device(device) -> None:
+    """Make ``device`` (``"cpu"``, ``"cuda"``, ``"strict"``...) where factory functions put a tensor
+    when they are given no ``device``; ``None`` goes back to the CPU."""
+    global _default_device
+    _default_device = None if device is None else B.device(device)
+
+
+def get_default_device() -> B.Device:
+    """Where factory functions put tensors when no ``device`` is given (the CPU by default)."""
+    return B.device(_default_device)
+
+
+def _dev(device) -> B.Device:
+    """The device asked for, or the default one."""
+    return B.device(device if device is not None else _default_device)
 
 
 def _finish(data, requires_grad):
@@ -39,6 +63,8 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
     """
     if isinstance(data, Tensor):
         data = data.data
+    if device is None:
+        device = _default_device
     t = Tensor(data, dtype=dtype, device=device)
     if t.data is data:  # tensor() always copies, like PyTorch
         xp = B.get_array_module(data)
@@ -52,6 +78,8 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like :func:`tensor` but shares memory with ``data`` when no copy is needed."""
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
+    if device is None and not isinstance(data, Tensor) and not hasattr(data, "__array_namespace__"):
+        device = _default_device  # Python data or a NumPy array: made on the default device
     return Tensor(data, dtype=dtype, device=device)
 
 
@@ -64,10 +92,11 @@ def _full(shape, value, dtype, device, requires_grad):
     dt = as_dtype(dtype) if dtype is not None else (
         get_default_dtype() if isinstance(value, float) else (int64 if isinstance(value, int) and not isinstance(value, bool) else np.dtype(bool) if isinstance(value, bool) else get_default_dtype())
     )
+    device = _dev(device)
     xp = B.namespace_for(device)
-    kw = {} if xp is np else ({"device": B._strict_device(B.device(device))} if B.device(device).type == "strict" else {})
-    if B.device(device).type == "cuda":  # pragma: no cover - needs a GPU
-        with xp.cuda.Device(B.device(device).index or 0):
+    kw = {} if xp is np else ({"device": B._strict_device(device)} if device.type == "strict" else {})
+    if device.type == "cuda":  # pragma: no cover - needs a GPU
+        with xp.cuda.Device(device.index or 0):
             return _finish(xp.full(shape, value, dtype=dt), requires_grad)
     return _finish(xp.full(shape, value, dtype=B.native_dtype(xp, dt), **kw), requires_grad)
 
@@ -100,50 +129,91 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
     host = np.arange(start, end, step, dtype=as_dtype(dtype))
-    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+    return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     host = np.linspace(start, end, steps, dtype=as_dtype(dtype))
-    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+    return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n × m)."""
     host = np.eye(n, m, dtype=as_dtype(dtype))
-    return _finish(B.asarray(host, dev=B.device(device)), requires_grad)
+    return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the seeded generator."""
-    data = B.random_array("uniform", _shape(size), as_dtype(dtype), B.device(device))
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the seeded generator (or from ``generator``)."""
+    data = draw("uniform", _shape(size), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples N(0, 1) from the seeded generator."""
-    data = B.random_array("normal", _shape(size), as_dtype(dtype), B.device(device))
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples N(0, 1) from the seeded generator (or from ``generator``)."""
+    data = draw("normal", _shape(size), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
-def normal(mean: float, std: float, size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Samples from N(mean, std²)."""
-    data = B.random_array("normal", _shape((size,)), as_dtype(dtype), B.device(device), mean=mean, std=std)
+def normal(mean: float, std: float, size, *, generator=None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Samples from N(mean, std²) of the given ``size``."""
+    data = draw("normal", _shape((size,)), as_dtype(dtype), _dev(device), generator, mean=mean, std=std)
     return _finish(data, requires_grad)
 
 
-def randint(low: int, high: int | None = None, size=(), dtype=None, device=None) -> Tensor:
-    """Uniform integers in [low, high)."""
+def _is_size(v) -> bool:
+    return isinstance(v, (tuple, list))
+
+
+def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
+    """Uniform integers in [low, high), PyTorch's two signatures:
+
+    ``randint(high, size)`` (low = 0) and ``randint(low, high, size)``, e.g. ``randint(2, (5,))``
+    is five values in {0, 1}. ``size`` is a tuple (also accepted as a keyword); without it the
+    result is a single draw (a 0-d tensor).
+    """
+    args = list(args)
+    if args and _is_size(args[-1]):
+        if size is not None:
+            raise TypeError("randint: size given twice (positionally and as a keyword)")
+        size = args.pop()
+    if len(args) > 2:
+        raise TypeError(f"randint: expected randint(high, size) or randint(low, high, size), got {len(args)} "
+                        "numbers before the size")
+    if len(args) == 2:
+        if low is not None or high is not None:
+            raise TypeError("randint: low/high given both positionally and as keywords")
+        low, high = args
+    elif len(args) == 1:
+        if high is not None:  # randint(0, high=5, size=...)
+            low = args[0]
+        else:
+            high = args[0]
     if high is None:
-        low, high = 0, low
-    data = B.random_array("integers", _shape((size,)), as_dtype(dtype or int64), B.device(device), low=low, high=high)
+        raise TypeError("randint: missing the upper bound `high`")
+    low = 0 if low is None else low
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"randint: {name} must be an int, got {v!r}")
+    if high <= low:
+        raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
+    if requires_grad:
+        raise RuntimeError("randint: integer tensors cannot require gradients")
+    shape = () if size is None else _shape((size,))
+    data = draw("integers", shape, as_dtype(dtype or int64), _dev(device), generator, low=int(low), high=int(high))
     return Tensor._wrap(data)
 
 
-def randperm(n: int, device=None) -> Tensor:
-    """A random permutation of 0 … n−1."""
-    return Tensor._wrap(B.random_array("permutation", (n,), int64, B.device(device), n=n))
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 … n−1 (int64 unless ``dtype`` says otherwise)."""
+    data = draw("permutation", (n,), int64, _dev(device), generator, n=n)
+    t = Tensor._wrap(data)
+    if dtype is not None and as_dtype(dtype) != int64:
+        t = t.to(dtype=dtype)
+    return _finish(t.data, requires_grad)
 
 
 def _like(fn, t: Tensor, dtype, device, requires_grad, *args):

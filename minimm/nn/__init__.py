@@ -1,13 +1,15 @@
 """Neural-network building blocks: Module and Parameter, layers, attention, init and functional.
 
 ``import minimm.nn as nn`` gives the same names as ``torch.nn``: ``nn.Module``, ``nn.Linear``,
-``nn.Sequential``, ``nn.functional`` (also as ``nn.F``), ``nn.init`` and ``nn.utils``.
+``nn.Sequential``, the losses (``nn.CrossEntropyLoss`` ...), ``nn.functional`` (also as ``nn.F``),
+``nn.init`` and ``nn.utils``.
 """
 
 from __future__ import annotations
 
 from . import functional, init, utils
 from .attention import MultiheadAttention
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss
 from .layers import (
     GELU, Dropout, Embedding, LayerNorm, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
     Softplus, Tanh,
@@ -21,4 +23,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Linear",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "GELU", "SiLU", "Softmax", "LogSoftmax",
     "Embedding", "Dropout", "LayerNorm", "MultiheadAttention", "functional", "F", "init", "utils",
+    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, no_grad
+from ..random import draw, host_rng
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_", "xavier_uniform_",
@@ -42,26 +43,28 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
 
 
-def _fill(tensor: Tensor, kind: str, **kw) -> Tensor:
-    """Replace ``tensor``'s values by a seeded draw on its device, keeping its dtype."""
+def _fill(tensor: Tensor, kind: str, generator=None, **kw) -> Tensor:
+    """Replace ``tensor``'s values by a seeded draw on its device, keeping its dtype (from
+    ``generator``, a :class:`minimm.Generator`, when one is given)."""
     with no_grad():
-        tensor.data = B.random_array(kind, tensor.shape, tensor.dtype, tensor.device, **kw)
+        tensor.data = draw(kind, tensor.shape, tensor.dtype, tensor.device, generator, **kw)
     return tensor
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """w ~ U(a, b)."""
-    return _fill(tensor, "uniform", low=a, high=b)
+    return _fill(tensor, "uniform", generator, low=a, high=b)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """w ~ N(mean, std²)."""
-    return _fill(tensor, "normal", mean=mean, std=std)
+    return _fill(tensor, "normal", generator, mean=mean, std=std)
 
 
-def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None) -> Tensor:
     """w ~ N(mean, std²) restricted to [a, b], by redrawing the values that fall outside."""
-    g = B.generator("cpu")
+    g = host_rng(generator)
     out = g.standard_normal(tensor.shape) * std + mean
     bad = (out < a) | (out > b)
     while bad.any():
@@ -108,29 +111,31 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """w ~ U(−a, a) with a = gain · √(6 / (fan_in + fan_out))  (Var = gain² · 2/(fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
-def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """w ~ N(0, σ²) with σ = gain · √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                     generator=None) -> Tensor:
     """w ~ U(−b, b) with b = gain · √(3 / fan)  (Var = gain²/fan).
 
     ``Linear`` uses ``a=√5``, which gives b = 1/√fan_in — PyTorch's default.
     """
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    generator=None) -> Tensor:
     """w ~ N(0, σ²) with σ = gain / √fan."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)

@@ -1,4 +1,5 @@
-"""Optimisers: turn gradients into parameter updates (SGD, Adam, AdamW) and schedule the step size.
+"""Optimisers: turn gradients into parameter updates (SGD, Adam, AdamW, RMSprop, Adagrad) and
+schedule the step size.
 
 >>> import minimm, minimm.optim as optim
 >>> w = minimm.tensor([1.0, -2.0], requires_grad=True)
@@ -11,8 +12,10 @@ tensor([ 0.8, -1.6], requires_grad=True)
 from __future__ import annotations
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .optimizer import Optimizer, required
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler", "required"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler", "required"]
