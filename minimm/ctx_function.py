@@ -38,12 +38,10 @@ Gradients of gradients work too: under ``create_graph=True`` the backward runs o
 recording on, and the saved inputs are the original Tensors, so the backward's own ops are
 recorded and can be differentiated again.
 
-Which ``apply`` runs is decided once, when the class is defined: the :class:`Function` below gives
-a subclass whose ``forward`` is a ``staticmethod`` the ``apply`` of :func:`apply_ctx_function`.
-The same two lines in :class:`minimm.autograd.Function` itself (an ``__init_subclass__`` that does
-``if isinstance(cls.__dict__.get("forward"), staticmethod): cls.apply =
-classmethod(apply_ctx_function)``) would make ``minimm.autograd.Function`` accept both styles at
-no cost on the engine's hot path.
+Which ``apply`` runs is decided once, when the class is defined: :class:`minimm.autograd.Function`
+gives a subclass whose ``forward`` is a ``staticmethod`` the ``apply`` of
+:func:`apply_ctx_function` (in its ``__init_subclass__``), so ``class F(minimm.autograd.Function)``
+accepts both styles at no cost on the engine's hot path.
 """
 
 from __future__ import annotations
@@ -197,15 +195,6 @@ def apply_ctx_function(cls, *args, **kwargs):
     return out
 
 
-class Function(_EngineFunction):
-    """A :class:`minimm.autograd.Function` that also accepts PyTorch's style: a subclass whose
-    ``forward`` is a ``@staticmethod`` taking ``ctx`` gets an ``apply`` that runs through
-    :func:`apply_ctx_function`; a subclass written in minimm's style is left as it is.
-
-    ``minimm.compat`` exposes this class as ``torch.autograd.Function``.
-    """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if is_ctx_style(cls):
-            cls.apply = classmethod(apply_ctx_function)
+# minimm's own Function accepts both styles (its ``__init_subclass__`` routes a ctx-style class to
+# :func:`apply_ctx_function`); the name is kept here for code that imports it from this module.
+Function = _EngineFunction

@@ -266,3 +266,24 @@ def test_minimm_style_subclasses_keep_the_engine_apply():
 
     assert is_ctx_style(Sub)
     assert Sub.apply(minimm.zeros(1), 2.0).item() == 1.0
+
+
+def test_minimm_autograd_function_itself_accepts_ctx_style():
+    # ``import minimm as torch`` then ``class F(torch.autograd.Function)``: no compat layer needed.
+    class Cube(minimm.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    assert Function is minimm.autograd.Function
+    x = minimm.tensor([-2.0, 0.5, 3.0], dtype=minimm.float64, requires_grad=True)
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [12.0, 0.75, 27.0])
+    # a minimm-style subclass keeps the engine's apply
+    assert "apply" not in minimm.ops.elementwise.Exp.__dict__

@@ -39,6 +39,15 @@ class Function:
     __slots__ = ("inputs", "datas", "params", "generation", "xp", "saved", "graph", "retained", "__weakref__")
     differentiable = True  # comparisons and other piecewise-constant ops set this to False
 
+    def __init_subclass__(cls, **kwargs):
+        # PyTorch's spelling of a custom op (``@staticmethod forward(ctx, ...)``) is recognised once,
+        # when the class is defined, so the engine's ``apply`` pays nothing for it.
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            from ..ctx_function import apply_ctx_function  # ctx_function builds on this module
+
+            cls.apply = classmethod(apply_ctx_function)
+
     def forward(self, *args, **params):  # pragma: no cover - abstract
         raise NotImplementedError
 
