@@ -1,0 +1,26 @@
+"""PyTorch's behaviour at the edges: each case here was once wrong (a crash in backward, a NaN
+gradient or a silently different result) and is pinned by a test that failed before its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minimm
+from opspec import host
+
+
+def test_var_and_std_of_one_sample_give_nan_not_a_crash(device):
+    # n − correction = 0: PyTorch divides by zero, so the value and the grads are nan
+    for op in ("var", "std"):
+        x = minimm.tensor([[1.0, 2.0, 3.0]], dtype=minimm.float64, device=device, requires_grad=True)
+        y = getattr(x, op)(dim=0)
+        assert np.isnan(host(y)).all()
+        y.sum().backward()
+        assert x.grad.shape == (1, 3) and np.isnan(host(x.grad)).all()
+    # correction beyond n with a non-zero spread: ±inf, as s/0 is
+    x = minimm.tensor([1.0, 3.0], dtype=minimm.float64, device=device, requires_grad=True)
+    y = x.var(correction=3)
+    assert np.isposinf(host(y))
+    y.backward()
+    np.testing.assert_array_equal(host(x.grad), [-np.inf, np.inf])
