@@ -24,3 +24,15 @@ def test_var_and_std_of_one_sample_give_nan_not_a_crash(device):
     assert np.isposinf(host(y))
     y.backward()
     np.testing.assert_array_equal(host(x.grad), [-np.inf, np.inf])
+
+
+def test_scalar_base_at_or_below_zero_raised_to_a_tensor(device):
+    x = minimm.tensor([1.0, 2.0], dtype=minimm.float64, device=device, requires_grad=True)
+    (0.0**x).sum().backward()  # 0ˣ is flat for x ≥ 0
+    np.testing.assert_array_equal(host(x.grad), [0.0, 0.0])
+    x = minimm.tensor([1.0, 2.0], dtype=minimm.float64, device=device, requires_grad=True)
+    y = (-2.0) ** x
+    np.testing.assert_array_equal(host(y), [-2.0, 4.0])
+    y.sum().backward()  # ln(−2) is not real
+    assert np.isnan(host(x.grad)).all()
+

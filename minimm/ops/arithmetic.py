@@ -77,12 +77,18 @@ class Pow(Function):
     def backward(self, g):
         a, b = self.args()
         xp = self.xp
-        ga = g * b * a ** (b - 1)
+        ga = g * b * a ** (b - 1) if self.needs_grad(0) else None
         if isinstance(b, (int, float)):
             return ga, None
         out = self.output()
-        log_a = math.log(a) if isinstance(a, (int, float)) else xp.log(a)
-        return ga, g * out * log_a
+        if isinstance(a, (int, float)):
+            if a > 0:
+                return ga, g * out * math.log(a)
+            if a < 0:  # a negative scalar base has no real logarithm
+                return ga, g * out * float("nan")
+            # 0ᵇ: flat (0) for b ≥ 0, and ln 0 = −∞ for b < 0; written so no 0·∞ is evaluated
+            return ga, g * out * xp.where(self.datas[1] >= 0, b * 0, b * 0 - float("inf"))
+        return ga, g * out * xp.log(a)
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
