@@ -36,3 +36,18 @@ def test_scalar_base_at_or_below_zero_raised_to_a_tensor(device):
     y.sum().backward()  # ln(−2) is not real
     assert np.isnan(host(x.grad)).all()
 
+
+def test_pow_gradients_at_base_zero(device):
+    x = minimm.tensor([0.0, 2.0], dtype=minimm.float64, device=device, requires_grad=True)
+    (x**0.0).sum().backward()  # x⁰ = 1 is constant in x
+    np.testing.assert_array_equal(host(x.grad), [0.0, 0.0])
+    x = minimm.tensor([0.0, 2.0], dtype=minimm.float64, device=device)
+    y = minimm.tensor([0.5, 0.5], dtype=minimm.float64, device=device, requires_grad=True)
+    (x**y).sum().backward()  # 0ʸ is flat in y; 2ʸ is not
+    np.testing.assert_allclose(host(y.grad), [0.0, 2**0.5 * np.log(2)])
+    # a tensor exponent of 0 at base 0: both grads 0
+    x = minimm.tensor([0.0], dtype=minimm.float64, device=device, requires_grad=True)
+    e = minimm.tensor([0.0], dtype=minimm.float64, device=device, requires_grad=True)
+    (x**e).sum().backward()
+    np.testing.assert_array_equal(host(x.grad), [0.0])
+    np.testing.assert_array_equal(host(e.grad), [0.0])
