@@ -51,3 +51,18 @@ def test_pow_gradients_at_base_zero(device):
     (x**e).sum().backward()
     np.testing.assert_array_equal(host(x.grad), [0.0])
     np.testing.assert_array_equal(host(e.grad), [0.0])
+
+
+def test_gather_with_an_index_smaller_than_the_input(device):
+    x = minimm.tensor(np.arange(20.0).reshape(4, 5), dtype=minimm.float64, device=device, requires_grad=True)
+    idx = minimm.tensor([[0, 1], [2, 3]], device=device)
+    out = minimm.gather(x, 1, idx)
+    assert out.shape == (2, 2)
+    np.testing.assert_array_equal(host(out), [[0.0, 1.0], [7.0, 8.0]])
+    out.sum().backward()
+    want = np.zeros((4, 5))
+    want[0, [0, 1]] = want[1, [2, 3]] = 1
+    np.testing.assert_array_equal(host(x.grad), want)
+    assert minimm.gather(minimm.ones(4, 5, device=device), 0, minimm.tensor([[3]], device=device)).shape == (1, 1)
+    with pytest.raises(ValueError, match="gather: index shape"):
+        minimm.gather(minimm.ones(2, 5, device=device), 1, minimm.tensor([[0], [1], [2]], device=device))

@@ -566,6 +566,15 @@ def gather(input, dim: int, index):
         raise TypeError(f"gather: index must be an integer tensor, got {B.dtype_name(idx.dtype)}")
     if idx.ndim != input.ndim:
         raise ValueError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
+    if builtins.any(i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape))):
+        # PyTorch allows an index smaller than the input on the other axes: only the leading
+        # part of the input is read there, so gather from that slice (its grad is zero elsewhere)
+        if builtins.any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape))):
+            raise ValueError(
+                f"gather: index shape {tuple(idx.shape)} is larger than input shape {input.shape} "
+                f"on a dimension other than dim={dim}"
+            )
+        input = getitem(input, tuple(slice(None) if i == d else slice(0, n) for i, n in enumerate(idx.shape)))
     return Gather.apply(input, idx, dim=d)
 
 
