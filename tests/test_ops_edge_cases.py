@@ -66,3 +66,25 @@ def test_gather_with_an_index_smaller_than_the_input(device):
     assert minimm.gather(minimm.ones(4, 5, device=device), 0, minimm.tensor([[3]], device=device)).shape == (1, 1)
     with pytest.raises(ValueError, match="gather: index shape"):
         minimm.gather(minimm.ones(2, 5, device=device), 1, minimm.tensor([[0], [1], [2]], device=device))
+
+
+def test_invert_is_bitwise_not_on_integers_and_logical_not_on_bools(device):
+    np.testing.assert_array_equal(host(~minimm.tensor([1, -8], device=device)), [-2, 7])
+    np.testing.assert_array_equal(host(~minimm.tensor([True, False], device=device)), [False, True])
+    with pytest.raises(TypeError, match="bitwise_not"):
+        ~minimm.tensor([1.0, 2.0], device=device)
+
+
+def test_and_or_xor_combine_masks(device):
+    pad = minimm.tensor([[True, True, False]], device=device)
+    causal = minimm.tensor([[True, False, False], [True, True, False], [True, True, True]], device=device)
+    np.testing.assert_array_equal(host(pad & causal), np.array([[1, 0, 0], [1, 1, 0], [1, 1, 0]], bool))
+    np.testing.assert_array_equal(host(pad | causal), np.array([[1, 1, 0], [1, 1, 0], [1, 1, 1]], bool))
+    np.testing.assert_array_equal(host(pad ^ True), [[False, False, True]])
+    np.testing.assert_array_equal(host(minimm.tensor([6, 3], device=device) & 5), [4, 1])
+    x = minimm.tensor([0.0, 2.0, -1.0], device=device)
+    np.testing.assert_array_equal(host(minimm.logical_and(x, x > 0)), [False, True, False])
+    np.testing.assert_array_equal(host(minimm.logical_not(x)), [True, False, False])
+    np.testing.assert_array_equal(host(x.logical_xor(minimm.tensor([1, 1, 0], device=device))), [True, False, True])
+    with pytest.raises(TypeError, match="bitwise_and"):
+        x & x

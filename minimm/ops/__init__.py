@@ -10,13 +10,16 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor
-from . import arithmetic, elementwise, linalg, reduction, shape
+from . import arithmetic, elementwise, linalg, logical, reduction, shape
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .elementwise import (
     abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
     square, tanh, where,
 )
 from .linalg import matmul
+from .logical import (
+    bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
+)
 from .reduction import (
     all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
 )
@@ -129,7 +132,13 @@ def _install() -> None:
     T.__le__ = lambda a, b: le(a, b)
     T.__gt__ = lambda a, b: gt(a, b)
     T.__ge__ = lambda a, b: ge(a, b)
-    T.__invert__ = lambda a: eq(a, False)
+    T.__invert__ = bitwise_not  # logical not on bool, the bit flip on integers
+    T.__and__ = bitwise_and
+    T.__rand__ = lambda a, b: bitwise_and(b, a)
+    T.__or__ = bitwise_or
+    T.__ror__ = lambda a, b: bitwise_or(b, a)
+    T.__xor__ = bitwise_xor
+    T.__rxor__ = lambda a, b: bitwise_xor(b, a)
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
     T.__iadd__ = _inplace(add, "+")
@@ -147,7 +156,9 @@ def _install() -> None:
         reshape=reshape, view=view, permute=permute, transpose=transpose, squeeze=squeeze,
         unsqueeze=unsqueeze, flatten=flatten, expand=expand, broadcast_to=broadcast_to, split=split,
         chunk=chunk, matmul=matmul, gather=gather, masked_fill=masked_fill, movedim=movedim,
-        eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
+        eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, logical_and=logical_and, logical_or=logical_or,
+        logical_xor=logical_xor, logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or,
+        bitwise_xor=bitwise_xor, bitwise_not=bitwise_not,
     )
     for name, fn in methods.items():
         setattr(T, name, fn)
