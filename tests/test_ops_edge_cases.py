@@ -88,3 +88,12 @@ def test_and_or_xor_combine_masks(device):
     np.testing.assert_array_equal(host(x.logical_xor(minimm.tensor([1, 1, 0], device=device))), [True, False, True])
     with pytest.raises(TypeError, match="bitwise_and"):
         x & x
+
+
+def test_maximum_and_minimum_promote_like_pytorch(device):
+    i = minimm.tensor([1, 5], dtype=minimm.int32, device=device)
+    f = minimm.tensor([2.5, 0.5], device=device)  # float32
+    for op in (minimm.maximum, minimm.minimum):
+        assert op(i, f).dtype == minimm.float32 and op(f, i).dtype == minimm.float32
+    np.testing.assert_array_equal(host(minimm.maximum(i, f)), [2.5, 5.0])
+    assert minimm.maximum(i, minimm.tensor([2, 3], device=device)).dtype == minimm.int64
