@@ -97,3 +97,16 @@ def test_maximum_and_minimum_promote_like_pytorch(device):
         assert op(i, f).dtype == minimm.float32 and op(f, i).dtype == minimm.float32
     np.testing.assert_array_equal(host(minimm.maximum(i, f)), [2.5, 5.0])
     assert minimm.maximum(i, minimm.tensor([2, 3], device=device)).dtype == minimm.int64
+
+
+def test_an_integer_then_slices_then_an_index_array_keeps_pytorch_axis_order(device):
+    x = minimm.tensor(np.arange(240.0).reshape(2, 5, 6, 4), dtype=minimm.float64, device=device, requires_grad=True)
+    idx = minimm.tensor([0, 1, 2], device=device)
+    y = x[1, :, :, idx]
+    assert y.shape == (5, 6, 3)
+    np.testing.assert_array_equal(host(y), np.arange(240.0).reshape(2, 5, 6, 4)[1][:, :, [0, 1, 2]])
+    assert x[None, 0, 1:3, idx].shape == (1, 2, 3, 4)
+    y.sum().backward()
+    want = np.zeros((2, 5, 6, 4))
+    want[1, :, :, :3] = 1
+    np.testing.assert_array_equal(host(x.grad), want)

@@ -554,7 +554,15 @@ def _canonical_key(shape, key):
 
 def getitem(input, key):
     """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
-    shape, key = _canonical_key(input.shape, _normalize_key(input, key))
+    key = _normalize_key(input, key)
+    if builtins.any(isinstance(k, int) for k in key) and builtins.any(_is_int_index(k) and hasattr(k, "shape") for k in key):
+        # PyTorch applies plain integers first, as basic indexing: x[1, :, :, idx] is
+        # x[1][:, :, idx] with shape (5, 6, 3). NumPy would count the 1 as an array index
+        # separated from idx by slices and move the indexed axis first, giving (3, 5, 6).
+        first = tuple(slice(None) if hasattr(k, "shape") else k for k in key)
+        rest = tuple(k if (hasattr(k, "shape") or k is Ellipsis) else slice(None) for k in key if not isinstance(k, int))
+        return getitem(getitem(input, first), rest)
+    shape, key = _canonical_key(input.shape, key)
     return GetItem.apply(reshape(input, shape), key=key)
 
 
