@@ -110,3 +110,12 @@ def test_an_integer_then_slices_then_an_index_array_keeps_pytorch_axis_order(dev
     want = np.zeros((2, 5, 6, 4))
     want[1, :, :, :3] = 1
     np.testing.assert_array_equal(host(x.grad), want)
+
+
+def test_a_float_tensor_as_an_index_is_an_error(device):
+    x = minimm.arange(10.0, device=device)
+    with pytest.raises(IndexError, match="integer or bool"):
+        x[minimm.tensor(1.7, device=device)]
+    with pytest.raises(IndexError, match="integer or bool"):
+        x[minimm.tensor([1.0, 2.0], device=device)]
+    assert host(x[minimm.tensor(1.7, device=device).long()]) == 1.0

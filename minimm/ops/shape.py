@@ -485,6 +485,11 @@ def _normalize_key(x: Tensor, key):
             k = k.data
         elif isinstance(k, (list, np.ndarray)) or (hasattr(k, "shape") and hasattr(k, "dtype")):
             k = np.asarray(k) if isinstance(k, list) else k
+        if hasattr(k, "shape") and B.dtype_name(k.dtype).startswith("float"):
+            raise IndexError(
+                f"getitem: tensors used as indices must be integer or bool tensors, got a "
+                f"{B.dtype_name(k.dtype)} index of shape {tuple(k.shape)} (use .long() to truncate)"
+            )
         if hasattr(k, "shape") and not isinstance(k, np.generic):
             if dev is None:
                 dev = x.device
