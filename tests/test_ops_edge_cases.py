@@ -119,3 +119,11 @@ def test_a_float_tensor_as_an_index_is_an_error(device):
     with pytest.raises(IndexError, match="integer or bool"):
         x[minimm.tensor([1.0, 2.0], device=device)]
     assert host(x[minimm.tensor(1.7, device=device).long()]) == 1.0
+
+
+def test_integer_linspace_truncates_toward_zero_like_pytorch(device):
+    x = minimm.linspace(5, -5, 20, dtype=minimm.int32, device=device)
+    assert x.dtype == minimm.int32
+    np.testing.assert_array_equal(host(x)[9:13], [0, 0, 0, -1])
+    np.testing.assert_array_equal(host(x)[[0, -1]], [5, -5])
+    np.testing.assert_allclose(host(minimm.linspace(0, 1, 5, device=device)), [0, 0.25, 0.5, 0.75, 1])
