@@ -127,3 +127,13 @@ def test_integer_linspace_truncates_toward_zero_like_pytorch(device):
     np.testing.assert_array_equal(host(x)[9:13], [0, 0, 0, -1])
     np.testing.assert_array_equal(host(x)[[0, -1]], [5, -5])
     np.testing.assert_allclose(host(minimm.linspace(0, 1, 5, device=device)), [0, 0.25, 0.5, 0.75, 1])
+
+
+def test_normalize_with_p0_divides_by_the_count_of_non_zeros(device):
+    import minimm.nn.functional as F
+
+    x = minimm.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]], dtype=minimm.float64, device=device, requires_grad=True)
+    y = F.normalize(x, p=0, dim=1)
+    np.testing.assert_allclose(host(y), [[0.5, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    y.sum().backward()  # the count is a constant: d(x / c)/dx = 1/c (c clamped to eps on the zero row)
+    np.testing.assert_allclose(host(x.grad), [[0.5, 0.5, 0.5], [1e12, 1e12, 1e12]])

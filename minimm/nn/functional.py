@@ -418,6 +418,8 @@ class Norm2(Function):
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool = True) -> Tensor:
     if p == 2:
         return Norm2.apply(x, dim=dim % x.ndim, keepdim=keepdim)
+    if p == 0:  # the L0 "norm": how many entries are non-zero (piecewise constant: no gradient)
+        return (x != 0).sum(dim=dim, keepdim=keepdim).to(dtype=x.dtype)
     return _e.abs(x).pow(p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
 
 
