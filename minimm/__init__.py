@@ -29,6 +29,7 @@ from .ops import (
     neg, permute, pow, relu, reshape, sigmoid, sign, softmax, softplus, split, sqrt, square, squeeze,
     stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
 )
+from .ops import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .ops import (
     bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
 )

@@ -477,3 +477,11 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     """
     out, _ = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
     return out
+
+
+# Convolution, pooling, padding and resampling are ops (one Function each, in minimm.ops.conv and
+# minimm.ops.resample); F offers them under PyTorch's names.
+from ..ops.conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold  # noqa: E402
+from ..ops.resample import interpolate, pad  # noqa: E402
+
+__all__ += ["conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "pad", "interpolate"]

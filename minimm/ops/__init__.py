@@ -10,8 +10,9 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor
-from . import arithmetic, elementwise, linalg, logical, reduction, shape
+from . import arithmetic, conv, elementwise, linalg, logical, reduction, resample, shape
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
+from .conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold
 from .elementwise import (
     abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
     square, tanh, where,
@@ -20,6 +21,7 @@ from .linalg import matmul
 from .logical import (
     bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
 )
+from .resample import interpolate, pad
 from .reduction import (
     all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
 )
