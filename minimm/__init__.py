@@ -31,6 +31,10 @@ from .ops import (
 )
 from .ops import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
 from .ops import (
+    argsort, ceil, cos, cumsum, einsum, flip, floor, floor_divide, isfinite, isinf, isnan, log2, log10,
+    prod, remainder, repeat_interleave, round, rsqrt, sin, sort, topk, tril, triu, trunc,
+)
+from .ops import (
     bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
 )
 from . import autograd  # noqa: E402  (``minimm.autograd.grad``)

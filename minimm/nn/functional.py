@@ -482,6 +482,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 # Convolution, pooling, padding and resampling are ops (one Function each, in minimm.ops.conv and
 # minimm.ops.resample); F offers them under PyTorch's names.
 from ..ops.conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold  # noqa: E402
+from ..ops.numeric import elu, hardtanh, logsigmoid  # noqa: E402
 from ..ops.resample import interpolate, pad  # noqa: E402
 
-__all__ += ["conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "pad", "interpolate"]
+__all__ += ["conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "pad", "interpolate",
+            "elu", "hardtanh", "logsigmoid"]

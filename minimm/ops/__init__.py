@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor
-from . import arithmetic, conv, elementwise, linalg, logical, reduction, resample, shape
+from . import arithmetic, conv, elementwise, linalg, logical, numeric, reduction, resample, sequence, shape
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold
 from .elementwise import (
@@ -22,9 +22,14 @@ from .logical import (
     bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
 )
 from .resample import interpolate, pad
+from .numeric import (
+    ceil, cos, elu, floor, floor_divide, hardtanh, isfinite, isinf, isnan, log2, log10, logsigmoid, prod,
+    remainder, round, rsqrt, sin, trunc,
+)
 from .reduction import (
     all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
 )
+from .sequence import argsort, cumsum, einsum, flip, repeat, repeat_interleave, sort, topk, tril, triu
 from .shape import (
     broadcast_to, cat, chunk, clone, concat, expand, flatten, gather, getitem, masked_fill, movedim,
     permute, reshape, split, squeeze, stack, transpose, unsqueeze, view,
@@ -148,6 +153,10 @@ def _install() -> None:
     T.__imul__ = _inplace(mul, "*")
     T.__itruediv__ = _inplace(div, "/")
     T.__iter__ = lambda a: (a[i] for i in range(len(a)))
+    T.__floordiv__ = floor_divide
+    T.__rfloordiv__ = lambda a, b: floor_divide(b, a)
+    T.__mod__ = remainder
+    T.__rmod__ = lambda a, b: remainder(b, a)
 
     methods = dict(
         add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, exp=exp, log=log, log1p=log1p, sqrt=sqrt,
@@ -160,7 +169,11 @@ def _install() -> None:
         chunk=chunk, matmul=matmul, gather=gather, masked_fill=masked_fill, movedim=movedim,
         eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, logical_and=logical_and, logical_or=logical_or,
         logical_xor=logical_xor, logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or,
-        bitwise_xor=bitwise_xor, bitwise_not=bitwise_not,
+        bitwise_xor=bitwise_xor, bitwise_not=bitwise_not, isnan=isnan, isinf=isinf, isfinite=isfinite,
+        floor=floor, ceil=ceil, round=round, trunc=trunc, floor_divide=floor_divide, remainder=remainder,
+        prod=prod, rsqrt=rsqrt, log2=log2, log10=log10, sin=sin, cos=cos, tril=tril, triu=triu,
+        cumsum=cumsum, flip=flip, sort=sort, argsort=argsort, topk=topk, repeat=repeat,
+        repeat_interleave=repeat_interleave,
     )
     for name, fn in methods.items():
         setattr(T, name, fn)
