@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import functional, init, utils
 from .attention import MultiheadAttention
+from .conv import AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout2d, GroupNorm, MaxPool2d, Upsample
 from .layers import (
     GELU, Dropout, Embedding, LayerNorm, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
     Softplus, Tanh,
@@ -20,4 +21,5 @@ __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten", "Linear",
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "GELU", "SiLU", "Softmax", "LogSoftmax",
     "Embedding", "Dropout", "LayerNorm", "MultiheadAttention", "functional", "F", "init", "utils",
+    "Conv2d", "ConvTranspose2d", "BatchNorm2d", "GroupNorm", "Dropout2d", "MaxPool2d", "AvgPool2d", "Upsample",
 ]

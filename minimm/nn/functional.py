@@ -484,6 +484,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 from ..ops.conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold  # noqa: E402
 from ..ops.numeric import elu, hardtanh, logsigmoid  # noqa: E402
 from ..ops.resample import interpolate, pad  # noqa: E402
+from .conv import batch_norm, dropout2d, group_norm  # noqa: E402
 
 __all__ += ["conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "pad", "interpolate",
-            "elu", "hardtanh", "logsigmoid"]
+            "elu", "hardtanh", "logsigmoid", "batch_norm", "group_norm", "dropout2d"]
