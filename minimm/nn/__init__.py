@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-from . import functional, init, utils
+from . import functional, init, positional, utils
 from .attention import MultiheadAttention
 from .conv import AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout2d, GroupNorm, MaxPool2d, Upsample
 from .layers import (
     GELU, Dropout, Embedding, LayerNorm, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax,
     Softplus, Tanh,
 )
+from .positional import SinusoidalPositions, sinusoidal_positions
 from .module import Flatten, Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
 
 F = functional
@@ -22,4 +23,5 @@ __all__ = [
     "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Softplus", "GELU", "SiLU", "Softmax", "LogSoftmax",
     "Embedding", "Dropout", "LayerNorm", "MultiheadAttention", "functional", "F", "init", "utils",
     "Conv2d", "ConvTranspose2d", "BatchNorm2d", "GroupNorm", "Dropout2d", "MaxPool2d", "AvgPool2d", "Upsample",
+    "SinusoidalPositions", "sinusoidal_positions", "positional",
 ]
