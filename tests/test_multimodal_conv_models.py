@@ -37,6 +37,16 @@ def test_players_keep_the_mlp_interfaces(device):
         ConvVAE(image_shape=(6, 6))
 
 
+def test_discriminator_sees_the_condition_at_its_input(device):
+    minimm.manual_seed(0)
+    d = ConvDiscriminator(image_shape=(4, 4), channels=2, cond_dim=3).to(device)
+    assert d.features[0].in_channels == 4  # the image plus one constant channel per condition
+    x = minimm.rand(2, 16, device=device)
+    a = d(x, minimm.tensor([[1.0, 0, 0], [1.0, 0, 0]], device=device)).detach().numpy()
+    b = d(x, minimm.tensor([[0, 1.0, 0], [0, 1.0, 0]], device=device)).detach().numpy()
+    assert not np.allclose(a, b)
+
+
 def test_gan_losses_have_correct_parameter_gradients(device):
     minimm.manual_seed(0)
     gan = ConvGAN(z_dim=3, image_shape=(4, 4), channels=2, cond_dim=2).to(device).double()

@@ -68,31 +68,46 @@ class ConvGenerator(nn.Module):
     """DCGAN generator: ``[z, y] → Linear → (2C, H/4, W/4) → ConvT ↑2 → ConvT ↑2 → sigmoid``;
     returns flat (B, H·W) pixels in (0, 1), like the MLP :class:`~minimm.multimodal.gan.Generator`."""
 
-    def __init__(self, z_dim: int = 16, image_shape=(8, 8), channels: int = 32, cond_dim: int = 0):
+    def __init__(self, z_dim: int = 16, image_shape=(8, 8), channels: int = 32, cond_dim: int = 0,
+                 batch_norm: bool = True):
         super().__init__()
         h, w = _side(image_shape)
         self.z_dim, self.cond_dim = z_dim, cond_dim
         self.net = nn.Sequential(nn.Linear(z_dim + cond_dim, 2 * channels * (h // 4) * (w // 4)),
-                                 *_up(channels, 1, h, w, norm=True), nn.Sigmoid())
+                                 *_up(channels, 1, h, w, norm=batch_norm), nn.Sigmoid())
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(z if y is None else _cat(z, y))
 
 
 class ConvDiscriminator(nn.Module):
-    """DCGAN discriminator: ``x → Conv ↓2 → Conv ↓2 (LeakyReLU) → [features, y] → Linear → logit``;
-    takes images of any layout with H·W pixels per row, returns (B,) logits."""
+    """DCGAN discriminator: ``[x, y] → Conv ↓2 → Conv ↓2 (LeakyReLU) → Linear → logit``; takes
+    images of any layout with H·W pixels per row, returns (B,) logits.
+
+    The condition enters at the *input*, as ``cond_dim`` constant channels stacked on the image,
+    so the very first filters can compare strokes with the digit asked for. (Fed only to the last
+    linear layer, y was measured to be ignored: the generator then drew random digits.)
+    """
 
     def __init__(self, image_shape=(8, 8), channels: int = 32, cond_dim: int = 0, negative_slope: float = 0.2):
         super().__init__()
         h, w = _side(image_shape)
-        self.cond_dim = cond_dim
-        self.features = nn.Sequential(_Images(1, h, w), *_down(1, channels, negative_slope))
-        self.head = nn.Linear(2 * channels * (h // 4) * (w // 4) + cond_dim, 1)
+        self.cond_dim, self.image_shape = cond_dim, (h, w)
+        self.features = nn.Sequential(*_down(1 + cond_dim, channels, negative_slope))
+        self.head = nn.Linear(2 * channels * (h // 4) * (w // 4), 1)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        f = self.features(x.reshape(x.shape[0], -1))
-        return self.head(f if y is None else _cat(f, y)).reshape(-1)
+        h, w = self.image_shape
+        x = x.reshape(x.shape[0], 1, h, w)
+        if y is not None:
+            x = _cat_channels(x, y.reshape(y.shape[0], y.shape[1], 1, 1).expand(y.shape[0], y.shape[1], h, w))
+        return self.head(self.features(x)).reshape(-1)
+
+
+def _cat_channels(a: Tensor, b: Tensor) -> Tensor:
+    from ..ops import cat
+
+    return cat([a, b.to(dtype=a.dtype)], dim=1)
 
 
 class ConvGAN(ConditionalGAN):
@@ -101,11 +116,11 @@ class ConvGAN(ConditionalGAN):
     inherited unchanged."""
 
     def __init__(self, z_dim: int = 16, image_shape=(8, 8), channels: int = 32, cond_dim: int = 10,
-                 vectorizer=None, negative_slope: float = 0.2):
+                 vectorizer=None, negative_slope: float = 0.2, batch_norm: bool = True):
         h, w = _side(image_shape)
         super().__init__(z_dim=z_dim, x_dim=h * w, hidden=1, cond_dim=cond_dim, vectorizer=vectorizer,
                          image_shape=(h, w), negative_slope=negative_slope)
-        self.generator = ConvGenerator(z_dim, (h, w), channels, cond_dim)
+        self.generator = ConvGenerator(z_dim, (h, w), channels, cond_dim, batch_norm)
         self.discriminator = ConvDiscriminator((h, w), channels, cond_dim, negative_slope)
 
 
