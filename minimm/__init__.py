@@ -30,8 +30,15 @@ from .ops import (
     neg, permute, pow, relu, reshape, sigmoid, sign, softmax, softplus, split, sqrt, square, squeeze,
     stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
 )
+from .ops import avg_pool2d, conv2d, conv_transpose2d, max_pool2d
+from .ops import (
+    argsort, ceil, cos, cumsum, einsum, flip, floor, floor_divide, isfinite, isinf, isnan, log2, log10,
+    prod, remainder, repeat_interleave, round, rsqrt, sin, sort, topk, tril, triu, trunc,
+)
+from .ops import (
+    bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
+)
 from . import autograd  # noqa: E402  (``minimm.autograd.grad``)
-from .ops.trig import cos, log10, sin, tril, triu  # noqa: E402
 from .random import Generator, multinomial  # noqa: E402
 from .extras import allclose, bmm, equal, inference_mode, is_floating_point, isclose, mm, numel  # noqa: E402
 from .serialization import load, save  # noqa: E402

@@ -134,7 +134,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    host = np.linspace(start, end, steps, dtype=as_dtype(dtype))
+    dtype = as_dtype(dtype)
+    # computed in float64 and cast, which truncates toward zero as PyTorch does for an integer
+    # dtype (NumPy's integer linspace floors: -0.26 would become -1 instead of 0)
+    host = np.linspace(start, end, steps, dtype=np.float64).astype(dtype)
     return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 

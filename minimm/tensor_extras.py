@@ -1,18 +1,16 @@
 """Tensor methods that PyTorch code calls and the core Tensor class does not define itself:
-``x.nelement()``, ``x.element_size()``, ``x.sin()``, ``x.cos()``, ``x.log10()``, ``x.tril()``,
-``x.triu()``, ``x.multinomial()``, and ``x.equal()``, ``x.allclose()``, ``x.isclose()``,
-``x.is_floating_point()``, ``x.mm()``, ``x.bmm()`` (from :mod:`minimm.extras`).
+``x.nelement()``, ``x.element_size()``, ``x.multinomial()``, ``x.equal()``, ``x.allclose()``,
+``x.isclose()``, ``x.is_floating_point()``, ``x.mm()``, ``x.bmm()``.
 
-Each is a thin call into a function defined elsewhere (the ops in :mod:`minimm.ops.trig`, sampling
-in :mod:`minimm.random`), attached to :class:`~minimm.autograd.Tensor` when minimm is imported,
-the same way :mod:`minimm.ops` attaches ``x.exp()`` and ``x + y``.
+Each is a thin call into a function defined elsewhere (sampling in :mod:`minimm.random`, the
+comparisons in :mod:`minimm.extras`), attached to :class:`~minimm.autograd.Tensor` when minimm is
+imported, the same way :mod:`minimm.ops` attaches ``x.exp()`` and ``x + y``.
 """
 
 from __future__ import annotations
 
 from . import extras
 from .autograd import Tensor
-from .ops import trig
 from .random import multinomial
 
 __all__ = ["nelement", "element_size"]
@@ -28,22 +26,11 @@ def element_size(self: Tensor) -> int:
     return int(self.dtype.itemsize)
 
 
-def _tril(self: Tensor, diagonal: int = 0) -> Tensor:
-    """The lower triangle of the last two dimensions (see :func:`minimm.ops.trig.tril`)."""
-    return trig.tril(self, diagonal)
-
-
-def _triu(self: Tensor, diagonal: int = 0) -> Tensor:
-    """The upper triangle of the last two dimensions (see :func:`minimm.ops.trig.triu`)."""
-    return trig.triu(self, diagonal)
-
-
 def _install() -> None:
     # only names the Tensor class does not define yet: the core's own methods always win
     methods = dict(
-        nelement=nelement, element_size=element_size, sin=trig.sin, cos=trig.cos, log10=trig.log10,
-        tril=_tril, triu=_triu, multinomial=multinomial, equal=extras.equal, allclose=extras.allclose,
-        isclose=extras.isclose, is_floating_point=extras.is_floating_point, mm=extras.mm, bmm=extras.bmm,
+        nelement=nelement, element_size=element_size, multinomial=multinomial, equal=extras.equal,
+        allclose=extras.allclose, isclose=extras.isclose, is_floating_point=extras.is_floating_point, mm=extras.mm, bmm=extras.bmm,
     )
     for name, fn in methods.items():
         if not hasattr(Tensor, name):

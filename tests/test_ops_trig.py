@@ -1,4 +1,4 @@
-"""sin, cos, log10, tril and triu (minimm.ops.trig): against NumPy, gradcheck and gradgradcheck
+"""sin, cos, log10, tril and triu (minimm.ops.numeric and minimm.ops.sequence): against NumPy, gradcheck and gradgradcheck
 in float64 on every device (the one-line op harness), method forms, and clear errors."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import minimm
 from minimm.testing import strategies as mst
-from opspec import OpSpec, check_op, host, op_settings, unary
+from minimm.testing.harness import OpSpec, check_op, host, op_settings, unary
 
 
 @st.composite

@@ -23,7 +23,7 @@ What resolves where (each ``torch`` name is an alias of the minimm module beside
 ``torch.cuda``, ``torch.backends`` ``minimm.cuda``, ``minimm.backends``
 =================================  ===========================================================
 
-Anything else a script reaches for — ``torch.fft``, ``torch.distributions``, ``nn.Conv2d``,
+Anything else a script reaches for — ``torch.fft``, ``torch.distributions``, ``nn.LSTM``,
 ``torch.compile`` — stops the script with one line naming the PyTorch feature::
 
     minimm.compat: torch.fft is not available in minimm (…why, and what to use instead…)
@@ -76,12 +76,8 @@ MISSING = {
     "torch.testing": "minimm.testing has gradcheck/gradgradcheck; compare values with numpy.testing",
     "torch.hub": "minimm loads no weights from the internet",
     "torch.amp": "minimm has no mixed precision; use float32 or float64",
-    "torch.nn.Conv1d": "convolution is not implemented in minimm yet",
-    "torch.nn.Conv2d": "convolution is not implemented in minimm yet",
-    "torch.nn.ConvTranspose2d": "convolution is not implemented in minimm yet",
-    "torch.nn.MaxPool2d": "pooling is not implemented in minimm yet",
-    "torch.nn.BatchNorm1d": "use nn.LayerNorm",
-    "torch.nn.BatchNorm2d": "use nn.LayerNorm",
+    "torch.nn.Conv1d": "minimm has 2-D convolution (nn.Conv2d); give the signal a height of 1",
+    "torch.nn.BatchNorm1d": "use nn.LayerNorm, or nn.BatchNorm2d on (N, C, 1, 1)",
     "torch.nn.RNN": "write the recurrence with nn.Linear in a loop",
     "torch.nn.LSTM": "write the recurrence with nn.Linear in a loop",
     "torch.nn.GRU": "write the recurrence with nn.Linear in a loop",

@@ -310,6 +310,8 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
 def _norm(x: Tensor, p: float, dim: int, keepdim: bool = True) -> Tensor:
     if p == 2:
         return Norm2.apply(x, dim=dim % x.ndim, keepdim=keepdim)
+    if p == 0:  # the L0 "norm": how many entries are non-zero (piecewise constant: no gradient)
+        return (x != 0).sum(dim=dim, keepdim=keepdim).to(dtype=x.dtype)
     return _e.abs(x).pow(p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
 
 
@@ -367,3 +369,14 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     """
     out, _ = _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
     return out
+
+
+# Convolution, pooling, padding and resampling are ops (one Function each, in minimm.ops.conv and
+# minimm.ops.resample); F offers them under PyTorch's names.
+from ..ops.conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold  # noqa: E402
+from ..ops.numeric import elu, hardtanh, logsigmoid  # noqa: E402
+from ..ops.resample import interpolate, pad  # noqa: E402
+from .conv import batch_norm, dropout2d, group_norm  # noqa: E402
+
+__all__ += ["conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "pad", "interpolate",
+            "elu", "hardtanh", "logsigmoid", "batch_norm", "group_norm", "dropout2d"]

@@ -10,17 +10,30 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, is_grad_enabled, no_grad
-from . import arithmetic, elementwise, indexing, linalg, loss, reduction, shape, special
+from . import (
+    arithmetic, conv, elementwise, indexing, linalg, logical, loss, numeric, reduction, resample, sequence, shape,
+    special,
+)
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
+from .conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold
 from .elementwise import (
     abs, clamp, exp, leaky_relu, log, log1p, maximum, minimum, relu, sigmoid, sign, softplus, sqrt,
     square, tanh, where,
 )
 from .linalg import matmul
+from .logical import (
+    bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_and, logical_not, logical_or, logical_xor,
+)
+from .resample import interpolate, pad
+from .numeric import (
+    ceil, cos, elu, floor, floor_divide, hardtanh, isfinite, isinf, isnan, log2, log10, logsigmoid, prod,
+    remainder, round, rsqrt, sin, trunc,
+)
 from .reduction import (
     all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, softmax, std, sum, var,
 )
 from .indexing import chunk, gather, getitem, masked_fill, split
+from .sequence import argsort, cumsum, einsum, flip, repeat, repeat_interleave, sort, topk, tril, triu
 from .shape import (
     broadcast_to, cat, clone, concat, expand, flatten, movedim, permute, reshape, squeeze, stack, transpose,
     unsqueeze, view,
@@ -124,7 +137,13 @@ def _install() -> None:
     T.__le__ = lambda a, b: le(a, b)
     T.__gt__ = lambda a, b: gt(a, b)
     T.__ge__ = lambda a, b: ge(a, b)
-    T.__invert__ = lambda a: eq(a, False)
+    T.__invert__ = bitwise_not  # logical not on bool, the bit flip on integers
+    T.__and__ = bitwise_and
+    T.__rand__ = lambda a, b: bitwise_and(b, a)
+    T.__or__ = bitwise_or
+    T.__ror__ = lambda a, b: bitwise_or(b, a)
+    T.__xor__ = bitwise_xor
+    T.__rxor__ = lambda a, b: bitwise_xor(b, a)
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
     T.__iadd__ = _inplace(add, "+")
@@ -132,6 +151,10 @@ def _install() -> None:
     T.__imul__ = _inplace(mul, "*")
     T.__itruediv__ = _inplace(div, "/")
     T.__iter__ = lambda a: (a[i] for i in range(len(a)))
+    T.__floordiv__ = floor_divide
+    T.__rfloordiv__ = lambda a, b: floor_divide(b, a)
+    T.__mod__ = remainder
+    T.__rmod__ = lambda a, b: remainder(b, a)
 
     methods = dict(
         add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, exp=exp, log=log, log1p=log1p, sqrt=sqrt,
@@ -142,7 +165,13 @@ def _install() -> None:
         reshape=reshape, view=view, permute=permute, transpose=transpose, squeeze=squeeze,
         unsqueeze=unsqueeze, flatten=flatten, expand=expand, broadcast_to=broadcast_to, split=split,
         chunk=chunk, matmul=matmul, gather=gather, masked_fill=masked_fill, movedim=movedim,
-        eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge,
+        eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, logical_and=logical_and, logical_or=logical_or,
+        logical_xor=logical_xor, logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or,
+        bitwise_xor=bitwise_xor, bitwise_not=bitwise_not, isnan=isnan, isinf=isinf, isfinite=isfinite,
+        floor=floor, ceil=ceil, round=round, trunc=trunc, floor_divide=floor_divide, remainder=remainder,
+        prod=prod, rsqrt=rsqrt, log2=log2, log10=log10, sin=sin, cos=cos, tril=tril, triu=triu,
+        cumsum=cumsum, flip=flip, sort=sort, argsort=argsort, topk=topk, repeat=repeat,
+        repeat_interleave=repeat_interleave,
     )
     for name, fn in methods.items():
         setattr(T, name, fn)

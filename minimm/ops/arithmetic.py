@@ -68,7 +68,12 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = aᵇ;   ∂z/∂a = b·aᵇ⁻¹,  ∂z/∂b = aᵇ·ln a"""
+    """z = aᵇ;   ∂z/∂a = b·aᵇ⁻¹,  ∂z/∂b = aᵇ·ln a
+
+    At a base of 0 the formulas meet 0·∞; PyTorch's limits are used instead: ∂z/∂a = 0 where
+    b = 0 (z = 1 is constant in a), ∂z/∂b = 0 where a = 0 and b ≥ 0 (z = 0ᵇ is flat there), and
+    a negative scalar base has no real logarithm, so its ∂z/∂b is nan.
+    """
 
     def forward(self, a, b):
         self.saved = out = a**b
@@ -76,13 +81,31 @@ class Pow(Function):
 
     def backward(self, g):
         a, b = self.args()
+        ad, bd = self.datas  # the masks below are constants, taken from the plain arrays
         xp = self.xp
-        ga = g * b * a ** (b - 1)
-        if isinstance(b, (int, float)):
+        scalar_b = isinstance(b, (int, float))
+        if not self.needs_grad(0):
+            ga = None
+        elif scalar_b:
+            ga = g * 0 if b == 0 else g * b * a ** (b - 1)
+        elif isinstance(a, (int, float)) and a != 0:
+            ga = g * b * a ** (b - 1)
+        else:
+            # only 0⁰ is special (0 · 0⁻¹); elsewhere b·aᵇ⁻¹ stays, so ∂²z/∂a∂b survives at b = 0
+            special = bd == 0 if isinstance(a, (int, float)) else (ad == 0) & (bd == 0)
+            ga = g * xp.where(special, 0, b * xp.where(special, 1, a) ** (b - 1))
+        if scalar_b or not self.needs_grad(1):
             return ga, None
         out = self.output()
-        log_a = math.log(a) if isinstance(a, (int, float)) else xp.log(a)
-        return ga, g * out * log_a
+        if isinstance(a, (int, float)):
+            if a > 0:
+                return ga, g * out * math.log(a)
+            if a < 0:  # a negative scalar base has no real logarithm
+                return ga, g * out * float("nan")
+            # 0ᵇ: flat (0) for b ≥ 0, and ln 0 = −∞ for b < 0; written so no 0·∞ is evaluated
+            return ga, g * out * xp.where(bd >= 0, b * 0, b * 0 - float("inf"))
+        flat = (ad == 0) & (bd >= 0)
+        return ga, g * out * xp.log(xp.where(flat, 1, a))
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}

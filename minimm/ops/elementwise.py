@@ -320,12 +320,16 @@ def clamp(x, min=None, max=None):
 
 def maximum(a, b):
     """The element-wise larger of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    return Maximum.apply(a, b)
+    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
+
+    return Maximum.apply(*promote(a, b))
 
 
 def minimum(a, b):
     """The element-wise smaller of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    return Minimum.apply(a, b)
+    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
+
+    return Minimum.apply(*promote(a, b))
 
 
 def where(condition, input, other):

@@ -224,6 +224,11 @@ def _normalize_key(x: Tensor, key):
             k = k.data
         elif isinstance(k, (list, np.ndarray)) or (hasattr(k, "shape") and hasattr(k, "dtype")):
             k = np.asarray(k) if isinstance(k, list) else k
+        if hasattr(k, "shape") and B.dtype_name(k.dtype).startswith("float"):
+            raise IndexError(
+                f"getitem: tensors used as indices must be integer or bool tensors, got a "
+                f"{B.dtype_name(k.dtype)} index of shape {tuple(k.shape)} (use .long() to truncate)"
+            )
         if hasattr(k, "shape") and not isinstance(k, np.generic):
             if dev is None:
                 dev = x.device
@@ -293,7 +298,15 @@ def _canonical_key(shape, key):
 
 def getitem(input, key):
     """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
-    shape, key = _canonical_key(input.shape, _normalize_key(input, key))
+    key = _normalize_key(input, key)
+    if builtins.any(isinstance(k, int) for k in key) and builtins.any(_is_int_index(k) and hasattr(k, "shape") for k in key):
+        # PyTorch applies plain integers first, as basic indexing: x[1, :, :, idx] is
+        # x[1][:, :, idx] with shape (5, 6, 3). NumPy would count the 1 as an array index
+        # separated from idx by slices and move the indexed axis first, giving (3, 5, 6).
+        first = tuple(slice(None) if hasattr(k, "shape") else k for k in key)
+        rest = tuple(k if (hasattr(k, "shape") or k is Ellipsis) else slice(None) for k in key if not isinstance(k, int))
+        return getitem(getitem(input, first), rest)
+    shape, key = _canonical_key(input.shape, key)
     return GetItem.apply(reshape(input, shape), key=key)
 
 
@@ -305,6 +318,15 @@ def gather(input, dim: int, index):
         raise TypeError(f"gather: index must be an integer tensor, got {B.dtype_name(idx.dtype)}")
     if idx.ndim != input.ndim:
         raise ValueError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
+    if builtins.any(i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape))):
+        # PyTorch allows an index smaller than the input on the other axes: only the leading
+        # part of the input is read there, so gather from that slice (its grad is zero elsewhere)
+        if builtins.any(i != d and n > m for i, (n, m) in enumerate(zip(idx.shape, input.shape))):
+            raise ValueError(
+                f"gather: index shape {tuple(idx.shape)} is larger than input shape {input.shape} "
+                f"on a dimension other than dim={dim}"
+            )
+        input = getitem(input, tuple(slice(None) if i == d else slice(0, n) for i, n in enumerate(idx.shape)))
     return Gather.apply(input, idx, dim=d)
 
 

@@ -120,7 +120,7 @@ class Var(Function):
         n = _count(x.shape, axes)
         xp = self.xp
         d = x - xp.mean(x, axis=axes, keepdims=True)
-        return xp.sum(d * d, axis=axes, keepdims=keepdim) / _builtin_max(n - correction, 0)
+        return _over_dof(xp, xp.sum(d * d, axis=axes, keepdims=keepdim), n - correction)
 
     def backward(self, g):
         (x,) = self.args()
@@ -128,7 +128,15 @@ class Var(Function):
         axes, c = self.params["axes"], self.params["correction"]
         shape = tuple(x.shape)
         d = x - xp.mean(x, axis=axes, keepdims=True)
-        return _spread(xp, g, shape, axes) * d * (2 / _builtin_max(_count(shape, axes) - c, 0))
+        return _over_dof(xp, _spread(xp, g, shape, axes) * d * 2, _count(shape, axes) - c)
+
+
+def _over_dof(xp, num, dof):
+    """num / dof, where dof = n − correction ≤ 0 (a batch of one) divides by zero as PyTorch
+    does — 0/0 = nan, ±s/0 = ±inf — without the warning a real division by zero would raise."""
+    if dof > 0:
+        return num / dof
+    return xp.where(num == 0, num * float("nan"), xp.where(num > 0, num + float("inf"), num - float("inf")))
 
 
 class LogSumExp(Function):
