@@ -170,3 +170,28 @@ def test_sinusoidal_positions_from_sin_and_cos(device):
 def test_bad_arguments(call, message):
     with pytest.raises((ValueError, IndexError), match=message):
         call()
+
+
+# The same ops fed a non-contiguous view (a transposed matrix), as Chainer's harness does by default.
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+NONCONTIGUOUS = [
+    OpSpec("cumsum-noncontiguous", lambda x, dim: minimm.cumsum(x.transpose(-1, -2), dim),
+           lambda x, dim: np.cumsum(_t(x), axis=dim), with_dim(min_dims=2)),
+    OpSpec("flip-noncontiguous", lambda x, dim: minimm.flip(x.transpose(-1, -2), dim),
+           lambda x, dim: np.flip(_t(x), axis=dim), with_dim(min_dims=2)),
+    OpSpec("tril-noncontiguous", lambda x, diagonal: minimm.tril(x.transpose(-1, -2), diagonal),
+           lambda x, diagonal: np.tril(_t(x), diagonal), matrix_args()),
+    OpSpec("sort-noncontiguous", lambda x, dim, descending: minimm.sort(x.transpose(-1, -2), dim, descending),
+           lambda x, dim, descending: np_sort(_t(x), dim, descending),
+           sort_args().filter(lambda a: a[0][0].ndim >= 2)),
+]
+
+
+@pytest.mark.parametrize("spec", NONCONTIGUOUS, ids=repr)
+@op_settings
+@given(data=st.data())
+def test_sequence_op_on_a_noncontiguous_view(spec, device, data):
+    check_op(spec, device, data)
