@@ -129,6 +129,7 @@ def test_sort_indices_carry_no_graph_and_ties_keep_their_order(device):
     x = minimm.tensor([[2.0, 1.0, 2.0, 1.0]], dtype=minimm.float64, device=device, requires_grad=True)
     v, i = minimm.sort(x, descending=True)
     np.testing.assert_array_equal(host(i), [[0, 2, 1, 3]])
+    assert minimm.topk(x, 1).indices.tolist() == [[0]] and minimm.sort(x).values.shape == (1, 4)
     assert not i.requires_grad and i.dtype == minimm.int64
     v[:, 0].sum().backward()  # the largest value came from position 0
     np.testing.assert_array_equal(host(x.grad), [[1.0, 0.0, 0.0, 0.0]])
