@@ -137,3 +137,28 @@ def test_bad_arguments():
         F.hardtanh(minimm.ones(2), min_val=1.0, max_val=0.0)
     with pytest.raises(IndexError, match="prod: dimension 3"):
         minimm.ones(2, 2).prod(dim=3)
+
+
+# The same ops fed a non-contiguous view (a transposed matrix), as Chainer's harness does by default.
+def _noncontiguous(name, fn, ref, differentiable=True, **element_kw):
+    return OpSpec(f"{name}-noncontiguous", lambda x: fn(x.transpose(-1, -2)), lambda x: ref(x.swapaxes(-1, -2)),
+                  unary(shape=mst.shapes(min_dims=2), **element_kw), differentiable=differentiable)
+
+
+NONCONTIGUOUS = [
+    _noncontiguous("sin", minimm.sin, np.sin),
+    _noncontiguous("rsqrt", minimm.rsqrt, lambda x: 1 / np.sqrt(x), min_value=0.2),
+    _noncontiguous("log2", minimm.log2, np.log2, min_value=0.1),
+    _noncontiguous("elu", F.elu, np_elu, avoid=(0,)),
+    _noncontiguous("logsigmoid", F.logsigmoid, lambda x: -np.logaddexp(0, -x)),
+    _noncontiguous("floor", minimm.floor, np.floor, avoid=OFF_STEPS),
+    _noncontiguous("prod", lambda x: x.prod(dim=-1), lambda x: np.prod(x, axis=-1), min_value=-2, max_value=2),
+    _noncontiguous("isnan", minimm.isnan, np.isnan, differentiable=False),
+]
+
+
+@pytest.mark.parametrize("spec", NONCONTIGUOUS, ids=repr)
+@op_settings
+@given(data=st.data())
+def test_numeric_op_on_a_noncontiguous_view(spec, device, data):
+    check_op(spec, device, data)

@@ -129,6 +129,7 @@ def test_sort_indices_carry_no_graph_and_ties_keep_their_order(device):
     x = minimm.tensor([[2.0, 1.0, 2.0, 1.0]], dtype=minimm.float64, device=device, requires_grad=True)
     v, i = minimm.sort(x, descending=True)
     np.testing.assert_array_equal(host(i), [[0, 2, 1, 3]])
+    assert minimm.topk(x, 1).indices.tolist() == [[0]] and minimm.sort(x).values.shape == (1, 4)
     assert not i.requires_grad and i.dtype == minimm.int64
     v[:, 0].sum().backward()  # the largest value came from position 0
     np.testing.assert_array_equal(host(x.grad), [[1.0, 0.0, 0.0, 0.0]])
@@ -170,3 +171,28 @@ def test_sinusoidal_positions_from_sin_and_cos(device):
 def test_bad_arguments(call, message):
     with pytest.raises((ValueError, IndexError), match=message):
         call()
+
+
+# The same ops fed a non-contiguous view (a transposed matrix), as Chainer's harness does by default.
+def _t(a):
+    return a.swapaxes(-1, -2)
+
+
+NONCONTIGUOUS = [
+    OpSpec("cumsum-noncontiguous", lambda x, dim: minimm.cumsum(x.transpose(-1, -2), dim),
+           lambda x, dim: np.cumsum(_t(x), axis=dim), with_dim(min_dims=2)),
+    OpSpec("flip-noncontiguous", lambda x, dim: minimm.flip(x.transpose(-1, -2), dim),
+           lambda x, dim: np.flip(_t(x), axis=dim), with_dim(min_dims=2)),
+    OpSpec("tril-noncontiguous", lambda x, diagonal: minimm.tril(x.transpose(-1, -2), diagonal),
+           lambda x, diagonal: np.tril(_t(x), diagonal), matrix_args()),
+    OpSpec("sort-noncontiguous", lambda x, dim, descending: minimm.sort(x.transpose(-1, -2), dim, descending),
+           lambda x, dim, descending: np_sort(_t(x), dim, descending),
+           sort_args().filter(lambda a: a[0][0].ndim >= 2)),
+]
+
+
+@pytest.mark.parametrize("spec", NONCONTIGUOUS, ids=repr)
+@op_settings
+@given(data=st.data())
+def test_sequence_op_on_a_noncontiguous_view(spec, device, data):
+    check_op(spec, device, data)

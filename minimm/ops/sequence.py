@@ -12,6 +12,7 @@ the other op run backwards: the gradient of a running sum is a running sum from 
 from __future__ import annotations
 
 import builtins
+from collections import namedtuple
 
 import numpy as np
 
@@ -106,6 +107,10 @@ def cumsum(input, dim: int):
     return Cumsum.apply(input, dim=_dim(dim, input.ndim, "cumsum"))
 
 
+# (values, indices), readable as ``out.values`` / ``out.indices`` as in PyTorch
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Sorting: the order is a constant, the values are gathered (and get gather's scatter-add grad)
 # ---------------------------------------------------------------------------------------------
@@ -142,8 +147,8 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
 
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
-        return input, idx
-    return gather(input, dim, idx), idx
+        return ValuesIndices(input, idx)
+    return ValuesIndices(gather(input, dim, idx), idx)
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
@@ -155,10 +160,10 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of length {n} (shape {input.shape})")
     if input.ndim == 0:
-        return input, argsort(input)
+        return ValuesIndices(input, argsort(input))
     idx = argsort(input, d, descending=largest)
     idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return gather(input, d, idx), idx
+    return ValuesIndices(gather(input, d, idx), idx)
 
 
 # ---------------------------------------------------------------------------------------------
