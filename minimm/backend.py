@@ -504,3 +504,22 @@ def random_array(kind: str, shape, dtype, dev, **kw):
         raise ValueError(f"unknown random kind {kind!r}")
     host = np.asarray(host, dtype=dtype)
     return host if dev.type == "cpu" else to_device(host, dev)
+
+
+# ---------------------------------------------------------------------------------------------
+# Device checks for callers outside the backend (the command line)
+# ---------------------------------------------------------------------------------------------
+def cupy_is_installed() -> bool:
+    """Whether CuPy could be imported (it may still find no GPU: see :func:`cuda_is_available`)."""
+    return _cupy is not None
+
+
+def check_device(spec) -> Device:
+    """``device(spec)``, after checking that it can be used here: CuPy and the GPU for ``cuda``,
+    array-api-strict for ``strict``. Raises :class:`DeviceError` with the reason and the fix."""
+    dev = device(spec)
+    if dev.type == "cuda":
+        _require_cuda(dev)
+    elif dev.type == "strict":
+        _require_strict()
+    return dev

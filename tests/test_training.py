@@ -12,7 +12,7 @@ import pytest
 import minimm
 from minimm import nn
 from minimm.data import DataLoader, TensorDataset
-from minimm.multimodal.training import CHECKPOINT_NAME, OptimizerGroup, Trainer
+from minimm.training import CHECKPOINT_NAME, OptimizerGroup, Trainer
 from minimm.optim import SGD, Adam
 from minimm.optim.lr_scheduler import StepLR
 
