@@ -185,7 +185,8 @@ def pairing_loss(a: Tensor, b: Tensor, margin: float = 0.2) -> Tensor:
         raise ValueError("pairing_loss needs at least two pairs (in-batch negatives)")
     s = similarity(a, b)
     xp = B.get_array_module(s.data)
-    eye = xp.eye(n, dtype=s.data.dtype, **({} if xp is np or xp is B._cupy else {"device": s.data.device}))
+    idx = B.arange_on(s.data, n)
+    eye = xp.astype(xp.reshape(idx, (n, 1)) == xp.reshape(idx, (1, n)), s.data.dtype)  # I on s's device
     off = Tensor(1.0 - eye)  # 1 off the diagonal: negatives only
     diag = (s * Tensor(eye)).sum(dim=1, keepdim=True)  # S_ii as a column
     rows = F.relu(margin - diag + s)          # image i vs caption j
