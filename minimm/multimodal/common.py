@@ -17,7 +17,7 @@ from ..data.datasets import NUMBER_WORDS
 from ..ops.shape import cat
 
 __all__ = ["mlp", "model_device", "host_dtype", "host_tensor", "flat_images", "cat_features", "one_hot_rows",
-           "number_word_ids", "as_float_input"]
+           "condition_rows", "number_word_ids", "as_float_input"]
 
 
 def mlp(*sizes: int, activation=nn.ReLU, dropout: float = 0.0) -> nn.Sequential:
@@ -64,6 +64,19 @@ def one_hot_rows(labels, n_classes: int, dtype=np.float32) -> np.ndarray:
     """Host one-hot rows (N, n_classes) for integer labels (a Tensor or an array of any device)."""
     idx = np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
     return np.eye(n_classes, dtype=dtype)[idx]
+
+
+def condition_rows(source, n_classes: int, vectorizer=None, dtype=np.float32, owner: str = "model") -> np.ndarray:
+    """A conditional model's y as host rows (N, n_classes): the bag of words of captions when the
+    model has a ``vectorizer``, else one-hot labels. ``source``: a batch dict (its ``"caption"`` or
+    ``"label"``), a list of captions, or labels."""
+    if isinstance(source, dict):
+        source = source["caption"] if vectorizer is not None else source["label"]
+    if isinstance(source, (list, tuple)) and source and isinstance(source[0], str):
+        if vectorizer is None:
+            raise ValueError(f"{owner}: this model is conditioned on labels; give label ids, not captions")
+        return np.asarray(vectorizer.transform(source), dtype=dtype)
+    return one_hot_rows(source, n_classes, dtype)
 
 
 def number_word_ids(batch: dict) -> np.ndarray:

@@ -27,7 +27,7 @@ from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import gan as gg
 from ..optim import Adam
-from .common import cat_features, host_dtype, host_tensor, model_device, one_hot_rows
+from .common import cat_features, condition_rows, host_dtype, host_tensor, model_device
 
 __all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step"]
 
@@ -90,14 +90,7 @@ class ConditionalGAN(nn.Module):
     # -- conditions and sampling ----------------------------------------------------------------
     def condition_array(self, batch_or_condition) -> np.ndarray:
         """y as a host array (N, cond_dim) for a batch dict, a list of captions, or labels."""
-        c = batch_or_condition
-        if isinstance(c, dict):
-            c = c["caption"] if self.vectorizer is not None else c["label"]
-        if isinstance(c, (list, tuple)) and c and isinstance(c[0], str):
-            if self.vectorizer is None:
-                raise ValueError("ConditionalGAN: this model is conditioned on labels; give label ids, not captions")
-            return np.asarray(self.vectorizer.transform(c), dtype=host_dtype(self))
-        return one_hot_rows(c, self.cond_dim, host_dtype(self))
+        return condition_rows(batch_or_condition, self.cond_dim, self.vectorizer, host_dtype(self), "ConditionalGAN")
 
     def condition(self, batch_or_condition) -> Tensor | None:
         """y for a batch dict (its ``"condition"``, or its captions or labels), a list of captions,

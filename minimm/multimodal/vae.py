@@ -35,7 +35,7 @@ from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import vae as gv
-from .common import cat_features, flat_images, host_dtype, host_tensor, mlp, model_device, number_word_ids, one_hot_rows
+from .common import cat_features, condition_rows, flat_images, host_dtype, host_tensor, mlp, model_device, number_word_ids, one_hot_rows
 
 __all__ = ["VAE", "CVAE", "MVAE"]
 
@@ -111,14 +111,7 @@ class CVAE(nn.Module):
         """y as a host array (N, cond_dim): the bag of words of captions, or the one-hot labels.
 
         Takes a batch dict (its captions or labels), a list of captions, or labels."""
-        c = batch_or_captions
-        if isinstance(c, dict):
-            c = c["caption"] if self.vectorizer is not None else c["label"]
-        if isinstance(c, (list, tuple)) and c and isinstance(c[0], str):
-            if self.vectorizer is None:
-                raise ValueError("CVAE: this model is conditioned on labels; give label ids, not captions")
-            return np.asarray(self.vectorizer.transform(c), dtype=host_dtype(self))
-        return one_hot_rows(c, self.cond_dim, host_dtype(self))
+        return condition_rows(batch_or_captions, self.cond_dim, self.vectorizer, host_dtype(self), "CVAE")
 
     def condition(self, batch_or_captions) -> Tensor:
         """y for a batch dict (its ``"condition"``, or its captions or labels), a list of captions,
