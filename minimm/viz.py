@@ -144,7 +144,7 @@ def plot_loss_curves(histories, path=None, keys=None, title: str | None = "train
     """Loss per epoch for one or several models.
 
     ``histories``: ``{name: history}`` where a history is a list of per-epoch dicts (what
-    :class:`minimm.multimodal.training.Trainer` records) or a plain list of numbers. ``keys``: which
+    :class:`minimm.training.Trainer` records) or a plain list of numbers. ``keys``: which
     entries of the dicts to draw (default: every numeric one except ``epoch`` and ``seconds``).
     One panel per model, so losses of different scales do not flatten each other.
     """

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minimm.io as mio
-from minimm.cli import main
+from minimm.app.cli import main
 
 DEMO_FILES = ("metrics.json", "loss_curves.png", "caption_to_image.png", "image_to_caption.png", "latent_map.png",
               "alignment_heatmap.png")
@@ -167,7 +167,7 @@ def test_info_and_python_dash_m():
 
 
 def test_no_arguments_means_demo(monkeypatch):
-    import minimm.cli as cli
+    import minimm.app.cli as cli
 
     called = {}
     monkeypatch.setitem(cli.COMMANDS, "demo", lambda args: called.setdefault("args", args) and 0)
@@ -176,7 +176,7 @@ def test_no_arguments_means_demo(monkeypatch):
 
 
 def test_evaluate_writes_markdown_and_json(tmp_path, capsys, monkeypatch):
-    import minimm.multimodal.recipes as recipes
+    import minimm.app.quality as recipes
 
     def broken(**kw):
         raise RuntimeError("this model is broken")

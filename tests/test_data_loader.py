@@ -161,6 +161,42 @@ def test_random_split_is_a_seeded_partition():
         random_split(ds, [10, 10])
 
 
+def test_state_dict_resumes_an_epoch_where_it_stopped():
+    """state_dict() in the middle of an epoch, loaded into a fresh loader, gives the same rest of the
+    epoch and the same following epochs as the loader that never stopped."""
+    ds = TensorDataset(index=np.arange(30))
+    straight = DataLoader(ds, batch_size=4, shuffle=True, seed=5)
+    expected = [_ids(list(straight)) for _ in range(2)]
+    stopped = DataLoader(ds, batch_size=4, shuffle=True, seed=5)
+    it = iter(stopped)
+    head = [next(it) for _ in range(3)]
+    state = stopped.state_dict()
+    assert state["position"] == 3 and state["order"].shape == (30,)
+    resumed = DataLoader(ds, batch_size=4, shuffle=True, seed=999)  # its own seed is overwritten
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    np.testing.assert_array_equal(np.concatenate([_ids(head), _ids(rest)]), expected[0])
+    np.testing.assert_array_equal(_ids(list(resumed)), expected[1])
+    assert resumed.state_dict()["order"] is None and resumed.state_dict()["position"] == 0
+    # Abandoning an iteration does not make the next one continue it: a new epoch starts.
+    peek = DataLoader(ds, batch_size=4, shuffle=True, seed=5)
+    next(iter(peek))
+    assert len(_ids(list(peek))) == 30
+
+
+def test_transform_runs_on_the_collated_host_batch():
+    seen = []
+
+    def add_double(batch):
+        seen.append(type(batch["index"]))
+        return {**batch, "double": 2 * batch["index"]}
+
+    loader = DataLoader(TensorDataset(index=np.arange(6)), batch_size=4, transform=add_double)
+    batches = list(loader)
+    assert seen == [np.ndarray, np.ndarray]  # before the move to Tensors
+    np.testing.assert_array_equal(_ids(batches, "double"), 2 * np.arange(6))
+
+
 def test_loader_rejects_a_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(TensorDataset(np.zeros(3)), batch_size=0)

@@ -202,7 +202,7 @@ def _trainer_class():
     try:
         from minimm.training import Trainer
     except ImportError:
-        from minimm.multimodal.training import Trainer
+        from minimm.training import Trainer
     return Trainer
 
 

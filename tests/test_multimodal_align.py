@@ -119,7 +119,7 @@ def test_retrieve_and_zero_shot(device):
 
 def test_train_alignment_tiny_on_device(device):
     from minimm.data import load_digits
-    from minimm.multimodal.align import evaluate_alignment, train_alignment
+    from minimm.app import evaluate_alignment, train_alignment
 
     train, test = load_digits(with_sound=False)
     splits = (train.subset(np.arange(200)), test.subset(np.arange(50)))

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 
 import minimm
-from minimm.multimodal.evaluators import (
-    DigitEvaluator,
-    ShapesEvaluator,
-    train_digit_evaluator,
-    train_shapes_evaluator,
-)
+from minimm.app import train_digit_evaluator, train_shapes_evaluator
+from minimm.multimodal.evaluators import DigitEvaluator, ShapesEvaluator
 from minimm.testing import gradcheck
 
 

@@ -12,7 +12,9 @@ import pytest
 import minimm
 from minimm.data import BagOfWords
 from minimm.generative import vae as gv
-from minimm.multimodal.vae import CVAE, MVAE, VAE, train_loop
+from minimm.app import fit
+from minimm.multimodal.vae import CVAE, MVAE, VAE
+from minimm.optim import Adam
 from minimm.testing import gradcheck_parameters
 
 
@@ -70,8 +72,8 @@ def test_vae_training_lowers_the_loss():
     ds = _dict_dataset(image=images)
     model = VAE(x_dim=16, hidden=16, z_dim=2)
     loader = minimm.data.DataLoader(ds, batch_size=32, shuffle=True, seed=0)
-    history = train_loop(model, loader, epochs=30, lr=1e-2)
-    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    history = fit(model, Adam(model.parameters(), lr=1e-2), loader, epochs=30)
+    assert history[-1]["loss"] < 0.7 * history[0]["loss"]
 
 
 class _dict_dataset:

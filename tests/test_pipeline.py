@@ -7,7 +7,7 @@ import pytest
 
 import minimm
 from minimm.data import load_shapes
-from minimm.multimodal.pipeline import MultimodalPipeline
+from minimm.app.pipeline import MultimodalPipeline
 
 EPOCHS = {"align": 2, "generator": 3, "captioner": 3}
 
@@ -61,7 +61,7 @@ def test_embed_handles_missing_modalities(fitted):
 
 
 def test_evaluate_reports_every_metric(fitted):
-    from minimm.multimodal.evaluators import train_shapes_evaluator
+    from minimm.app import train_shapes_evaluator
 
     ev = train_shapes_evaluator(splits=_small_splits(1), epochs=2)
     m = fitted.evaluate(evaluator=ev)

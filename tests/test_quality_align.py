@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from minimm.multimodal.evaluators import train_digit_evaluator, train_shapes_evaluator
+from minimm.app import train_digit_evaluator, train_shapes_evaluator
 
 
 def test_digit_evaluator_reaches_95_percent():
@@ -60,7 +60,7 @@ def test_contrastive_alignment_zero_shot_95():
     """Full default setting (image MLP 64-128-32, text BoW-64-32, dropout 0.3, symmetric InfoNCE
     with a learnable scale, 30 epochs, ~2 s): ≥ 95 % zero-shot accuracy on the 360 test digits
     (measured 97.8 %; seeds 0–2: 97.8 / 97.2 / 96.9 %)."""
-    from minimm.multimodal.align import evaluate_alignment, train_alignment
+    from minimm.app import evaluate_alignment, train_alignment
 
     model, _ = train_alignment()
     m = evaluate_alignment(model)
@@ -75,7 +75,7 @@ def test_adversarial_alignment_reduced():
     near chance (its loss near log 2), i.e. the two modalities' embeddings are indistinguishable."""
     import math
 
-    from minimm.multimodal.align import evaluate_alignment, train_alignment
+    from minimm.app import evaluate_alignment, train_alignment
 
     model, hist = train_alignment(epochs=15, method="adversarial")
     assert evaluate_alignment(model)["zero_shot_accuracy"] >= 0.90

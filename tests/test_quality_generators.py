@@ -11,10 +11,7 @@ alongside.
 import pytest
 
 from minimm.data import load_digits, load_shapes
-from minimm.multimodal import audio_gen as maud
-from minimm.multimodal import caption as mcap
-from minimm.multimodal import gan as mgan
-from minimm.multimodal import vae as mvae
+from minimm import app
 
 HOLDOUT = [
     ("triangle", "small", "top left", "bright"),
@@ -38,9 +35,9 @@ def test_vae_digits_elbo_and_iwae(digits_binary):
     """VAE z = 8, 60 epochs (full: 200). Measured: −ELBO 18.9, IWAE(500) 18.2 nats; full setting
     18.1 / 17.2. Thresholds: the table's −ELBO ≤ 19.5, and IWAE ≤ 18.8 for the shorter run. Both
     must beat the 10-template mixture (20.08 nats)."""
-    model, history = mvae.train_vae(digits_binary, quick=True)
-    m = mvae.evaluate_vae(model, digits_binary, k=500)
-    assert history["loss"][-1] < history["loss"][0]
+    model, history = app.train_vae(digits_binary, quick=True)
+    m = app.evaluate_vae(model, digits_binary, k=500)
+    assert history[-1]["loss"] < history[0]["loss"]
     assert m["neg_elbo"] <= 19.5
     assert m["iwae"] <= 18.8
     assert m["iwae"] < m["neg_elbo"]  # the importance-weighted bound is the tighter one
@@ -49,8 +46,8 @@ def test_vae_digits_elbo_and_iwae(digits_binary):
 def test_cvae_shapes_caption_to_image_coherence(shapes):
     """Caption → image CVAE, 20 epochs (full: 40). Measured all-four coherence 90 % (full: 99 %);
     threshold 85 %. The shapes evaluator must itself score ≥ 90 % on real test images."""
-    model, _ = mvae.train_cvae_shapes(shapes, quick=True)
-    m = mvae.evaluate_cvae_shapes(model, shapes)
+    model, _ = app.train_cvae_shapes(shapes, quick=True)
+    m = app.evaluate_cvae_shapes(model, shapes)
     assert m["evaluator_accuracy"] >= 0.90
     assert m["coherence"] >= 0.85
 
@@ -58,8 +55,8 @@ def test_cvae_shapes_caption_to_image_coherence(shapes):
 def test_cvae_digits_both_directions(digits_binary):
     """Label-conditioned CVAE p(x | y), 60 epochs (full: 200). Measured label→image coherence
     99.2 % and image→label by argmax_y ELBO 91.9 % (full: 100 % / 93.9 %). Thresholds 95 % / 88 %."""
-    model, _ = mvae.train_cvae_digits(digits_binary, quick=True)
-    m = mvae.evaluate_cvae_digits(model, digits_binary)
+    model, _ = app.train_cvae_digits(digits_binary, quick=True)
+    m = app.evaluate_cvae_digits(model, digits_binary)
     assert m["label_to_image"] >= 0.95
     assert m["image_to_label"] >= 0.88
 
@@ -70,8 +67,8 @@ def test_cvae_shapes_heldout_combinations():
     40-epoch CVAE still draws them from their captions. Measured: 73 % on the held-out test
     captions (98 % overall). Threshold 60 % (48 held-out test samples, so ±7 % is noise); a model
     that had only memorised pairs would score near 0 on them."""
-    model, _ = mvae.train_cvae_shapes(holdout_combinations=HOLDOUT)
-    m = mvae.evaluate_cvae_shapes(model)
+    model, _ = app.train_cvae_shapes(holdout_combinations=HOLDOUT)
+    m = app.evaluate_cvae_shapes(model)
     assert m["n_heldout"] > 0 and m["heldout_evaluator_accuracy"] >= 0.90
     assert m["heldout_coherence"] >= 0.60
     assert m["coherence"] >= 0.90
@@ -80,8 +77,8 @@ def test_cvae_shapes_heldout_combinations():
 def test_mvae_digits_cross_modal(digits_binary):
     """MVAE (PoE, λ_text = 10), 40 epochs (full: 200). Measured image→label 79 %, label→image
     coherence 91 % (full: 86 % / 93 %). Thresholds 72 % / 85 % for this shorter run."""
-    model, _ = mvae.train_mvae(digits_binary, quick=True)
-    m = mvae.evaluate_mvae(model, digits_binary)
+    model, _ = app.train_mvae(digits_binary, quick=True)
+    m = app.evaluate_mvae(model, digits_binary)
     assert m["evaluator_accuracy"] >= 0.90
     assert m["image_to_label"] >= 0.72
     assert m["label_to_image"] >= 0.85
@@ -97,8 +94,8 @@ def test_cgan_digits_accuracy_and_frechet(digits):
     evaluator accuracy of the samples ≥ 90 % and Fréchet distance ≤ 4 (measured 98.6 % and 2.96;
     a collapsed generator repeating class means scores ≈ 9). Its samples must not be copies of
     the training set: their nearest training image is not closer than real test images' is."""
-    model, history = mgan.train_cgan(digits)
-    m = mgan.evaluate_cgan(model, digits)
+    model, history = app.train_cgan(digits)
+    m = app.evaluate_cgan(model, digits)
     assert m["evaluator_accuracy"] >= 0.95
     assert m["accuracy"] >= 0.90
     assert m["frechet"] <= 4.0
@@ -110,9 +107,9 @@ def test_captioner_shapes_attributes_all_match(shapes):
     """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~20 s): the table's
     target, ≥ 93 % of greedy captions name all four attributes right (measured 98.1 %; 7 epochs
     reach only ~65 %, so no shorter run is meaningful). Every generated caption must parse."""
-    model, history = mcap.train_captioner(shapes)
-    m = mcap.evaluate_captioner(model, shapes)
-    assert history["loss"][-1] < history["loss"][0]
+    model, history = app.train_captioner(shapes)
+    m = app.evaluate_captioner(model, shapes)
+    assert history[-1]["loss"] < history[0]["loss"]
     assert m["parse_rate"] >= 0.99
     assert m["accuracy"] >= 0.93
 
@@ -122,9 +119,9 @@ def test_tone_generator_digits_to_dtmf():
     from test images decode (no learning, Goertzel) to the image's label (measured 95.0 %); the
     same decoder reads 100 % of the real test tones. The label is never an input of the model."""
     splits = load_digits()
-    model, history = maud.train_tone_generator(splits)
-    m = maud.evaluate_tone_generator(model, splits)
-    assert history["loss"][-1] < 0.1 * history["loss"][0]
+    model, history = app.train_tone_generator(splits)
+    m = app.evaluate_tone_generator(model, splits)
+    assert history[-1]["loss"] < 0.1 * history[0]["loss"]
     assert m["decoder_accuracy"] == 1.0
     assert m["accuracy"] >= 0.90
 
@@ -133,29 +130,27 @@ def test_every_generator_trains_and_evaluates_on_any_device(device):
     """GPU safety of the whole train → evaluate path (loaders, conditions built from captions,
     evaluators, metrics): one epoch of each generator on a small split, on every device. The
     strict stand-in refuses any silent host/device mix, as CuPy does."""
-    from minimm.multimodal import evaluators
-
     d, db = load_digits(), load_digits(binarize=True, with_sound=False)
     small_d = type(d)(d.train.subset(range(100)), d.test.subset(range(40)))
     small_db = type(db)(db.train.subset(range(100)), db.test.subset(range(40)))
     s = load_shapes(n_train=100, n_test=40, with_sound=False)
-    ev_d = evaluators.train_digit_evaluator(small_d, epochs=1, device=device)
-    ev_s = evaluators.train_shapes_evaluator(s, epochs=1, device=device)
+    ev_d = app.train_digit_evaluator(small_d, epochs=1, device=device)
+    ev_s = app.train_shapes_evaluator(s, epochs=1, device=device)
 
-    m, _ = mvae.train_vae(small_db, epochs=1, device=device)
-    assert mvae.evaluate_vae(m, small_db, k=5)["iwae"] > 0
-    m, _ = mvae.train_cvae_digits(small_db, epochs=1, device=device)
-    assert mvae.evaluate_cvae_digits(m, small_db, evaluator=ev_d, n_samples=2)["n_test"] == 40
-    m, _ = mvae.train_cvae_shapes(s, epochs=1, device=device)
-    r = mvae.evaluate_cvae_shapes(m, s, evaluator=ev_s, holdout_combinations=[{"shape": "circle"}])
+    m, _ = app.train_vae(small_db, epochs=1, device=device)
+    assert app.evaluate_vae(m, small_db, k=5)["iwae"] > 0
+    m, _ = app.train_cvae_digits(small_db, epochs=1, device=device)
+    assert app.evaluate_cvae_digits(m, small_db, evaluator=ev_d, n_samples=2)["n_test"] == 40
+    m, _ = app.train_cvae_shapes(s, epochs=1, device=device)
+    r = app.evaluate_cvae_shapes(m, s, evaluator=ev_s, holdout_combinations=[{"shape": "circle"}])
     assert 0 <= r["heldout_coherence"] <= 1 and r["n_heldout"] > 0
     for experts in ("poe", "moe"):
-        m, _ = mvae.train_mvae(small_db, epochs=1, device=device, experts=experts)
-        assert set(mvae.evaluate_mvae(m, small_db, evaluator=ev_d)) >= {"image_to_label", "label_to_image"}
+        m, _ = app.train_mvae(small_db, epochs=1, device=device, experts=experts)
+        assert set(app.evaluate_mvae(m, small_db, evaluator=ev_d)) >= {"image_to_label", "label_to_image"}
     for condition in ("label", "text"):
-        m, _ = mgan.train_cgan(small_d, epochs=1, device=device, condition=condition)
-        assert mgan.evaluate_cgan(m, small_d, evaluator=ev_d, n_per_class=4)["frechet"] >= 0
-    m, _ = mcap.train_captioner(s, epochs=1, device=device)
-    assert mcap.evaluate_captioner(m, s, strategy="sample", top_k=3)["n_test"] == 40
-    m, _ = maud.train_tone_generator(small_d, epochs=1, device=device)
-    assert maud.evaluate_tone_generator(m, small_d)["decoder_accuracy"] == 1.0
+        m, _ = app.train_cgan(small_d, epochs=1, device=device, condition=condition)
+        assert app.evaluate_cgan(m, small_d, evaluator=ev_d, n_per_class=4)["frechet"] >= 0
+    m, _ = app.train_captioner(s, epochs=1, device=device)
+    assert app.evaluate_captioner(m, s, strategy="sample", top_k=3)["n_test"] == 40
+    m, _ = app.train_tone_generator(small_d, epochs=1, device=device)
+    assert app.evaluate_tone_generator(m, small_d)["decoder_accuracy"] == 1.0

@@ -12,7 +12,7 @@ import pytest
 import minimm
 from minimm import nn
 from minimm.data import DataLoader, TensorDataset
-from minimm.multimodal.training import CHECKPOINT_NAME, OptimizerGroup, Trainer
+from minimm.training import CHECKPOINT_NAME, OptimizerGroup, Trainer
 from minimm.optim import SGD, Adam
 from minimm.optim.lr_scheduler import StepLR
 
@@ -197,3 +197,25 @@ def test_runs_on_every_device(device):
     hist = t.fit()
     assert t.model.fc.weight.device == minimm.device(device)
     assert np.isfinite(hist[-1]["loss"])
+
+
+def test_scheduler_per_step_and_keeping_the_callers_random_stream():
+    """scheduler_interval="step" steps the schedule after every update; seed=None leaves minimm's
+    generator as the caller seeded it (the train_* recipes seed once, before building the model)."""
+    minimm.manual_seed(5)
+    model = NoisyRegression()
+    opt = SGD(model.parameters(), lr=0.1)
+    sched = StepLR(opt, step_size=1, gamma=0.5)
+    loader = DataLoader(_data(), batch_size=8, shuffle=True, seed=7)
+    t = Trainer(model, opt, loader, 2, progress=False, seed=None, scheduler=sched, scheduler_interval="step")
+    t.fit()
+    assert t.step == 10 and opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 10)
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        Trainer(model, opt, loader, 1, scheduler_interval="batch")
+    minimm.manual_seed(5)
+    minimm.randn(3)  # the caller's stream has moved on
+    before = minimm.backend.get_rng_state()
+    Trainer(model, opt, loader, 0, progress=False, seed=None).fit()
+    after_none = minimm.backend.get_rng_state()
+    Trainer(model, opt, loader, 0, progress=False, seed=5).fit()  # reseeds: back to the start
+    assert after_none == before and minimm.backend.get_rng_state() != before

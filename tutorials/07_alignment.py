@@ -177,6 +177,6 @@ assert np.all(mean_sims.argmax(1) == np.arange(10))
 # * Symmetric InfoNCE makes each pair win its row and its column; it starts near $\log N$, and
 #   $\log N - \mathcal L$ bounds the information the embeddings share.
 # * A shared space gives classification for free: compare an image with text prompts.
-#   `minimm.multimodal.train_alignment` packages this recipe (and an adversarial variant).
+#   `minimm.app.train_alignment` packages this recipe (and an adversarial variant).
 #
 # Next: **08 · fusion**.

@@ -45,7 +45,7 @@ import minimm
 from minimm.viz import tutorial_settings
 from minimm import data as D
 from minimm.metrics import frechet_distance
-from minimm.multimodal.evaluators import train_digit_evaluator
+from minimm.app import train_digit_evaluator
 from minimm.multimodal.gan import ConditionalGAN
 
 QUICK, FIGURES = tutorial_settings(globals().get("__file__"))  # MINIMM_QUICK, MINIMM_FIGURES

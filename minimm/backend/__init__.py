@@ -332,6 +332,25 @@ def arange_on(like, n):
     return xp.arange(n, device=like.device)
 
 
+# ---------------------------------------------------------------------------------------------
+# Device checks for callers outside the backend (the command line)
+# ---------------------------------------------------------------------------------------------
+def cupy_is_installed() -> bool:
+    """Whether CuPy could be imported (it may still find no GPU: see :func:`cuda_is_available`)."""
+    return _cupy is not None
+
+
+def check_device(spec) -> Device:
+    """``device(spec)``, after checking that it can be used here: CuPy and the GPU for ``cuda``,
+    array-api-strict for ``strict``. Raises :class:`DeviceError` with the reason and the fix."""
+    dev = device(spec)
+    if dev.type == "cuda":
+        _require_cuda(dev)
+    elif dev.type == "strict":
+        _require_strict()
+    return dev
+
+
 # The kernels and the random generators, each in a module of its own, read as part of this one.
 from .kernels import ADAM_KERNEL_BODY, elementwise, fused_adam_update, scatter_add, synchronize  # noqa: E402
 from .rng import (  # noqa: E402

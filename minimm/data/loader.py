@@ -25,6 +25,7 @@ import numpy as np
 
 from ..backend import device as parse_device
 from ..backend import device_of, dtype_name, get_array_module, native_dtype, to_device
+from ..backend import generator as global_generator
 from ._arrays import is_array as _is_array
 from ._arrays import is_tensor as _is_tensor
 
@@ -150,9 +151,33 @@ def _make_rng(seed, generator):
         return generator
     if seed is not None:
         return np.random.default_rng(seed)
-    from ..backend import generator as global_generator
-
     return global_generator()
+
+
+def _generator_state(rng) -> dict | None:
+    """A NumPy ``Generator``'s state with its big integers as strings (JSON and .npz friendly)."""
+    if rng is None:
+        return None
+
+    def enc(v):
+        if isinstance(v, dict):
+            return {k: enc(x) for k, x in v.items()}
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return {"int": str(int(v))}
+        return v
+
+    return enc(rng.bit_generator.state)
+
+
+def _set_generator_state(rng, state) -> None:
+    def dec(v):
+        if isinstance(v, dict):
+            if set(v) == {"int"}:
+                return int(v["int"])
+            return {k: dec(x) for k, x in v.items()}
+        return v
+
+    rng.bit_generator.state = dec(state)
 
 
 def default_collate(samples: Sequence):
@@ -204,7 +229,13 @@ class DataLoader:
     global generator (``minimm.backend.manual_seed`` seeds it). ``device`` is where batches go.
     With ``as_tensor=True`` (default) arrays become minimm Tensors (see the module docstring for the
     dtype policy); with ``False`` they stay arrays, moved to ``device``. Strings (captions) are
-    passed through as lists.
+    passed through as lists. ``transform(batch) -> batch`` runs on each collated batch while it is
+    still on the host, before the move: the place to turn captions or labels into arrays once per
+    batch (e.g. ``transform=model.prepare_batch``) rather than inside a model's loss.
+
+    **Exact resume.** :meth:`state_dict` holds the shuffling generator's state and, in the middle of
+    an epoch, that epoch's order and how many batches were handed out; after :meth:`load_state_dict`
+    the next iteration continues that epoch where it stopped (see :class:`minimm.training.Trainer`).
     """
 
     def __init__(
@@ -218,6 +249,7 @@ class DataLoader:
         generator=None,
         device="cpu",
         as_tensor: bool = True,
+        transform: Callable | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -228,7 +260,13 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.device = parse_device(device)
         self.as_tensor = as_tensor
+        self.transform = transform
         self._rng = generator if generator is not None else (np.random.default_rng(seed) if seed is not None else None)
+        # The epoch being iterated (its sample order and how many batches were handed out), so that
+        # state_dict() can describe a position in the middle of an epoch.
+        self._order = None
+        self._position = 0
+        self._resume = None  # (order, position) set by load_state_dict, used by the next __iter__
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -243,17 +281,44 @@ class DataLoader:
         rng = self._rng if self._rng is not None else _make_rng(None, None)
         return rng.permutation(n)
 
+    def collate(self, indices):
+        """The batch of the samples at ``indices``, collated (and transformed) on the host."""
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+            batch = self.dataset.get_batch(indices)
+        else:
+            collate = self.collate_fn or default_collate
+            batch = collate([self.dataset[int(i)] for i in indices])
+        return batch if self.transform is None else self.transform(batch)
+
     def __iter__(self):
-        order = self.epoch_indices()
-        stop = len(self) * self.batch_size
-        for start in range(0, stop, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
-                batch = self.dataset.get_batch(idx)
-            else:
-                collate = self.collate_fn or default_collate
-                batch = collate([self.dataset[int(i)] for i in idx])
-            yield self._place(batch)
+        if self._resume is not None:  # continue the epoch a checkpoint stopped in
+            (order, position), self._resume = self._resume, None
+        else:
+            order, position = self.epoch_indices(), 0
+        self._order, self._position = order, position
+        for pos in range(position, len(self)):
+            idx = order[pos * self.batch_size : (pos + 1) * self.batch_size]
+            batch = self._place(self.collate(idx))
+            self._position = pos + 1
+            yield batch
+        self._order, self._position = None, 0
+
+    def state_dict(self) -> dict:
+        """What decides the coming batches, as JSON-friendly values: ``rng`` (the shuffling
+        generator's state, None when the loader draws from minimm's global generator), ``order``
+        (the current epoch's sample order, None between epochs) and ``position`` (batches of that
+        epoch handed out so far)."""
+        return {"rng": _generator_state(self._rng),
+                "order": None if self._order is None else np.asarray(self._order, dtype=np.int64),
+                "position": int(self._position)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`: the generator now, and — when ``order`` is given — the next
+        iteration yields that epoch's batches from ``position`` on instead of drawing a new order."""
+        if state.get("rng") is not None and self._rng is not None:
+            _set_generator_state(self._rng, state["rng"])
+        order = state.get("order")
+        self._resume = None if order is None else (np.asarray(order, dtype=np.int64), int(state.get("position", 0)))
 
     def _place(self, batch):
         """Move every array of a collated batch to ``self.device`` (as Tensors when asked)."""

@@ -31,14 +31,12 @@ instead oscillates when there are more than two modalities). D and the encoders 
 Adam steps, as in a GAN.
 
 Helpers: :func:`retrieve` (top-k gallery items for each query), :func:`zero_shot_classify` (an
-image gets the class whose *text prompt* it is closest to — no classifier was trained), and for the
-digits: :func:`train_alignment` (images x/16 vs bag-of-words captions; image MLP 64-128-32, text
-BoW-64-32) and :func:`evaluate_alignment` (zero-shot accuracy, recall@1/5 both ways).
+image gets the class whose *text prompt* it is closest to — no classifier was trained) and
+:func:`class_prompt_embeddings`. The digits recipe (image MLP 64-128-32, text BoW-64-32) is
+:func:`minimm.app.train_alignment` / :func:`minimm.app.evaluate_alignment`.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -48,8 +46,8 @@ from ..autograd import Tensor, no_grad
 from ..creation import full
 from ..generative.contrastive import CLIP_INIT, CLIP_MAX, LogitScale, info_nce, normalize_embeddings
 from ..nn import functional as F
-from ..optim import Adam, AdamW
-from .training import epoch_range
+from ..ops import shape as _s
+from .common import as_float_input, mlp
 
 __all__ = [
     "AlignmentNetwork",
@@ -59,36 +57,11 @@ __all__ = [
     "retrieve",
     "zero_shot_classify",
     "similarity",
-    "train_alignment",
-    "evaluate_alignment",
+    "class_prompt_embeddings",
     "DIGIT_PROMPT",
 ]
 
 DIGIT_PROMPT = "the digit {word}"
-
-
-def _mlp(sizes, dropout: float = 0.0) -> nn.Module:
-    """Linear layers with ReLU (and dropout, when > 0) between them, none after the last:
-    sizes = (in, h1, …, out)."""
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-def _as_tensor(x, device) -> Tensor:
-    """A float32 Tensor on ``device`` from a Tensor or an array of any device (moved explicitly)."""
-    if not isinstance(x, Tensor):
-        x = Tensor(B.asarray(x, dev=B.device_of(x)))
-    if x.device != B.device(device):
-        x = x.to(device=device)
-    if x.dtype.kind != "f":
-        x = x.float()
-    return x
 
 
 class AlignmentNetwork(nn.Module):
@@ -116,7 +89,7 @@ class AlignmentNetwork(nn.Module):
         for name, d in self.input_dims.items():
             h = hid.get(name, 128)
             h = () if h is None else ((h,) if isinstance(h, int) else tuple(h))
-            self.projections[name] = _mlp((d, *h, self.embed_dim), dropout)
+            self.projections[name] = mlp(d, *h, self.embed_dim, dropout=dropout)
         self.logit_scale = LogitScale(logit_scale_init, logit_scale_max)
         self.vectorizer = None  # a fitted BagOfWords for captions (not a tensor: saved by its owner)
 
@@ -131,7 +104,7 @@ class AlignmentNetwork(nn.Module):
         """The unit-norm embedding :math:`\\hat e = f_m(x) / \\|f_m(x)\\|` of modality ``name``."""
         if name not in self.projections:
             raise KeyError(f"AlignmentNetwork has no modality {name!r}; it knows {self.modalities}")
-        x = _as_tensor(x, self._device())
+        x = as_float_input(x, self._device())
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.input_dims[name]:
             raise ValueError(f"modality {name!r}: expected {self.input_dims[name]} features, got {x.shape[1]}")
@@ -148,6 +121,17 @@ class AlignmentNetwork(nn.Module):
                                "(model.vectorizer = BagOfWords(binary=True).fit(captions))")
         bow = Tensor(B.asarray(self.vectorizer.transform(list(texts)), dev=self._device()))
         return self.encode("text", bow)
+
+    def text_array(self, captions) -> np.ndarray:
+        """Caption strings → the ``"text"`` modality as a host float32 array (binary bag of words)."""
+        return np.asarray(self.vectorizer.transform(list(captions)), dtype=np.float32)
+
+    def prepare_batch(self, batch: dict) -> dict:
+        """The loader's ``transform``: adds the captions' ``"text"`` vectors to a collated host batch
+        (when the model has a ``vectorizer`` and the batch has captions but no text yet)."""
+        if "text" in self.projections and "text" not in batch and "caption" in batch and self.vectorizer is not None:
+            return {**batch, "text": self.text_array(batch["caption"])}
+        return batch
 
     def prepare(self, batch: dict) -> dict:
         """A raw dataset batch (``image``, ``caption`` strings, …) → the dict of modality tensors.
@@ -201,7 +185,8 @@ def pairing_loss(a: Tensor, b: Tensor, margin: float = 0.2) -> Tensor:
         raise ValueError("pairing_loss needs at least two pairs (in-batch negatives)")
     s = similarity(a, b)
     xp = B.get_array_module(s.data)
-    eye = xp.eye(n, dtype=s.data.dtype, **({} if xp is np or xp is B._cupy else {"device": s.data.device}))
+    idx = B.arange_on(s.data, n)
+    eye = xp.astype(xp.reshape(idx, (n, 1)) == xp.reshape(idx, (1, n)), s.data.dtype)  # I on s's device
     off = Tensor(1.0 - eye)  # 1 off the diagonal: negatives only
     diag = (s * Tensor(eye)).sum(dim=1, keepdim=True)  # S_ii as a column
     rows = F.relu(margin - diag + s)          # image i vs caption j
@@ -226,7 +211,7 @@ class AdversarialAligner(nn.Module):
     ``aligner``: an :class:`AlignmentNetwork`; ``adv_weight`` = λ; ``margin`` of the pairing term.
     :meth:`discriminator_loss` trains D; :meth:`loss` trains the encoders (D fixed);
     :meth:`step_fn` returns a ``step_fn(model, batch) -> logs`` doing one alternating D / encoder
-    update (usable by :class:`minimm.multimodal.training.Trainer`).
+    update (usable by :class:`minimm.training.Trainer`).
     """
 
     def __init__(self, aligner: AlignmentNetwork, adv_weight: float = 0.5, margin: float = 0.2, hidden: int = 64):
@@ -242,8 +227,6 @@ class AdversarialAligner(nn.Module):
 
     def _labelled(self, embeddings: dict):
         """All embeddings stacked (ΣN, D) with their modality index as the class label."""
-        from ..ops import shape as _s
-
         names = self.aligner.modalities
         parts, labels = [], []
         for k, e in embeddings.items():
@@ -306,8 +289,8 @@ def retrieve(query_emb, gallery_emb, k: int = 5):
     explicitly, to sort it.
     """
     with no_grad():
-        s = similarity(_as_tensor(query_emb, B.device_of(getattr(query_emb, "data", query_emb))),
-                       _as_tensor(gallery_emb, B.device_of(getattr(gallery_emb, "data", gallery_emb))))
+        s = similarity(as_float_input(query_emb, B.device_of(getattr(query_emb, "data", query_emb))),
+                       as_float_input(gallery_emb, B.device_of(getattr(gallery_emb, "data", gallery_emb))))
     sims = B.to_numpy(s.data)
     k = min(int(k), sims.shape[1])
     idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
@@ -319,126 +302,14 @@ def zero_shot_classify(image_emb, class_text_emb, return_scores: bool = False):
     :math:`t_c` embeds a text prompt for class c ("the digit seven"). Host int64 array (N,);
     with ``return_scores`` also the (N, C) cosine similarities."""
     with no_grad():
-        s = similarity(_as_tensor(image_emb, B.device_of(getattr(image_emb, "data", image_emb))),
-                       _as_tensor(class_text_emb, B.device_of(getattr(class_text_emb, "data", class_text_emb))))
+        s = similarity(as_float_input(image_emb, B.device_of(getattr(image_emb, "data", image_emb))),
+                       as_float_input(class_text_emb, B.device_of(getattr(class_text_emb, "data", class_text_emb))))
     sims = B.to_numpy(s.data)
     pred = np.argmax(sims, axis=1).astype(np.int64)
     return (pred, sims) if return_scores else pred
-
-
-# ---------------------------------------------------------------------------------------------
-# The digits recipe
-# ---------------------------------------------------------------------------------------------
-def _digit_arrays(ds, vectorizer) -> dict:
-    return {
-        "image": np.asarray(ds.image, dtype=np.float32).reshape(len(ds), -1),
-        "text": vectorizer.transform(list(ds.caption)).astype(np.float32),
-    }
-
-
-def train_alignment(splits=None, epochs: int | None = None, device="cpu", seed: int = 0, progress: bool = False,
-                    quick: bool = False, method: str = "contrastive", embed_dim: int = 32, lr: float = 1e-3,
-                    batch_size: int = 64, adv_weight: float = 0.5, weight_decay: float = 0.0,
-                    dropout: float = 0.3):
-    """Align digit images (x/16) with their captions (binary bag of words) on the digits data.
-
-    Defaults from the reference setup: image MLP 64-128-32, text BoW-64-32, Adam 1e-3, batch 64,
-    plus dropout 0.3 on the hidden layers, 30 epochs (10 with ``quick``). Why dropout: a batch of
-    64 holds ~6 pairs of each digit, and InfoNCE asks each image to beat the other images *of its
-    own digit* (whose captions differ only by template) — without regularisation the image MLP
-    memorises the 1437 training images and zero-shot accuracy *falls* with training (measured,
-    seeds 0–2: 97/96/96 % at 10 epochs, 93/91/93 % at 50); with dropout 0.3 it is 97–98 % at 30
-    epochs and 96–97 % at 50. ``method="contrastive"`` (symmetric InfoNCE, learnable scale,
-    clamped to ≤ 100 after every step) or ``"adversarial"`` (:class:`AdversarialAligner`).
-    Returns ``(model, history)``: the :class:`AlignmentNetwork` (with its fitted ``vectorizer``,
-    ``train_seconds``) — for ``"adversarial"`` the aligner inside the adversarial wrapper — and a
-    list of per-epoch mean logs.
-    """
-    from ..data import BagOfWords, load_digits
-
-    if method not in ("contrastive", "adversarial"):
-        raise ValueError(f"method must be 'contrastive' or 'adversarial', got {method!r}")
-    if splits is None:
-        splits = load_digits(seed=0, with_sound=False)
-    train, _ = splits
-    epochs = epochs if epochs is not None else (10 if quick else 30)
-    B.manual_seed(seed)
-    vectorizer = BagOfWords(binary=True).fit(list(train.caption))
-    model = AlignmentNetwork({"image": 64, "text": len(vectorizer.vocabulary_)}, embed_dim=embed_dim,
-                             hidden={"image": 128, "text": 64}, dropout=dropout).to(device)
-    model.vectorizer = vectorizer
-    dev = B.device(device)
-    data = {k: Tensor(B.asarray(v, dev=dev)) for k, v in _digit_arrays(train, vectorizer).items()}
-    n = len(train)
-    rng = np.random.default_rng(seed)
-    if method == "contrastive":
-        trainee = model
-        opt = (AdamW(model.parameters(), lr=lr, weight_decay=weight_decay) if weight_decay
-               else Adam(model.parameters(), lr=lr))
-
-        def step(m, batch):
-            opt.zero_grad()
-            loss, logs = m.loss(batch)
-            loss.backward()
-            opt.step()
-            m.logit_scale.clamp_()  # CLIP clips the stored log-scale after each step
-            return logs
-    else:
-        trainee = AdversarialAligner(model, adv_weight=adv_weight).to(device)
-        step = trainee.step_fn(Adam(model.parameters(), lr=lr), Adam(trainee.discriminator.parameters(), lr=lr))
-    history = []
-    it = epoch_range(epochs, progress, f"align ({method})")
-    t0 = time.perf_counter()
-    trainee.train()
-    for _ in it:
-        order = rng.permutation(n)
-        sums: dict = {}
-        count = 0
-        # drop a last batch of one pair: InfoNCE and the pairing term need negatives
-        for s in range(0, n - 1, batch_size):
-            idx = Tensor(B.asarray(order[s: s + batch_size], dev=dev))
-            logs = step(trainee, {k: v[idx] for k, v in data.items()})
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            count += 1
-        history.append({k: v / count for k, v in sums.items()})
-    trainee.eval()
-    model.train_seconds = time.perf_counter() - t0
-    return model, history
 
 
 def class_prompt_embeddings(model: AlignmentNetwork, class_names, prompt: str = DIGIT_PROMPT) -> Tensor:
     """Text embeddings of one prompt per class, e.g. "the digit seven" for every number word."""
     with no_grad():
         return model.embed_text([prompt.format(word=w) for w in class_names])
-
-
-def evaluate_alignment(model: AlignmentNetwork, splits=None, prompt: str = DIGIT_PROMPT) -> dict:
-    """Held-out metrics of a digits alignment:
-
-    * ``zero_shot_accuracy`` — each test image gets the digit whose prompt ("the digit seven") it is
-      most similar to;
-    * ``R@1_image_to_text``, ``R@5_image_to_text``, ``R@1_text_to_image``, ``R@5_text_to_image`` —
-      retrieval among the test images and their own captions. Many captions are identical ("the
-      digit seven" for several sevens), so a retrieved item counts as correct when it shows or
-      names the query's digit (class-level recall, :func:`minimm.metrics.recall_at_k` with labels);
-    * ``logit_scale`` — the learnt 1/τ.
-    """
-    from ..data import load_digits
-    from ..data.datasets import NUMBER_WORDS
-    from ..metrics import accuracy, retrieval_recalls
-
-    if splits is None:
-        splits = load_digits(seed=0, with_sound=False)
-    _, test = splits
-    model.eval()
-    with no_grad():
-        img = model.encode("image", np.asarray(test.image, dtype=np.float32).reshape(len(test), -1))
-        txt = model.embed_text(list(test.caption))
-        classes = class_prompt_embeddings(model, NUMBER_WORDS, prompt)
-        sims = similarity(img, txt)
-    out = {"zero_shot_accuracy": accuracy(zero_shot_classify(img, classes), test.label)}
-    out.update(retrieval_recalls(sims, ks=(1, 5), labels_a=test.label, labels_b=test.label, names=("image", "text")))
-    out["logit_scale"] = model.logit_scale.scale
-    return out
-

@@ -29,24 +29,21 @@ of generated tones that decode to the image's label.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
-from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import tensor
+from ..data.datasets import DTMF_HIGH, DTMF_LOW
 from ..ops import elementwise as _e
-from .vae import _loader, mlp, model_device
+from .common import mlp, model_device
 
-__all__ = ["ToneGenerator", "dtmf_frequencies", "train_tone_generator", "evaluate_tone_generator"]
+__all__ = ["ToneGenerator", "dtmf_frequencies"]
 
 
 def dtmf_frequencies() -> tuple:
     """The seven DTMF frequencies in Hz: the four low-group rows, then the three high-group columns."""
-    from ..data.datasets import DTMF_HIGH, DTMF_LOW
-
     return tuple(DTMF_LOW) + tuple(DTMF_HIGH)
 
 
@@ -97,40 +94,3 @@ class ToneGenerator(nn.Module):
         """Waveforms for ``images`` (no gradient)."""
         with no_grad():
             return self(images)
-
-
-def train_tone_generator(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                         hidden: int = 128, lr: float = 1e-3, batch_size: int = 64):
-    """Train :class:`ToneGenerator` on the digits' (image x / 16, DTMF tone) pairs: Adam 1e-3,
-    batch 64, 200 epochs (``quick``: 60). Returns ``(model, history)``."""
-    from .. import manual_seed
-    from ..data import load_digits
-    from .vae import train_loop
-
-    splits = splits if splits is not None else load_digits()
-    epochs = epochs if epochs is not None else (60 if quick else 200)
-    manual_seed(seed)
-    train = splits.train
-    model = ToneGenerator(int(np.prod(train.image.shape[1:])), hidden, train.info.get("sample_rate", 8000),
-                          train.sound.shape[1]).to(device)
-    start = time.perf_counter()
-    history = train_loop(model, _loader(train, batch_size, True, seed, device), epochs, lr, progress)
-    history["time"] = time.perf_counter() - start
-    return model, history
-
-
-def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) -> dict:
-    """``accuracy``: the fraction of tones generated from test images that
-    :func:`~minimm.data.datasets.decode_dtmf` decodes to the image's label; ``decoder_accuracy``:
-    the same decoder on the real test tones (the ceiling)."""
-    from ..data import load_digits
-    from ..data.datasets import decode_dtmf
-
-    splits = splits if splits is not None else load_digits()
-    test = splits.test
-    waves = model.generate(test.image)
-    labels = np.asarray(test.label)
-    sr = model.sample_rate
-    acc = float((decode_dtmf(B.to_numpy(waves.data), sample_rate=sr) == labels).mean())
-    real = float((decode_dtmf(test.sound, sample_rate=sr) == labels).mean())
-    return {"accuracy": acc, "decoder_accuracy": real, "n_test": len(test)}

@@ -26,21 +26,19 @@ the seeded generator.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from .. import backend as B
+from .. import creation
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import rand, tensor
+from ..data.datasets import ATTRIBUTES, parse_caption
 from ..nn import functional as F
 from ..ops.shape import cat
-from .vae import _loader, mlp, model_device
-from .training import epoch_range
+from .common import mlp, model_device
 
-__all__ = ["CausalSelfAttentionBlock", "CaptionDecoder", "train_captioner", "evaluate_captioner",
-           "caption_accuracy"]
+__all__ = ["CausalSelfAttentionBlock", "CaptionDecoder", "caption_accuracy", "caption_parses"]
 
 
 class CausalSelfAttentionBlock(nn.Module):
@@ -72,13 +70,11 @@ class CaptionDecoder(nn.Module):
     def __init__(self, vocab, image_dim: int = 256, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
                  max_len: int = 24, n_prefix: int = 1, image_hidden: int = 256):
         super().__init__()
-        from .. import creation as _c
-
         self.vocab = vocab
         self.image_dim, self.d_model, self.max_len, self.n_prefix = image_dim, d_model, max_len, n_prefix
         self.image_encoder = mlp(image_dim, image_hidden, n_prefix * d_model)
         self.tok_emb = nn.Embedding(len(vocab), d_model)
-        self.pos_emb = nn.Parameter(_c.randn(n_prefix + max_len, d_model) * 0.02)
+        self.pos_emb = nn.Parameter(creation.randn(n_prefix + max_len, d_model) * 0.02)
         self.blocks = nn.ModuleList([CausalSelfAttentionBlock(d_model, n_heads) for _ in range(n_layers)])
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, len(vocab))
@@ -100,14 +96,22 @@ class CaptionDecoder(nn.Module):
             h = block(h)
         return self.head(self.ln_f(h[:, self.n_prefix:, :]))
 
-    def encode_captions(self, captions) -> Tensor:
-        """``<bos> w_1 … w_T <eos>`` ids, padded with the pad id, as an int64 tensor (B, L)."""
+    def token_ids(self, captions) -> np.ndarray:
+        """``<bos> w_1 … w_T <eos>`` ids, padded with the pad id, as a host int64 array (B, L)."""
         ids, _ = self.vocab.encode_batch(list(captions), add_bos=True, add_eos=True, max_len=self.max_len + 1)
-        return tensor(ids, device=model_device(self))
+        return ids
+
+    def encode_captions(self, captions) -> Tensor:
+        """:meth:`token_ids` as an int64 tensor (B, L) on the model's device."""
+        return tensor(self.token_ids(captions), device=model_device(self))
+
+    def prepare_batch(self, batch: dict) -> dict:
+        """The loader's ``transform``: adds the captions' ``"tokens"`` to a collated host batch."""
+        return {**batch, "tokens": self.token_ids(batch["caption"])}
 
     def loss(self, batch: dict):
         """Teacher forcing: cross-entropy of each next token, padding ignored."""
-        ids = self.encode_captions(batch["caption"])
+        ids = batch["tokens"] if "tokens" in batch else self.encode_captions(batch["caption"])
         inp, target = ids[:, :-1], ids[:, 1:]
         logits = self(batch["image"], inp)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
@@ -162,6 +166,15 @@ class CaptionDecoder(nn.Module):
         return (scores + gumbel).argmax(dim=1)
 
 
+def caption_parses(caption: str) -> bool:
+    """Whether :func:`minimm.data.datasets.parse_caption` can read the caption's four attributes."""
+    try:
+        parse_caption(caption)
+        return True
+    except ValueError:
+        return False
+
+
 def caption_accuracy(captions, attributes: dict) -> np.ndarray:
     """Per caption: does it name all four attributes, each with the image's true value?
 
@@ -169,8 +182,6 @@ def caption_accuracy(captions, attributes: dict) -> np.ndarray:
     :func:`minimm.data.datasets.parse_caption` cannot parse (an attribute missing or named twice)
     counts as wrong.
     """
-    from ..data.datasets import ATTRIBUTES, parse_caption
-
     ok = np.zeros(len(captions), dtype=bool)
     for i, c in enumerate(captions):
         try:
@@ -179,76 +190,3 @@ def caption_accuracy(captions, attributes: dict) -> np.ndarray:
             continue
         ok[i] = all(parsed[a] == ATTRIBUTES[a][int(attributes[a][i])] for a in ATTRIBUTES)
     return ok
-
-
-def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                    d_model: int = 64, n_heads: int = 4, n_layers: int = 2, lr: float = 3e-3,
-                    batch_size: int = 64):
-    """Train a :class:`CaptionDecoder` on shapes (vocabulary from the training captions):
-    2 causal blocks of width 64, Adam 3e-3 with cosine decay, batch 64, 12 epochs (``quick``: 5).
-
-    Returns ``(model, history)``."""
-    from .. import manual_seed
-    from ..data import Vocabulary, load_shapes, tokenize
-    from ..optim import Adam
-    from ..optim.lr_scheduler import CosineAnnealingLR
-
-    splits = splits if splits is not None else load_shapes(with_sound=False)
-    epochs = epochs if epochs is not None else (5 if quick else 12)
-    manual_seed(seed)
-    train = splits.train
-    vocab = Vocabulary.build(train.caption)
-    max_len = max(len(tokenize(c)) for c in train.caption) + 2
-    image_dim = int(np.prod(train.image.shape[1:]))
-    model = CaptionDecoder(vocab, image_dim, d_model, n_heads, n_layers, max_len=max_len).to(device)
-    loader = _loader(train, batch_size, True, seed, device)
-    opt = Adam(model.parameters(), lr=lr)
-    sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    history: dict = {"loss": []}
-    start = time.perf_counter()
-    epochs_iter = epoch_range(epochs, progress, "CaptionDecoder")
-    model.train()
-    for _ in epochs_iter:
-        total, n = 0.0, 0
-        for batch in loader:
-            loss, logs = model.loss(batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += logs["loss"]
-            n += 1
-        history["loss"].append(total / n)
-    model.eval()
-    history["time"] = time.perf_counter() - start
-    return model, history
-
-
-def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
-                       top_k: int | None = None, seed: int = 0, batch_size: int = 500) -> dict:
-    """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
-    captions whose four parsed attributes all match the image's ground truth; ``parse_rate`` the
-    fraction that parse at all; ``examples`` a few (caption, truth) pairs."""
-    from .. import manual_seed
-    from ..data import load_shapes
-
-    splits = splits if splits is not None else load_shapes(with_sound=False)
-    manual_seed(seed)
-    test = splits.test
-    captions = []
-    for s in range(0, len(test), batch_size):
-        captions += model.generate(test.image[s: s + batch_size], strategy=strategy, temperature=temperature,
-                                   top_k=top_k)
-    ok = caption_accuracy(captions, test.attributes)
-    from ..data.datasets import parse_caption
-
-    def parses(c):
-        try:
-            parse_caption(c)
-            return True
-        except ValueError:
-            return False
-
-    examples = [(captions[i], test.caption[i]) for i in range(5)]
-    return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([parses(c) for c in captions])),
-            "n_test": len(test), "examples": examples}

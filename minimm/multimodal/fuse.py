@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 from .. import nn
 from ..autograd import Tensor
-from ..creation import ones, zeros
-from ..generative.vae import gaussian_log_prob, product_of_experts
+from ..creation import ones, tensor, zeros
+from ..generative.vae import gaussian_log_prob, product_of_experts, reparameterize
 from ..nn import functional as F
 from ..ops import reduction as _r
 from ..ops import shape as _s
@@ -117,8 +117,6 @@ class FusionNetwork(nn.Module):
                 blocks.append(self._missing_vector(k).unsqueeze(0).expand(n, d))
             flags.append(1.0 if k in names else 0.0)
         if self.missing == "zeros":
-            from ..creation import tensor
-
             blocks.append(tensor(flags, dtype=dtype, device=device).unsqueeze(0).expand(n, len(flags)))
         h = self.linear(_s.cat(blocks, dim=1))
         return F.relu(h) if self.activation == "relu" else h
@@ -267,8 +265,6 @@ class GaussianMixture(NamedTuple):
     names: tuple
 
     def rsample(self) -> Tensor:
-        from ..generative.vae import reparameterize
-
         return reparameterize(self.mus, self.logvars)
 
     def mean(self) -> Tensor:

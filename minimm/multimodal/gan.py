@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import gan as gg
 from ..optim import Adam
-from .vae import _cat, _loader, host_tensor, model_device
-from .training import epoch_range
+from .common import cat_features, condition_rows, host_dtype, host_tensor, model_device
 
-__all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step", "train_cgan", "evaluate_cgan"]
+__all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step"]
 
 
 class Generator(nn.Module):
@@ -47,7 +45,7 @@ class Generator(nn.Module):
                                  nn.Linear(hidden, out_dim), nn.Sigmoid())
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z if y is None else _cat(z, y))
+        return self.net(z if y is None else cat_features(z, y))
 
 
 class Discriminator(nn.Module):
@@ -64,7 +62,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         x = x.reshape(x.shape[0], -1)
-        return self.net(x if y is None else _cat(x, y)).reshape(-1)
+        return self.net(x if y is None else cat_features(x, y)).reshape(-1)
 
 
 class ConditionalGAN(nn.Module):
@@ -90,19 +88,22 @@ class ConditionalGAN(nn.Module):
         self.opt_g = self.opt_d = None
 
     # -- conditions and sampling ----------------------------------------------------------------
+    def condition_array(self, batch_or_condition) -> np.ndarray:
+        """y as a host array (N, cond_dim) for a batch dict, a list of captions, or labels."""
+        return condition_rows(batch_or_condition, self.cond_dim, self.vectorizer, host_dtype(self), "ConditionalGAN")
+
     def condition(self, batch_or_condition) -> Tensor | None:
-        """y for a batch dict, a list of captions, or labels (None for an unconditional GAN)."""
+        """y for a batch dict (its ``"condition"``, or its captions or labels), a list of captions,
+        or labels, on the model's device (None for an unconditional GAN)."""
         if self.cond_dim == 0:
             return None
-        c = batch_or_condition
-        if isinstance(c, dict):
-            c = c["caption"] if self.vectorizer is not None else c["label"]
-        if isinstance(c, (list, tuple)) and c and isinstance(c[0], str):
-            if self.vectorizer is None:
-                raise ValueError("ConditionalGAN: this model is conditioned on labels; give label ids, not captions")
-            return host_tensor(self.vectorizer.transform(c), self)
-        idx = np.asarray(B.to_numpy(c.data if isinstance(c, Tensor) else c), dtype=np.int64).reshape(-1)
-        return host_tensor(np.eye(self.cond_dim, dtype=np.float32)[idx], self)
+        if isinstance(batch_or_condition, dict) and "condition" in batch_or_condition:
+            return batch_or_condition["condition"]
+        return host_tensor(self.condition_array(batch_or_condition), self)
+
+    def prepare_batch(self, batch: dict) -> dict:
+        """The loader's ``transform``: adds ``"condition"`` (y as an array) to a collated host batch."""
+        return batch if self.cond_dim == 0 else {**batch, "condition": self.condition_array(batch)}
 
     def sample(self, condition=None, n: int | None = None) -> Tensor:
         """Generated images for each condition (labels, captions) — or n unconditional ones."""
@@ -162,97 +163,3 @@ class ConditionalGAN(nn.Module):
 def gan_step(model: ConditionalGAN, batch: dict) -> dict:
     """The ``step_fn(model, batch) -> logs`` of a GAN for a generic training loop."""
     return model.train_step(batch)
-
-
-def _digits():
-    from ..data import load_digits
-
-    return load_digits(with_sound=False)
-
-
-def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-               condition: str = "label", z_dim: int = 16, hidden: int = 128, lr: float = 1e-3,
-               batch_size: int = 32):
-    """Train a :class:`ConditionalGAN` on digits (x / 16 ∈ [0, 1]): Adam 1e-3, β₁ = 0.5, batch 32,
-    100 epochs (``quick``: 50).
-
-    ``condition="label"`` (one-hot digit) or ``"text"`` (bag of words of the captions, e.g.
-    "a handwritten seven"). Returns ``(model, history)`` (per-epoch mean ``d_loss``, ``g_loss``).
-    """
-    import time
-
-    from .. import manual_seed
-    from ..data import BagOfWords
-
-    splits = splits if splits is not None else _digits()
-    epochs = epochs if epochs is not None else (50 if quick else 100)
-    manual_seed(seed)
-    image_shape = splits.train.image.shape[1:]
-    x_dim = int(np.prod(image_shape))
-    if condition == "label":
-        model = ConditionalGAN(z_dim, x_dim, hidden, cond_dim=10, image_shape=image_shape)
-    elif condition == "text":
-        bow = BagOfWords(binary=True).fit(splits.train.caption)
-        model = ConditionalGAN(z_dim, x_dim, hidden, cond_dim=len(bow.vocabulary_), vectorizer=bow,
-                               image_shape=image_shape)
-    else:
-        raise ValueError(f"condition must be 'label' or 'text', got {condition!r}")
-    model.to(device)
-    model.configure_optimizers(lr=lr)
-    loader = _loader(splits.train, batch_size, True, seed, device)
-    history: dict = {"loss": [], "d_loss": [], "g_loss": []}
-    start = time.perf_counter()
-    epochs_iter = epoch_range(epochs, progress, "ConditionalGAN")
-    model.train()
-    for _ in epochs_iter:
-        sums, n = {}, 0
-        for batch in loader:
-            for k, v in gan_step(model, batch).items():
-                sums[k] = sums.get(k, 0.0) + v
-            n += 1
-        for k, v in sums.items():
-            history[k].append(v / n)
-    model.eval()
-    history["time"] = time.perf_counter() - start
-    return model, history
-
-
-def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_class: int = 36,
-                  device=None, seed: int = 0) -> dict:
-    """Quality of the conditional samples, judged by the independent digits evaluator:
-
-    * ``accuracy``: the evaluator reads each sample as the digit it was asked for;
-    * ``frechet``: Fréchet distance between the evaluator's 128-d features of the samples and of
-      the real test images (same number of each);
-    * ``evaluator_accuracy``: the evaluator on the real test images;
-    * ``nn_distance`` / ``nn_distance_test``: mean distance from each sample / each real test image
-      to its nearest training image — samples much closer than real held-out images would be
-      copies of the training set (memorisation).
-    """
-    from .. import manual_seed
-    from ..metrics import frechet_distance, nearest_neighbour_distance
-    from .vae import _default_digit_evaluator
-
-    splits = splits if splits is not None else _digits()
-    dev = device if device is not None else model_device(model)
-    evaluator = evaluator if evaluator is not None else _default_digit_evaluator(dev, seed)
-    manual_seed(seed)
-    model.eval()
-    test, train = splits.test, splits.train
-    labels = np.repeat(np.arange(10), n_per_class)
-    if model.vectorizer is not None:  # text-conditioned: ask with the test captions' words
-        from ..data.datasets import NUMBER_WORDS
-
-        cond = [f"the digit {NUMBER_WORDS[d]}" for d in labels]
-    else:
-        cond = labels
-    samples = model.sample(cond)
-    acc = float((evaluator.predict(samples) == labels).mean())
-    with no_grad():
-        fd = frechet_distance(evaluator.features(samples), evaluator.features(test.image[: len(labels)]))
-    ev = float((evaluator.predict(test.image) == np.asarray(test.label)).mean())
-    train_flat = train.image.reshape(len(train), -1)
-    nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.data), train_flat).mean())
-    nn_test = float(nearest_neighbour_distance(test.image, train_flat).mean())
-    return {"accuracy": acc, "frechet": fd, "evaluator_accuracy": ev, "nn_distance": nn_gen,
-            "nn_distance_test": nn_test, "n_samples": len(labels)}

@@ -19,111 +19,25 @@ All three maximise an evidence lower bound (:mod:`minimm.generative.vae`), per s
   posterior is instead a **mixture** of the unimodal experts (MMVAE-style, Shi et al., 2019).
 
 Each model is an ``nn.Module`` with ``loss(batch) -> (loss, logs)`` on a batch dict from
-:class:`minimm.data.DataLoader`, and each has ``train_*`` / ``evaluate_*`` functions whose defaults
-are the reference setups (``/work/shared/REFERENCES.md``, the README's quality table).
+:class:`minimm.data.DataLoader`; ``prepare_batch`` (the loader's ``transform``) turns captions and
+labels into arrays once per batch. Their ``train_*`` / ``evaluate_*`` recipes, with the reference
+hyper-parameters, are in :mod:`minimm.app`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
-from ..creation import randn, tensor
+from ..creation import randn
 from ..generative import vae as gv
-from ..optim import Adam
-from .training import epoch_range
+from .common import cat_features, condition_rows, flat_images, host_dtype, host_tensor, mlp, model_device, number_word_ids, one_hot_rows
 
-__all__ = [
-    "VAE", "CVAE", "MVAE", "mlp", "train_loop", "digit_one_hot",
-    "train_vae", "evaluate_vae", "train_cvae_shapes", "evaluate_cvae_shapes", "train_cvae_digits",
-    "evaluate_cvae_digits", "train_mvae", "evaluate_mvae",
-]
-
-
-# ---------------------------------------------------------------------------------------------
-# Small shared pieces
-# ---------------------------------------------------------------------------------------------
-def mlp(*sizes: int, activation=nn.ReLU) -> nn.Sequential:
-    """Linear layers of the given widths with ``activation`` between them (none after the last)."""
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
-
-
-def model_device(module: nn.Module):
-    """The device of a module's parameters (models move with ``.to(device)`` only)."""
-    return next(iter(module.parameters())).device
-
-
-def host_tensor(array, like: nn.Module) -> Tensor:
-    """A host array as a Tensor on ``like``'s device with its floating dtype (an explicit copy)."""
-    p = next(iter(like.parameters()))
-    return tensor(np.asarray(array), dtype=p.dtype, device=p.device)
-
-
-def flat_images(batch: dict) -> Tensor:
-    """The batch's images as (B, H·W) rows."""
-    x = batch["image"]
-    return x.reshape(x.shape[0], -1)
-
-
-def digit_one_hot(batch: dict, like: nn.Module) -> Tensor:
-    """The digit's number word ("seven") as a 10-d one-hot vector — the "text" of the digits data.
-
-    Read from the word strings (not the label attribute), so the text modality is really text.
-    """
-    from ..data.datasets import NUMBER_WORDS
-
-    if "word" in batch:
-        idx = np.array([NUMBER_WORDS.index(w) for w in batch["word"]], dtype=np.int64)
-    else:
-        idx = np.asarray(B.to_numpy(batch["label"].data), dtype=np.int64)
-    return host_tensor(np.eye(10, dtype=np.float32)[idx], like)
-
-
-def train_loop(model: nn.Module, loader, epochs: int, lr: float = 1e-3, progress: bool = False,
-               optimizer=None, log_every_epoch=None) -> dict:
-    """The plain training loop: for each batch, ``loss, logs = model.loss(batch)``, backward, Adam step.
-
-    Returns the history: ``{"loss": [mean loss per epoch], <each logged key>: [...], "time": s}``.
-    """
-    opt = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
-    history: dict = {"loss": []}
-    start = time.perf_counter()
-    epochs_iter = epoch_range(epochs, progress, type(model).__name__)
-    model.train()
-    for _ in epochs_iter:
-        sums: dict = {}
-        n = 0
-        for batch in loader:
-            loss, logs = model.loss(batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            n += 1
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        for k, v in sums.items():
-            history.setdefault(k, []).append(v / max(n, 1))
-        if log_every_epoch is not None:
-            log_every_epoch(model, history)
-    model.eval()
-    history["time"] = time.perf_counter() - start
-    return history
-
-
-def _loader(dataset, batch_size, shuffle, seed, device):
-    from ..data import DataLoader
-
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed, device=device)
+__all__ = ["VAE", "CVAE", "MVAE"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,55 +83,6 @@ class VAE(nn.Module):
             return self.decode(z).sigmoid()
 
 
-def _digits_binary():
-    from ..data import load_digits
-
-    return load_digits(binarize=True, with_sound=False)
-
-
-def train_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-              z_dim: int = 8, hidden: int = 128, lr: float = 1e-3, batch_size: int = 64):
-    """Train :class:`VAE` on binarised digits (reference: 200 epochs; ``quick``: 60).
-
-    Returns ``(model, history)``.
-    """
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    epochs = epochs if epochs is not None else (60 if quick else 200)
-    manual_seed(seed)
-    model = VAE(splits.train.image[0].size, hidden, z_dim).to(device)
-    history = train_loop(model, _loader(splits.train, batch_size, True, seed, device), epochs, lr, progress)
-    return model, history
-
-
-def evaluate_vae(model: VAE, splits=None, k: int = 500, device=None, batch_size: int = 40, seed: int = 0) -> dict:
-    r"""Test-set :math:`-\mathrm{ELBO}` and :math:`-\mathcal L_{k}` (IWAE, k samples) in nats per image.
-
-    Both are upper bounds on the negative log-likelihood; the IWAE one is the tighter (it is the
-    number to compare with other density models). The ELBO is averaged over 10 z samples.
-    """
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    device = device if device is not None else model_device(model)
-    manual_seed(seed)
-    model.eval()
-    test = splits.test
-    neg_elbo, neg_iwae, n = 0.0, 0.0, 0
-    with no_grad():
-        for batch in _loader(test, batch_size, False, None, device):
-            x = flat_images(batch)
-            mu, logvar = model.encode(x)
-            e = 0.0
-            for _ in range(10):
-                e += gv.elbo(x, model.decode(gv.reparameterize(mu, logvar)), mu, logvar).elbo.sum().item()
-            neg_elbo -= e / 10
-            neg_iwae -= gv.iwae(x, model.encode, model.decode, k=k).sum().item()
-            n += x.shape[0]
-    return {"neg_elbo": neg_elbo / n, "iwae": neg_iwae / n, "k": k, "n_test": n}
-
-
 # ---------------------------------------------------------------------------------------------
 # Conditional VAE
 # ---------------------------------------------------------------------------------------------
@@ -242,27 +107,29 @@ class CVAE(nn.Module):
         self.encoder = mlp(x_dim + cond_dim, hidden, 2 * z_dim)
         self.decoder = mlp(z_dim + cond_dim, hidden, x_dim)
 
+    def condition_array(self, batch_or_captions) -> np.ndarray:
+        """y as a host array (N, cond_dim): the bag of words of captions, or the one-hot labels.
+
+        Takes a batch dict (its captions or labels), a list of captions, or labels."""
+        return condition_rows(batch_or_captions, self.cond_dim, self.vectorizer, host_dtype(self), "CVAE")
+
     def condition(self, batch_or_captions) -> Tensor:
-        """y for a batch dict (captions or labels), a list of captions, or a tensor of labels."""
-        if isinstance(batch_or_captions, dict):
-            if self.vectorizer is not None:
-                batch_or_captions = batch_or_captions["caption"]
-            else:
-                batch_or_captions = batch_or_captions["label"]
-        if isinstance(batch_or_captions, (list, tuple)) and batch_or_captions and isinstance(batch_or_captions[0], str):
-            if self.vectorizer is None:
-                raise ValueError("CVAE: this model is conditioned on labels; give label ids, not captions")
-            return host_tensor(self.vectorizer.transform(batch_or_captions), self)
-        labels = batch_or_captions
-        idx = np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
-        return host_tensor(np.eye(self.cond_dim, dtype=np.float32)[idx], self)
+        """y for a batch dict (its ``"condition"``, or its captions or labels), a list of captions,
+        or labels — as a Tensor on the model's device."""
+        if isinstance(batch_or_captions, dict) and "condition" in batch_or_captions:
+            return batch_or_captions["condition"]
+        return host_tensor(self.condition_array(batch_or_captions), self)
+
+    def prepare_batch(self, batch: dict) -> dict:
+        """The loader's ``transform``: adds ``"condition"`` (y as an array) to a collated host batch."""
+        return {**batch, "condition": self.condition_array(batch)}
 
     def encode(self, x: Tensor, y: Tensor):
-        h = self.encoder(_cat(x, y))
+        h = self.encoder(cat_features(x, y))
         return h[:, : self.z_dim], h[:, self.z_dim:]
 
     def decode(self, z: Tensor, y: Tensor) -> Tensor:
-        return self.decoder(_cat(z, y))
+        return self.decoder(cat_features(z, y))
 
     def loss(self, batch: dict):
         x, y = flat_images(batch), self.condition(batch)
@@ -280,154 +147,6 @@ class CVAE(nn.Module):
             z = randn(y.shape[0], self.z_dim, device=y.device)
             x = self.decode(z, y).sigmoid()
             return x.reshape(y.shape[0], *self.image_shape)
-
-
-def _cat(*ts: Tensor) -> Tensor:
-    from ..ops.shape import cat
-
-    return cat(list(ts), dim=1)
-
-
-def _shapes(holdout_combinations=None):
-    from ..data import load_shapes
-
-    return load_shapes(holdout_combinations=holdout_combinations, with_sound=False)
-
-
-def train_cvae_shapes(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                      holdout_combinations=None, hidden: int = 256, z_dim: int = 8, lr: float = 1e-3,
-                      batch_size: int = 64):
-    """Train a caption-conditioned :class:`CVAE` on shapes (bag of words → 256 → z 8; 40 epochs,
-    ``quick``: 20). ``holdout_combinations`` is passed to ``load_shapes`` when ``splits`` is None;
-    the model remembers the hold-out (``model.holdout``) for :func:`evaluate_cvae_shapes`.
-    Returns ``(model, history)``."""
-    from .. import manual_seed
-    from ..data import BagOfWords
-
-    splits = splits if splits is not None else _shapes(holdout_combinations)
-    epochs = epochs if epochs is not None else (20 if quick else 40)
-    manual_seed(seed)
-    bow = BagOfWords(binary=True).fit(splits.train.caption)
-    image_shape = splits.train.image.shape[1:]
-    model = CVAE(int(np.prod(image_shape)), len(bow.vocabulary_), hidden, z_dim, vectorizer=bow,
-                 image_shape=image_shape).to(device)
-    model.holdout = list(splits.train.info.get("holdout") or holdout_combinations or [])
-    history = train_loop(model, _loader(splits.train, batch_size, True, seed, device), epochs, lr, progress)
-    return model, history
-
-
-def train_cvae_digits(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                      hidden: int = 128, z_dim: int = 8, lr: float = 1e-3, batch_size: int = 64):
-    """Train a label-conditioned :class:`CVAE` p(x | y) on binarised digits: ``[x, y] → 128 → 2z``,
-    ``[z, y] → 128 → 64``, 200 epochs (``quick``: 60). Returns ``(model, history)``."""
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    epochs = epochs if epochs is not None else (60 if quick else 200)
-    manual_seed(seed)
-    image_shape = splits.train.image.shape[1:]
-    model = CVAE(int(np.prod(image_shape)), 10, hidden, z_dim, image_shape=image_shape).to(device)
-    history = train_loop(model, _loader(splits.train, batch_size, True, seed, device), epochs, lr, progress)
-    return model, history
-
-
-def evaluate_cvae_digits(model: CVAE, splits=None, evaluator=None, n_samples: int = 10, seed: int = 0) -> dict:
-    r"""A label-conditioned CVAE both ways on the digits test split.
-
-    * ``label_to_image``: coherence of one image generated per test label (the digits evaluator);
-    * ``image_to_label``: classification by Bayes' rule with a uniform p(y) — the label whose
-      ELBO (a lower bound on log p(x | y), averaged over ``n_samples`` z draws) is largest,
-      :math:`\hat y = \arg\max_y \mathrm{ELBO}(x \mid y)`;
-    * ``evaluator_accuracy``: the evaluator on the real (binarised) test images.
-    """
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    dev = model_device(model)
-    evaluator = evaluator if evaluator is not None else _default_digit_evaluator(dev, seed)
-    manual_seed(seed)
-    model.eval()
-    test = splits.test
-    y = np.asarray(test.label)
-    gen = model.generate(y)
-    l2i = float((evaluator.predict(gen) == y).mean())
-    n = len(test)
-    x = host_tensor(test.image.reshape(n, -1), model)
-    scores = np.zeros((10, n))
-    with no_grad():
-        for c in range(10):
-            yc = model.condition(np.full(n, c))
-            mu, logvar = model.encode(x, yc)
-            for _ in range(n_samples):
-                e = gv.elbo(x, model.decode(gv.reparameterize(mu, logvar), yc), mu, logvar).elbo
-                scores[c] += np.asarray(B.to_numpy(e.data)) / n_samples
-    i2l = float((scores.argmax(axis=0) == y).mean())
-    ev = float((evaluator.predict(test.image) == y).mean())
-    return {"label_to_image": l2i, "image_to_label": i2l, "evaluator_accuracy": ev, "n_test": n}
-
-
-def _attribute_match(pred: dict, truth: dict, attributes) -> np.ndarray:
-    """Per sample: are all the listed attributes predicted right?"""
-    ok = np.ones(len(truth[attributes[0]]), dtype=bool)
-    for a in attributes:
-        ok &= np.asarray(B.to_numpy(pred[a])).reshape(-1) == np.asarray(truth[a]).reshape(-1)
-    return ok
-
-
-def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combinations=None, device=None,
-                         seed: int = 0) -> dict:
-    """Caption → image coherence on the shapes test split: the fraction of generated images whose
-    four attributes the independently trained shapes evaluator reads as the caption says.
-
-    Also the evaluator's own all-four accuracy on the real test images (the ceiling to compare
-    with), and — with ``holdout_combinations`` (default: those in ``splits.train.info``) —
-    the coherence on the test captions of combinations never seen in training.
-    """
-    from .. import manual_seed
-    from ..data.datasets import ATTRIBUTES, holdout_mask
-
-    holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
-    splits = splits if splits is not None else _shapes(holdout)
-    if evaluator is None:
-        evaluator = _default_shapes_evaluator(device or model_device(model), seed)
-    manual_seed(seed)
-    model.eval()
-    test = splits.test
-    attrs = list(ATTRIBUTES)
-    images = model.generate(test.caption)
-    ok_gen = _attribute_match(evaluator.predict(images), test.attributes, attrs)
-    real = tensor(test.image, device=images.device)
-    ok_real = _attribute_match(evaluator.predict(real), test.attributes, attrs)
-    out = {"coherence": float(ok_gen.mean()), "evaluator_accuracy": float(ok_real.mean()), "n_test": len(test)}
-    if holdout:
-        held = holdout_mask(test.attributes, holdout)
-        out["heldout_coherence"] = float(ok_gen[held].mean())
-        out["heldout_evaluator_accuracy"] = float(ok_real[held].mean())
-        out["n_heldout"] = int(held.sum())
-    return out
-
-
-def _default_shapes_evaluator(device, seed):
-    """The shapes attribute evaluator, trained once per (device, seed) on a hold-out-free split."""
-    key = ("shapes", str(device), seed)
-    if key not in _EVALUATORS:
-        from .evaluators import train_shapes_evaluator
-
-        _EVALUATORS[key] = train_shapes_evaluator(device=device, seed=seed)
-    return _EVALUATORS[key]
-
-
-def _default_digit_evaluator(device, seed):
-    """The digits classifier (64-128-10 on x/16), trained once per (device, seed)."""
-    key = ("digits", str(device), seed)
-    if key not in _EVALUATORS:
-        from .evaluators import train_digit_evaluator
-
-        _EVALUATORS[key] = train_digit_evaluator(device=device, seed=seed)
-    return _EVALUATORS[key]
-
-
-_EVALUATORS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,12 +250,21 @@ class MVAE(nn.Module):
             total = lt if total is None else total + lt
         return total
 
-    def prepare(self, batch: dict):
-        """(image rows, text vectors) from a batch: the captions' bags of words when the model has
-        a ``vectorizer``, else the digits' one-hot number words."""
+    def text_array(self, batch: dict) -> np.ndarray:
+        """The text vectors of a batch as a host array: the captions' bags of words when the model
+        has a ``vectorizer``, else the digits' one-hot number words."""
         if self.vectorizer is not None:
-            return flat_images(batch), host_tensor(self.vectorizer.transform(batch["caption"]), self)
-        return flat_images(batch), digit_one_hot(batch, self)
+            return np.asarray(self.vectorizer.transform(batch["caption"]), dtype=host_dtype(self))
+        return one_hot_rows(number_word_ids(batch), self.txt_dim, host_dtype(self))
+
+    def prepare_batch(self, batch: dict) -> dict:
+        """The loader's ``transform``: adds ``"text_vector"`` to a collated host batch."""
+        return {**batch, "text_vector": self.text_array(batch)}
+
+    def prepare(self, batch: dict):
+        """(image rows, text vectors) from a batch (its ``"text_vector"``, or computed here)."""
+        t = batch["text_vector"] if "text_vector" in batch else host_tensor(self.text_array(batch), self)
+        return flat_images(batch), t
 
     def text_probs(self, z: Tensor) -> Tensor:
         """p(t | z) per vocabulary entry: softmax (categorical) or σ per word (bag of words)."""
@@ -587,45 +315,4 @@ class MVAE(nn.Module):
 
     def label_to_image(self, labels) -> Tensor:
         """One image per label (pixel probabilities, (N, 8, 8)) from z ~ q(z | word)."""
-        idx = np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
-        return self.text_to_image(host_tensor(np.eye(self.txt_dim, dtype=np.float32)[idx], self))
-
-
-def train_mvae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-               lambda_text: float = 10.0, experts: str = "poe", lr: float = 1e-3, batch_size: int = 64):
-    """Train :class:`MVAE` on binarised digits + number words (200 epochs, λ_text = 10; ``quick``: 40).
-
-    Returns ``(model, history)``."""
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    epochs = epochs if epochs is not None else (40 if quick else 200)
-    manual_seed(seed)
-    model = MVAE(lambda_text=lambda_text, experts=experts).to(device)
-    history = train_loop(model, _loader(splits.train, batch_size, True, seed, device), epochs, lr, progress)
-    return model, history
-
-
-def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: int = 0) -> dict:
-    """Cross-modal quality on the digits test split.
-
-    * ``image_to_label``: accuracy of the word decoded from q(z | image);
-    * ``label_to_image``: coherence — the independent digits evaluator reads each image generated
-      from a test word as that digit;
-    * ``evaluator_accuracy``: that evaluator on the real (binarised) test images, for reference.
-    """
-    from .. import manual_seed
-
-    splits = splits if splits is not None else _digits_binary()
-    dev = device if device is not None else model_device(model)
-    evaluator = evaluator if evaluator is not None else _default_digit_evaluator(dev, seed)
-    manual_seed(seed)
-    model.eval()
-    test = splits.test
-    x = tensor(test.image.reshape(len(test), -1), device=dev)
-    y = np.asarray(test.label)
-    i2l = float((model.image_to_label(x) == y).mean())
-    gen = model.label_to_image(y)
-    l2i = float((evaluator.predict(gen) == y).mean())
-    ev = float((evaluator.predict(test.image) == y).mean())
-    return {"image_to_label": i2l, "label_to_image": l2i, "evaluator_accuracy": ev, "n_test": len(test)}
+        return self.text_to_image(host_tensor(one_hot_rows(labels, self.txt_dim), self))

@@ -25,6 +25,7 @@ The BLAS library runs on ``MINIMM_NUM_THREADS`` threads (default 1: the models a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,8 +33,15 @@ import time
 
 import numpy as np
 
-import minimm
-from minimm import backend as B
+from .. import __version__
+from .. import backend as B
+from .. import io as mio
+from .. import manual_seed
+from ..viz import show_samples
+from . import builders
+from .demo import demo_table
+from .pipeline import MultimodalPipeline
+from .quality import RECIPES, evaluate_all, format_table
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -44,12 +52,12 @@ class CLIError(Exception):
 
 
 def _backends_report() -> str:
-    lines = [f"minimm {minimm.__version__}", "backends:"]
+    lines = [f"minimm {__version__}", "backends:"]
     lines.append("  cpu     NumPy " + np.__version__ + " (default)")
     if B.cuda_is_available():
         lines.append(f"  cuda    CuPy, {B.cuda_device_count()} GPU(s)")
     else:
-        why = "CuPy not installed (pip install minimm[gpu])" if B._cupy is None else "CuPy found no GPU"
+        why = "CuPy not installed (pip install minimm[gpu])" if not B.cupy_is_installed() else "CuPy found no GPU"
         lines.append(f"  cuda    unavailable: {why}")
     lines.append("  strict  " + ("array-api-strict stand-in device (tests)" if B.strict_is_available()
                                  else "unavailable (pip install minimm[test])"))
@@ -59,11 +67,7 @@ def _backends_report() -> str:
 def _check_device(spec: str) -> str:
     """Parse and check ``--device`` up front, so a typo fails before any training starts."""
     try:
-        dev = B.device(spec)
-        if dev.type == "cuda":
-            B._require_cuda(dev)
-        elif dev.type == "strict":
-            B._require_strict()
+        dev = B.check_device(spec)
     except B.DeviceError as exc:
         raise CLIError(str(exc)) from None
     return str(dev)
@@ -78,8 +82,6 @@ def _say(msg: str = "") -> None:
 # ---------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
     """``minimm demo``: the four pipeline steps on shapes, a results table and the figures."""
-    from .multimodal.pipeline import MultimodalPipeline
-
     device = _check_device(args.device)
     out = args.out
     os.makedirs(out, exist_ok=True)
@@ -101,7 +103,7 @@ def cmd_demo(args) -> int:
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=1, ensure_ascii=False)
     _say("")
-    _say(_demo_table(metrics))
+    _say(demo_table(metrics))
     _say("")
     _say(f"wrote {os.path.join(out, 'metrics.json')}")
     for path in files:
@@ -112,36 +114,11 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def _demo_table(m: dict) -> str:
-    rows = [("task", "metric", "value")]
-    pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
-    if "caption_to_image_coherence" in m:
-        rows.append(("caption → image", "all four attributes right (evaluator)",
-                     pct(m["caption_to_image_coherence"])))
-    if "evaluator_accuracy" in m:
-        rows.append(("", "evaluator on real test images", pct(m["evaluator_accuracy"])))
-    if "image_to_caption_accuracy" in m:
-        rows.append(("image → caption", "captions whose attributes all match", pct(m["image_to_caption_accuracy"])))
-    for k in ("retrieval_recall@1", "retrieval_recall@5"):
-        if k in m:
-            rows.append(("alignment", f"image → caption {k.split('_')[1]}", pct(m[k])))
-    if "fused_retrieval_recall@1" in m:
-        rows.append(("fusion", "caption + sound → image recall@1", pct(m["fused_retrieval_recall@1"])))
-    if "train_seconds" in m:
-        rows.append(("training", "seconds", f"{m['train_seconds']:.1f}"))
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"  {r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:>{w[2]}}" for r in rows]
-    lines.insert(1, "  " + "-" * (sum(w) + 4))
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     """``minimm train``: one model on one dataset, a checkpoint every epoch, ``--resume``."""
-    from .multimodal import builders as train_cli
-
     device = _check_device(args.device)
     if args.epochs is not None and args.epochs < 1:
         raise CLIError(f"--epochs must be at least 1, got {args.epochs}")
@@ -149,13 +126,13 @@ def cmd_train(args) -> int:
     if args.resume and not os.path.isfile(ckpt):
         raise CLIError(f"cannot resume: no checkpoint at {ckpt} (train without --resume first)")
     try:
-        trainer, config = train_cli.build(args.model, args.dataset, device=device, epochs=args.epochs,
+        trainer, config = builders.build(args.model, args.dataset, device=device, epochs=args.epochs,
                                           seed=args.seed, out_dir=args.out, quick=args.quick,
                                           batch_size=args.batch_size)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     os.makedirs(args.out, exist_ok=True)
-    train_cli.write_config(args.out, config)
+    builders.write_config(args.out, config)
     _say(f"training {args.model} on {args.dataset} for {trainer.epochs} epochs on {device} → {ckpt}"
          + (" (resuming)" if args.resume else ""))
     try:
@@ -176,8 +153,6 @@ def cmd_train(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_evaluate(args) -> int:
     """``minimm evaluate``: every model of the quality table, written as markdown and JSON."""
-    from .multimodal.recipes import RECIPES, evaluate_all, format_table
-
     device = _check_device(args.device)
     only = args.only.split(",") if args.only else None
     if only:
@@ -202,29 +177,24 @@ def cmd_evaluate(args) -> int:
 # generate / caption
 # ---------------------------------------------------------------------------------------------
 def _load_for_inference(path: str, device: str):
-    from .multimodal import builders as train_cli
-    from .multimodal.pipeline import MultimodalPipeline
-
     if not os.path.exists(path):
         raise CLIError(f"no checkpoint at {path!r} (run `minimm demo --out DIR` and pass DIR/pipeline, "
                        "or `minimm train cvae --dataset shapes --out DIR` and pass DIR)")
     if MultimodalPipeline.is_saved(path):
         return MultimodalPipeline.load(path, device=device)
     try:
-        return train_cli.load_for_inference(path, device=device)
+        return builders.load_for_inference(path, device=device)
     except FileNotFoundError as exc:
         raise CLIError(str(exc)) from None
 
 
 def cmd_generate(args) -> int:
     """``minimm generate``: images from a caption (or a label) with a trained checkpoint."""
-    from .viz import show_samples
-
     device = _check_device(args.device)
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
     model = _load_for_inference(args.checkpoint, device)
-    minimm.manual_seed(args.seed)
+    manual_seed(args.seed)
     try:
         images = np.asarray(model.generate_image(args.text, n=args.n))
     except ValueError as exc:
@@ -233,7 +203,7 @@ def cmd_generate(args) -> int:
     os.makedirs(folder, exist_ok=True)
     if args.n == 1:
         # the picture itself, each pixel an 8×8 block: `minimm caption --image` reads it back exactly
-        import matplotlib.image as mpimg
+        import matplotlib.image as mpimg  # optional dependency (minimm[demo]): imported only when used
 
         big = np.kron(np.clip(images[0], 0.0, 1.0), np.ones((8, 8)))
         mpimg.imsave(args.out, big, cmap="gray", vmin=0.0, vmax=1.0)
@@ -251,7 +221,7 @@ def _read_image(path: str) -> np.ndarray:
         img = np.load(path, allow_pickle=False)
     else:
         try:
-            import matplotlib.image as mpimg
+            import matplotlib.image as mpimg  # optional dependency (minimm[demo]): imported only when used
 
             img = mpimg.imread(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error
@@ -301,13 +271,11 @@ def _blas_threads():
     default threads on 2 loaded cores and 0.14 s with one. Needs threadpoolctl (installed with
     scikit-learn); without it the BLAS default stays.
     """
-    import contextlib
-
     try:
         n = int(os.environ.get("MINIMM_NUM_THREADS", "1"))
     except ValueError:
         n = 1
-    try:
+    try:  # optional (installed with scikit-learn), so imported only here
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
@@ -386,7 +354,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\nminimm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except minimm.io.CheckpointError as exc:
+    except mio.CheckpointError as exc:
         print(f"minimm: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

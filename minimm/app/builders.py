@@ -1,6 +1,6 @@
 """The models ``minimm train`` builds by name, and loading a trained one back for inference.
 
-``build(kind, dataset, ...)`` returns a ready :class:`~minimm.multimodal.training.Trainer` (model,
+``build(kind, dataset, ...)`` returns a ready :class:`~minimm.training.Trainer` (model,
 optimiser, DataLoader with its own seeded shuffling, checkpoints in ``out_dir``) plus a JSON
 ``config`` that says how to rebuild the model: its class, constructor arguments and the text
 vectoriser's vocabulary. ``minimm train`` writes the config next to the checkpoint
@@ -18,6 +18,17 @@ import numpy as np
 from .. import backend as B
 from .. import io as mio
 from ..autograd import no_grad
+from ..data import BagOfWords, Vocabulary, load_digits, load_shapes, tokenize
+from ..data.text import Tokenizer
+from ..multimodal.align import AlignmentNetwork
+from ..multimodal.caption import CaptionDecoder
+from ..multimodal.gan import ConditionalGAN, gan_step
+from ..multimodal.vae import CVAE, MVAE
+from ..optim import Adam
+from ..optim.lr_scheduler import CosineAnnealingLR
+from ..training import OptimizerGroup, Trainer
+from .configs import config
+from .train import make_loader
 
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
            "bow_to_dict", "bow_from_dict"]
@@ -38,9 +49,6 @@ def bow_to_dict(bow) -> dict:
 
 def bow_from_dict(d: dict):
     """Rebuild the :class:`minimm.data.BagOfWords` that :func:`bow_to_dict` described."""
-    from ..data import BagOfWords
-    from ..data.text import Tokenizer
-
     bow = BagOfWords(min_df=d["min_df"], max_features=d["max_features"], binary=d["binary"],
                      tokenizer=Tokenizer(**d["tokenizer"]), dtype=d["dtype"])
     bow.vocabulary_ = {str(k): int(v) for k, v in d["vocabulary"].items()}
@@ -51,64 +59,43 @@ def bow_from_dict(d: dict):
 # Data
 # ---------------------------------------------------------------------------------------------
 def _splits(dataset: str, quick: bool, seed: int, binarize: bool = False, with_sound: bool = False):
-    from ..data import load_digits, load_shapes
-
     if dataset == "shapes":
         return load_shapes(n_train=1000 if quick else 4000, n_test=200 if quick else 1000, seed=seed,
                            with_sound=with_sound)
     return load_digits(seed=seed, binarize=binarize, with_sound=with_sound)
 
 
-def _loader(ds, batch_size, seed, device, drop_last=False):
-    from ..data import DataLoader
-
-    # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.
-    return DataLoader(ds, batch_size=batch_size, shuffle=True, seed=seed, device=device, drop_last=drop_last)
-
-
 # ---------------------------------------------------------------------------------------------
 # Builders: (kind, dataset) -> (model, optimizer, train dataset, epochs, step_fn, config)
 # ---------------------------------------------------------------------------------------------
 def _cvae(dataset, quick, seed, device):
-    from ..data import BagOfWords
-    from ..optim import Adam
-    from .vae import CVAE
-
     splits = _splits(dataset, quick, seed, binarize=(dataset == "digits"))
     train = splits.train
     image_shape = tuple(int(s) for s in train.image.shape[1:])
     x_dim = int(np.prod(image_shape))
+    c = config(f"cvae_{dataset}")
     if dataset == "shapes":
         bow = BagOfWords(binary=True).fit(train.caption)
-        args = {"x_dim": x_dim, "cond_dim": len(bow.vocabulary_), "hidden": 256, "z_dim": 8,
-                "image_shape": list(image_shape)}
+        args = {"x_dim": x_dim, "cond_dim": len(bow.vocabulary_), **c["model"], "image_shape": list(image_shape)}
         model = CVAE(vectorizer=bow, **args)
-        config = {"class": "CVAE", "args": args, "vectorizer": bow_to_dict(bow)}
-        epochs = 40
+        config_ = {"class": "CVAE", "args": args, "vectorizer": bow_to_dict(bow)}
     else:
-        args = {"x_dim": x_dim, "cond_dim": 10, "hidden": 128, "z_dim": 8, "image_shape": list(image_shape)}
+        args = {"x_dim": x_dim, "cond_dim": 10, **c["model"], "image_shape": list(image_shape)}
         model = CVAE(**args)
-        config = {"class": "CVAE", "args": args}
-        epochs = 200
+        config_ = {"class": "CVAE", "args": args}
     model.to(device)
-    return model, Adam(model.parameters(), lr=1e-3), train, epochs, None, config
+    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
 
 
 def _align(dataset, quick, seed, device):
-    from ..data import BagOfWords
-    from ..optim import Adam
-    from .align import AlignmentNetwork
-
     train = _splits(dataset, quick, seed).train
     bow = BagOfWords(binary=True).fit(train.caption)
     x_dim = int(np.prod(train.image.shape[1:]))
-    # the reference setups: digits image 64-128-32, text BoW-64-32, dropout 0.3; shapes 256-128-32
-    hidden = {"image": 128, "text": 64} if dataset == "digits" else 128
-    args = {"input_dims": {"image": x_dim, "text": len(bow.vocabulary_)}, "embed_dim": 32, "hidden": hidden,
-            "dropout": 0.3 if dataset == "digits" else 0.0}
+    c = config(f"align_{dataset}")
+    args = {"input_dims": {"image": x_dim, "text": len(bow.vocabulary_)}, **c["model"]}
     model = AlignmentNetwork(**args).to(device)
     model.vectorizer = bow
-    opt = Adam(model.parameters(), lr=1e-3)
+    opt = Adam(model.parameters(), lr=c["lr"])
 
     def step(m, batch):  # one Adam step on the symmetric InfoNCE, then clip the learnt scale (CLIP)
         opt.zero_grad()
@@ -118,60 +105,50 @@ def _align(dataset, quick, seed, device):
         m.logit_scale.clamp_()
         return logs
 
-    config = {"class": "AlignmentNetwork", "args": args, "vectorizer": bow_to_dict(bow)}
-    return model, opt, train, 30, step, config
+    config_ = {"class": "AlignmentNetwork", "args": args, "vectorizer": bow_to_dict(bow)}
+    return model, opt, train, c["epochs"], step, config_
 
 
 def _mvae(dataset, quick, seed, device):
-    from ..optim import Adam
-    from .vae import MVAE
-
     train = _splits(dataset, quick, seed, binarize=True).train
-    # the reference setup: PoE with the prior expert, sub-sampled ELBOs, text likelihood weight 10
-    args = {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8, "lambda_text": 10.0,
-            "experts": "poe"}
+    c = config("mvae_digits")
+    args = c["model"]
     model = MVAE(**args).to(device)
-    return model, Adam(model.parameters(), lr=1e-3), train, 200, None, {"class": "MVAE", "args": args}
+    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, {"class": "MVAE", "args": args}
 
 
 def _cgan(dataset, quick, seed, device):
-    from ..data import BagOfWords
-    from .gan import ConditionalGAN, gan_step
-    from .training import OptimizerGroup
-
     splits = _splits(dataset, quick, seed)
     train = splits.train
     image_shape = [int(s) for s in train.image.shape[1:]]
     x_dim = int(np.prod(image_shape))
-    if dataset == "digits":  # the reference setup: G [z16, y]→128→64, D [x, y]→128→1, label-conditioned
-        args = {"z_dim": 16, "x_dim": x_dim, "hidden": 128, "cond_dim": 10, "image_shape": image_shape}
-        model, config = ConditionalGAN(**args), {"class": "ConditionalGAN", "args": args}
+    c = config(f"cgan_{dataset}")
+    if dataset == "digits":  # label-conditioned
+        args = {"z_dim": c["model"]["z_dim"], "x_dim": x_dim, "hidden": c["model"]["hidden"], "cond_dim": 10,
+                "image_shape": image_shape}
+        model, config_ = ConditionalGAN(**args), {"class": "ConditionalGAN", "args": args}
     else:  # shapes: conditioned on the caption's bag of words
         bow = BagOfWords(binary=True).fit(train.caption)
-        args = {"z_dim": 16, "x_dim": x_dim, "hidden": 256, "cond_dim": len(bow.vocabulary_),
-                "image_shape": image_shape}
+        args = {"z_dim": c["model"]["z_dim"], "x_dim": x_dim, "hidden": c["model"]["hidden"],
+                "cond_dim": len(bow.vocabulary_), "image_shape": image_shape}
         model = ConditionalGAN(vectorizer=bow, **args)
-        config = {"class": "ConditionalGAN", "args": args, "vectorizer": bow_to_dict(bow)}
+        config_ = {"class": "ConditionalGAN", "args": args, "vectorizer": bow_to_dict(bow)}
     model.to(device)
-    opt_g, opt_d = model.configure_optimizers(lr=1e-3)
+    opt_g, opt_d = model.configure_optimizers(lr=c["lr"], betas=c["betas"])
     # two optimisers, checkpointed together; gan_step does one D and one G update per batch
-    return model, OptimizerGroup(g=opt_g, d=opt_d), train, 50, gan_step, config
+    return model, OptimizerGroup(g=opt_g, d=opt_d), train, c.get("cli_epochs", c["epochs"]), gan_step, config_
 
 
 def _caption(dataset, quick, seed, device):
-    from ..data import Vocabulary, tokenize
-    from ..optim import Adam
-    from .caption import CaptionDecoder
-
     train = _splits(dataset, quick, seed).train
     vocab = Vocabulary.build(train.caption)
-    # the reference setup: 2 causal blocks of width 64, 4 heads, Adam 3e-3 (cosine decay added in build)
-    args = {"image_dim": int(np.prod(train.image.shape[1:])), "d_model": 64, "n_heads": 4, "n_layers": 2,
-            "max_len": max(len(tokenize(c)) for c in train.caption) + 2}
+    c = config("captioner")
+    args = {"image_dim": int(np.prod(train.image.shape[1:])), **c["model"],
+            "max_len": max(len(tokenize(cap)) for cap in train.caption) + 2}
     model = CaptionDecoder(vocab, **args).to(device)
-    config = {"class": "CaptionDecoder", "args": args, "vocabulary": vocab.to_dict(),
-              "image_shape": [int(s) for s in train.image.shape[1:]]}
-    return model, Adam(model.parameters(), lr=3e-3), train, 12, None, config
+    config_ = {"class": "CaptionDecoder", "args": args, "vocabulary": vocab.to_dict(),
+               "image_shape": [int(s) for s in train.image.shape[1:]]}
+    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
 
 
 _BUILDERS = {
@@ -189,8 +166,6 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
 
     Raises ``ValueError`` for a combination that has no model (e.g. a caption decoder on digits).
     """
-    from .training import Trainer
-
     if kind not in KINDS or dataset not in DATASETS:
         raise ValueError(f"unknown model/dataset {kind!r}/{dataset!r}: models {KINDS}, datasets {DATASETS}")
     builder = _BUILDERS.get((kind, dataset))
@@ -201,14 +176,13 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     model, optimizer, train, default_epochs, step_fn, config = builder(dataset, quick, seed, device)
     config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
     # contrastive losses need negatives: never a last batch of one pair
-    loader = _loader(train, batch_size, seed, device, drop_last=kind == "align")
+    # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.
+    loader = make_loader(train, batch_size, True, seed, device, model, drop_last=kind == "align")
     epochs = epochs if epochs is not None else default_epochs
     scheduler = None
     if kind == "caption":
         # cosine decay over the reference run's epochs, stepped once per epoch. Its length must not
         # depend on --epochs: "1 epoch, then --resume to 2" must follow the same schedule as "2 epochs".
-        from ..optim.lr_scheduler import CosineAnnealingLR
-
         scheduler = CosineAnnealingLR(optimizer, T_max=default_epochs)
     trainer = Trainer(model, optimizer, loader, epochs, device=device, out_dir=out_dir, progress=progress, seed=seed,
                       step_fn=step_fn, scheduler=scheduler)
@@ -266,20 +240,12 @@ class TrainedModel:
 
 
 def _rebuild(config: dict):
+    vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
     if config["class"] == "CVAE":
-        from .vae import CVAE
-
-        vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
         return CVAE(vectorizer=vec, **config["args"])
     if config["class"] == "CaptionDecoder":
-        from ..data import Vocabulary
-        from .caption import CaptionDecoder
-
         return CaptionDecoder(Vocabulary.from_dict(config["vocabulary"]), **config["args"])
     if config["class"] == "ConditionalGAN":
-        from .gan import ConditionalGAN
-
-        vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
         return ConditionalGAN(vectorizer=vec, **config["args"])
     raise ValueError(f"cannot rebuild a {config['class']} model")
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -35,18 +36,21 @@ from .. import io as mio
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import tensor
+from ..data import BagOfWords, DataLoader, TensorDataset, Vocabulary, band_energies, load_shapes
+from ..generative.contrastive import info_nce, normalize_embeddings
+from ..multimodal.align import AlignmentNetwork
+from ..multimodal.caption import CaptionDecoder
+from ..multimodal.fuse import WeightedAverageFusion
+from ..multimodal.vae import CVAE
+from ..optim import Adam
+from ..training import Trainer
+from .builders import bow_from_dict, bow_to_dict
+from .configs import config
+from .demo import DEMO_CAPTIONS, evaluate_pipeline, write_figures
+from .train import train_captioner, train_cvae_shapes
 
 __all__ = ["MultimodalPipeline", "DEMO_CAPTIONS"]
 
-# Captions of the demo's caption→image grid: one of each shape, varied sizes, places, brightness.
-DEMO_CAPTIONS = (
-    "a small dim square at the bottom right",
-    "a large bright circle at the top left",
-    "a small bright triangle in the middle",
-    "a large dim cross at the top right",
-    "a big glowing box in the lower left corner",
-    "a tiny faint disc at the center",
-)
 
 CONFIG_NAME = "pipeline.json"
 WEIGHTS_NAME = "weights.npz"
@@ -67,12 +71,12 @@ class MultimodalPipeline:
     and ``history`` (per-component loss history).
     """
 
-    def __init__(self, device="cpu", seed: int = 0, n_train: int = 4000, n_test: int = 1000, embed_dim: int = 32,
+    def __init__(self, device="cpu", seed: int = 0, n_train: int = 4000, n_test: int = 1000, embed_dim=None,
                  image_size: int = 16):
         self.device = str(B.device(device))
         self.seed = int(seed)
         self.n_train, self.n_test = int(n_train), int(n_test)
-        self.embed_dim = int(embed_dim)
+        self.embed_dim = int(embed_dim if embed_dim is not None else config("pipeline")["embed_dim"])
         self.image_size = int(image_size)
         self.vectorizer = None
         self.aligner = None
@@ -89,7 +93,6 @@ class MultimodalPipeline:
     # -- 1. preprocess ------------------------------------------------------------------------------
     def load_data(self, quick: bool = False):
         """The shapes splits this pipeline trains and evaluates on (with sounds)."""
-        from ..data import load_shapes
 
         n_train, n_test = (self.n_train // 4, self.n_test // 4) if quick else (self.n_train, self.n_test)
         return load_shapes(n_train=n_train, n_test=n_test, seed=self.seed, image_size=self.image_size,
@@ -117,7 +120,6 @@ class MultimodalPipeline:
         Per frame, because two attributes live in time: the size is the tone's duration and the
         position its loudness envelope; the pitch (shape) picks the band, the loudness the level.
         """
-        from ..data import band_energies
 
         feats = band_energies(np.asarray(_np(sounds), dtype=np.float64), sample_rate=self.sample_rate,
                               n_bands=16, n_fft=256, hop_length=128, per_frame=True)
@@ -143,7 +145,6 @@ class MultimodalPipeline:
         the reference setups, fewer with ``quick``); ``device`` overrides the pipeline's.
         ``log``: a function receiving one line per finished step (the CLI prints them).
         """
-        from ..data import BagOfWords
 
         if device is not None:
             self.device = str(B.device(device))
@@ -181,8 +182,8 @@ class MultimodalPipeline:
 
     @staticmethod
     def _epochs(epochs, quick: bool) -> dict:
-        defaults = ({"align": 8, "generator": 25, "captioner": 5} if quick
-                    else {"align": 15, "generator": 40, "captioner": 12})
+        c = config("pipeline")
+        defaults = dict(c["quick_epochs"] if quick else c["epochs"])
         if epochs is None:
             return defaults
         if isinstance(epochs, int):
@@ -194,23 +195,17 @@ class MultimodalPipeline:
         fusion, trained together. The fusion sees a random subset of the aligned embeddings and
         must land next to the picture's embedding (InfoNCE again): "whatever you know about a
         sample — its caption, its sound, both — put it where its picture is"."""
-        from ..data import DataLoader, TensorDataset
-        from ..generative.contrastive import info_nce, normalize_embeddings
-        from ..optim import Adam
-        from .align import AlignmentNetwork
-        from .fuse import WeightedAverageFusion
-        from .training import Trainer
-
+        c = config("pipeline")
         B.manual_seed(self.seed)
         dims = {k: int(v.shape[1]) for k, v in inputs.items()}
-        self.component_args["aligner"] = {"input_dims": dims, "embed_dim": self.embed_dim, "hidden": 128}
+        self.component_args["aligner"] = {"input_dims": dims, "embed_dim": self.embed_dim, "hidden": c["align_hidden"]}
         self.component_args["fusion"] = {"input_dims": {k: self.embed_dim for k in dims},
                                          "out_features": self.embed_dim}
         self.aligner = AlignmentNetwork(**self.component_args["aligner"]).to(self.device)
         self.fusion = WeightedAverageFusion(**self.component_args["fusion"]).to(self.device)
         self.aligner.vectorizer = self.vectorizer
         both = _Pair(self.aligner, self.fusion)
-        opt = Adam(both.parameters(), lr=1e-3)
+        opt = Adam(both.parameters(), lr=c["lr"])
         subsets = [[k for k in dims if k != "image"]] + [[k] for k in dims if k != "image"] + [list(dims)]
         rng = np.random.default_rng(self.seed)
 
@@ -227,7 +222,7 @@ class MultimodalPipeline:
             model.aligner.logit_scale.clamp_()
             return {"loss": loss, "align": align, "fuse": fuse}
 
-        loader = DataLoader(TensorDataset(**inputs), batch_size=128, shuffle=True, drop_last=True, seed=self.seed,
+        loader = DataLoader(TensorDataset(**inputs), batch_size=c["batch_size"], shuffle=True, drop_last=True, seed=self.seed,
                             device=self.device)
         trainer = Trainer(both, opt, loader, epochs, device=self.device, progress=progress, seed=self.seed,
                           step_fn=step)
@@ -235,30 +230,28 @@ class MultimodalPipeline:
         both.eval()
 
     def _fit_generator(self, splits, epochs: int, progress: bool) -> None:
-        from .vae import train_cvae_shapes
-
-        args = {"hidden": 256, "z_dim": 8}
+        """Step 4a: caption → image, the reference shapes CVAE (:func:`minimm.app.train_cvae_shapes`)."""
         self.generator, hist = train_cvae_shapes(splits, epochs=epochs, device=self.device, seed=self.seed,
-                                                 progress=progress, **args)
+                                                 progress=progress)
         g = self.generator
         self.component_args["generator"] = {"x_dim": g.x_dim, "cond_dim": g.cond_dim, "z_dim": g.z_dim,
-                                            "hidden": args["hidden"], "image_shape": list(g.image_shape)}
-        self.history["caption → image (CVAE)"] = _as_epoch_list(hist)
+                                            "hidden": config("cvae_shapes")["model"]["hidden"],
+                                            "image_shape": list(g.image_shape)}
+        self.history["caption → image (CVAE)"] = hist
 
     def _fit_captioner(self, splits, epochs: int, progress: bool) -> None:
-        from .caption import train_captioner
-
-        args = {"d_model": 64, "n_heads": 4, "n_layers": 2}
+        """Step 4b: image → caption, the reference decoder (:func:`minimm.app.train_captioner`)."""
         self.captioner, hist = train_captioner(splits, epochs=epochs, device=self.device, seed=self.seed,
-                                               progress=progress, **args)
+                                               progress=progress)
         c = self.captioner
+        m = config("captioner")["model"]
         self.component_args["captioner"] = {
-            "args": {"image_dim": c.image_dim, "d_model": c.d_model, "n_heads": args["n_heads"],
-                     "n_layers": args["n_layers"], "max_len": c.max_len, "n_prefix": c.n_prefix,
+            "args": {"image_dim": c.image_dim, "d_model": c.d_model, "n_heads": m["n_heads"],
+                     "n_layers": m["n_layers"], "max_len": c.max_len, "n_prefix": c.n_prefix,
                      "image_hidden": int(c.image_encoder[0].weight.shape[0])},
             "vocabulary": c.vocab.to_dict(),
         }
-        self.history["image → caption (decoder)"] = _as_epoch_list(hist)
+        self.history["image → caption (decoder)"] = hist
 
     # -- inference ----------------------------------------------------------------------------------
     def generate_image(self, text, n: int = 1) -> np.ndarray:
@@ -291,7 +284,6 @@ class MultimodalPipeline:
 
     def embed(self, image=None, caption=None, sound=None) -> Tensor:
         """The fused embedding (N, embed_dim) of whichever modalities are given (unit norm)."""
-        from ..generative.contrastive import normalize_embeddings
 
         self._need("aligner")
         inputs = {}
@@ -312,97 +304,14 @@ class MultimodalPipeline:
         if getattr(self, component) is None:
             raise RuntimeError(f"the pipeline has no trained {component}: call fit() or load() first")
 
-    # -- evaluation ---------------------------------------------------------------------------------
+    # -- evaluation and figures (the demo's, in :mod:`minimm.app.demo`) -------------------------------
     def evaluate(self, splits=None, evaluator=None) -> dict:
-        """Held-out metrics of every step (the demo's table):
+        """Held-out metrics of every step: :func:`minimm.app.demo.evaluate_pipeline`."""
+        return evaluate_pipeline(self, splits, evaluator)
 
-        * ``caption_to_image_coherence`` — generated pictures whose four attributes the independent
-          shapes evaluator reads as the caption says; ``evaluator_accuracy`` — the evaluator on the
-          real test pictures (the ceiling);
-        * ``image_to_caption_accuracy`` — written captions whose four attributes (parsed back with
-          :func:`minimm.data.parse_caption`) all match the picture's;
-        * ``retrieval_recall@1`` / ``@5`` — picture → caption retrieval in the aligned space among
-          200 test pairs, counting a caption of the same attribute combination as a hit;
-          ``fused_retrieval_recall@1`` — the same from the *fused* caption + sound to the picture.
-        """
-        from ..data.datasets import ATTRIBUTES
-        from ..metrics import recall_at_k
-        from .align import similarity
-        from .caption import caption_accuracy
-        from .vae import evaluate_cvae_shapes
-
-        splits = splits if splits is not None else (self.splits or self.load_data(self.quick))
-        test = splits.test
-        if evaluator is None:
-            from .evaluators import train_shapes_evaluator
-
-            evaluator = train_shapes_evaluator(device=self.device, seed=self.seed, quick=self.quick)
-        out = {}
-        m = evaluate_cvae_shapes(self.generator, splits, evaluator=evaluator, seed=self.seed)
-        out["caption_to_image_coherence"] = m["coherence"]
-        out["evaluator_accuracy"] = m["evaluator_accuracy"]
-        written = self.describe(test.image)
-        out["image_to_caption_accuracy"] = float(caption_accuracy(written, test.attributes).mean())
-        n = min(200, len(test))
-        sub = test.subset(np.arange(n))
-        combo = sum(sub.attributes[a] * k for a, k in zip(ATTRIBUTES, (1, 4, 8, 40)))
-        inputs = self.preprocess(sub)
-        with no_grad():
-            emb = self.aligner(inputs)
-            sims = _np(similarity(emb["image"], emb["text"]))
-            r = recall_at_k(sims, k=1, direction="a_to_b", labels_a=combo, labels_b=combo)
-            out["retrieval_recall@1"] = float(r)
-            out["retrieval_recall@5"] = float(recall_at_k(sims, k=5, direction="a_to_b", labels_a=combo,
-                                                          labels_b=combo))
-            if "sound" in emb:
-                from ..generative.contrastive import normalize_embeddings
-
-                fused = normalize_embeddings(self.fusion({"text": emb["text"], "sound": emb["sound"]}))
-                fs = _np(similarity(fused, emb["image"]))
-                out["fused_retrieval_recall@1"] = float(recall_at_k(fs, k=1, direction="a_to_b", labels_a=combo,
-                                                                     labels_b=combo))
-        out["n_test"] = len(test)
-        out["example_captions"] = {test.caption[i]: written[i] for i in range(3)}
-        return out
-
-    # -- figures ------------------------------------------------------------------------------------
     def write_figures(self, out_dir, captions=DEMO_CAPTIONS, samples: int = 6) -> list[str]:
-        """The demo's figures in ``out_dir``: ``loss_curves.png``, ``caption_to_image.png``,
-        ``image_to_caption.png``, ``latent_map.png``, ``alignment_heatmap.png``. Returns the paths."""
-        from .. import viz
-        from ..data.datasets import SHAPES
-        from .align import similarity
-
-        os.makedirs(out_dir, exist_ok=True)
-        paths = {name: os.path.join(out_dir, name + ".png") for name in
-                 ("loss_curves", "caption_to_image", "image_to_caption", "latent_map", "alignment_heatmap")}
-        viz.plot_loss_curves(self.history, path=paths["loss_curves"], keys=None, title="training loss per epoch")
-        B.manual_seed(self.seed)
-        viz.show_caption_grid(self.generate_image(list(captions), n=samples), list(captions),
-                              path=paths["caption_to_image"], title="caption → image (CVAE samples)")
-        test = (self.splits or self.load_data(self.quick)).test
-        # one test picture of several different combinations
-        pick = list(range(min(12, len(test))))
-        images = test.image[pick]
-        written = self.describe(images)
-        viz.show_samples(images, captions=[f"{w}\n(true: {test.caption[i]})" for i, w in zip(pick, written)],
-                         ncols=6, path=paths["image_to_caption"], title="image → caption (greedy decoding)",
-                         wrap=24)
-        n = min(600, len(test))
-        sub = test.subset(np.arange(n))
-        fused = self.embed(image=sub.image, caption=sub.caption, sound=sub.sound if "sound" in sub.modalities else None)
-        viz.plot_latent_map(fused, sub.attributes["shape"], SHAPES, path=paths["latent_map"],
-                            title="fused embeddings (image + caption + sound)")
-        k = min(8, len(test))
-        sub = test.subset(np.arange(k))
-        with no_grad():
-            emb = self.aligner(self.preprocess(sub))
-            sims = _np(similarity(emb["image"], emb["text"]))
-        viz.plot_similarity(sims, row_labels=[f"image {i}" for i in range(k)],
-                            col_labels=[c if len(c) < 40 else c[:37] + "..." for c in sub.caption],
-                            path=paths["alignment_heatmap"], title="cosine similarity: images × captions",
-                            xlabel="captions", ylabel="images")
-        return list(paths.values())
+        """The demo's figures in ``out_dir``: :func:`minimm.app.demo.write_figures`."""
+        return write_figures(self, out_dir, captions, samples)
 
     # -- saving -------------------------------------------------------------------------------------
     @staticmethod
@@ -413,7 +322,6 @@ class MultimodalPipeline:
     def save(self, path) -> None:
         """Write the pipeline to the folder ``path``: ``pipeline.json`` (settings, vocabularies, the
         sound scaler, constructor arguments, loss history) and ``weights.npz`` (every state dict)."""
-        from .builders import bow_to_dict
 
         for c in ("vectorizer", "aligner", "fusion", "generator", "captioner"):
             self._need(c)
@@ -438,12 +346,6 @@ class MultimodalPipeline:
     @classmethod
     def load(cls, path, device=None) -> MultimodalPipeline:
         """Rebuild a pipeline written by :meth:`save` on ``device`` (default: the CPU)."""
-        from ..data import Vocabulary
-        from .align import AlignmentNetwork
-        from .builders import bow_from_dict
-        from .caption import CaptionDecoder
-        from .fuse import WeightedAverageFusion
-        from .vae import CVAE
 
         cfg_path = os.path.join(path, CONFIG_NAME)
         if not os.path.isfile(cfg_path):
@@ -485,20 +387,7 @@ class _Pair(nn.Module):
 
 
 def _stderr_is_tty() -> bool:
-    import sys
-
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _as_epoch_list(hist) -> list[dict]:
-    """A training history as a list of per-epoch dicts, whatever form a train_* function returns."""
-    if isinstance(hist, list):
-        return [dict(h) if isinstance(h, dict) else {"loss": float(h)} for h in hist]
-    if isinstance(hist, dict):
-        keys = [k for k, v in hist.items() if isinstance(v, (list, tuple))]
-        n = max((len(hist[k]) for k in keys), default=0)
-        return [{k: float(hist[k][i]) for k in keys if i < len(hist[k])} for i in range(n)]
-    return []

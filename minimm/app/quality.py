@@ -1,8 +1,8 @@
-"""The quality table: one recipe per row, each training its default model and measuring it.
+"""The quality table (``minimm evaluate``): one recipe per row, each training its default model and measuring it.
 
 Every row of the table in the README ("Quality the defaults must reach") is one function here. A
-recipe calls the model's own ``train_*`` function (default hyper-parameters from the reference
-setups), then its ``evaluate_*`` function on the held-out test split, and turns the result into
+recipe calls the model's ``train_*`` function (:mod:`minimm.app.train`) (default hyper-parameters from the reference
+setups), then its ``evaluate_*`` function (:mod:`minimm.app.evaluate`) on the held-out test split, and turns the result into
 one **entry** per metric:
 
 ==========================  ================================================================
@@ -36,6 +36,11 @@ import time
 import traceback
 
 import numpy as np
+
+from .evaluate import (evaluate_alignment, evaluate_captioner, evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae,
+                       evaluate_tone_generator, evaluate_vae)
+from .train import (train_alignment, train_captioner, train_cgan, train_cvae_shapes, train_digit_evaluator,
+                    train_mvae, train_tone_generator, train_vae)
 
 __all__ = [
     "RECIPES", "HOLDOUT_COMBINATIONS", "evaluate_all", "format_table",
@@ -79,8 +84,6 @@ def _get(metrics: dict, *names):
 # ---------------------------------------------------------------------------------------------
 def digit_evaluator_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Digits evaluator MLP 64-128-10: test accuracy >= 95 %."""
-    from .evaluators import train_digit_evaluator
-
     model = train_digit_evaluator(device=device, seed=seed, quick=quick, progress=progress)
     return [_entry("digits evaluator MLP (64-128-10)", "test accuracy", "accuracy", model.test_accuracy,
                    (">=", 0.95))]
@@ -88,8 +91,6 @@ def digit_evaluator_row(quick=False, device="cpu", seed=0, progress=False) -> li
 
 def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """VAE on binarised digits, z = 8: test -ELBO <= 19.5 and IWAE(k=500) <= 18.5 nats."""
-    from .vae import evaluate_vae, train_vae
-
     model, _ = train_vae(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_vae(model, k=100 if quick else 500, seed=seed)
     name = "VAE, binarised digits, z = 8"
@@ -102,8 +103,6 @@ def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 def cgan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Conditional GAN on digits: evaluator accuracy of samples >= 90 %, Fréchet distance <= 4."""
-    from .gan import evaluate_cgan, train_cgan
-
     model, _ = train_cgan(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_cgan(model, seed=seed)
     name = "conditional GAN, digits"
@@ -118,8 +117,6 @@ def cgan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Contrastive alignment, digits + words: zero-shot accuracy >= 95 %."""
-    from .align import evaluate_alignment, train_alignment
-
     model, _ = train_alignment(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_alignment(model)
     return [_entry("contrastive alignment, digits + words", "zero-shot accuracy", "zero_shot_accuracy",
@@ -128,8 +125,6 @@ def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dic
 
 def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """MVAE (PoE), digits + words: label→image coherence >= 80 %, image→label accuracy >= 80 %."""
-    from .vae import evaluate_mvae, train_mvae
-
     model, _ = train_mvae(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_mvae(model, seed=seed)
     name = "MVAE (PoE), digits + words"
@@ -144,8 +139,6 @@ def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 def cvae_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes caption→image (CVAE): all-four-attribute coherence >= 90 %."""
-    from .vae import evaluate_cvae_shapes, train_cvae_shapes
-
     model, _ = train_cvae_shapes(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_cvae_shapes(model, seed=seed)
     return [_entry("shapes caption→image (CVAE)", "all-four-attribute coherence", "coherence",
@@ -154,8 +147,6 @@ def cvae_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[d
 
 def captioner_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes image→caption (autoregressive): captions whose attributes all match >= 93 %."""
-    from .caption import evaluate_captioner, train_captioner
-
     model, _ = train_captioner(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_captioner(model, seed=seed)
     return [_entry("shapes image→caption (autoregressive)", "captions whose four attributes all match",
@@ -164,8 +155,6 @@ def captioner_row(quick=False, device="cpu", seed=0, progress=False) -> list[dic
 
 def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes held-out combinations: caption→image coherence on combinations never trained on (aim >= 70 %)."""
-    from .vae import evaluate_cvae_shapes, train_cvae_shapes
-
     model, _ = train_cvae_shapes(device=device, seed=seed, quick=quick, progress=progress,
                                  holdout_combinations=HOLDOUT_COMBINATIONS)
     m = evaluate_cvae_shapes(model, holdout_combinations=HOLDOUT_COMBINATIONS, seed=seed)
@@ -177,8 +166,6 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
 
 def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Digits ↔ DTMF audio: a tone generated from a digit image decodes to its label >= 90 %."""
-    from .audio_gen import evaluate_tone_generator, train_tone_generator
-
     model, _ = train_tone_generator(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_tone_generator(model, seed=seed)
     # the fixed DTMF decoder is this row's evaluator: its accuracy on the real test tones

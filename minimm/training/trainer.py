@@ -1,7 +1,8 @@
 """The training loop, once: epochs, a progress bar, a loss history, checkpoints and exact resume.
 
 Every model of :mod:`minimm.multimodal` has ``loss(batch) -> (loss, logs)``; :class:`Trainer`
-turns that into a trained model::
+turns that into a trained model (it is the only epoch loop of the library: every ``train_*``
+function of :mod:`minimm.app` and ``minimm train`` run through it)::
 
     for each epoch:
         for each batch:
@@ -14,7 +15,7 @@ turns that into a trained model::
 as if it had never stopped. Three things decide what happens next, and the checkpoint stores all
 three: the parameters and the optimiser's moments, minimm's random generator (noise in the
 reparameterisation, dropout, ...), and the DataLoader's shuffling generator (which samples make
-the next batch). NumPy arithmetic is deterministic, so with the same state the same floats follow.
+the next batch, :meth:`minimm.data.DataLoader.state_dict`). NumPy arithmetic is deterministic, so with the same state the same floats follow.
 
 **Ctrl-C.** While :meth:`Trainer.fit` runs, the first Ctrl-C only *asks* for a stop: the current
 step finishes (never half an optimiser update), a checkpoint is written, and ``KeyboardInterrupt``
@@ -39,25 +40,14 @@ import threading
 import time
 from collections.abc import Mapping
 
-import numpy as np
-
 from .. import backend as B
 from .. import io as mio
 from ..autograd import Tensor
+from ..nn.utils import clip_grad_norm_
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "epoch_range"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
-
-
-def epoch_range(epochs: int, progress: bool = False, desc: str = "train"):
-    """``range(epochs)``, shown as a tqdm progress bar when ``progress`` is true."""
-    it = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc=desc, leave=False)
-    return it
 
 
 class OptimizerGroup:
@@ -94,34 +84,8 @@ class OptimizerGroup:
 
 
 # ---------------------------------------------------------------------------------------------
-# Small helpers: generator states as checkpoint-friendly values, batches on a device
+# Small helpers: batches on a device, Ctrl-C as a flag
 # ---------------------------------------------------------------------------------------------
-def _generator_state(rng) -> dict | None:
-    """A NumPy ``Generator``'s state with its big integers as strings (JSON and .npz friendly)."""
-    if rng is None:
-        return None
-
-    def enc(v):
-        if isinstance(v, dict):
-            return {k: enc(x) for k, x in v.items()}
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return {"int": str(int(v))}
-        return v
-
-    return enc(rng.bit_generator.state)
-
-
-def _set_generator_state(rng, state) -> None:
-    def dec(v):
-        if isinstance(v, dict):
-            if set(v) == {"int"}:
-                return int(v["int"])
-            return {k: dec(x) for k, x in v.items()}
-        return v
-
-    rng.bit_generator.state = dec(state)
-
-
 def _to_device(batch, device):
     """Move every Tensor of a (nested) batch to ``device``; other values pass through."""
     if isinstance(batch, Tensor):
@@ -183,10 +147,13 @@ class Trainer:
     checkpoint_every: save after every this many epochs (and always after the last one).
     progress: show a tqdm bar (only when stderr is a terminal).
     seed: :func:`minimm.manual_seed` at the start of a fresh run (not on resume), so the noise
-        drawn during training is reproducible; seed the model's initialisation yourself.
+        drawn during training is reproducible; seed the model's initialisation yourself. ``None``
+        leaves the generator as it is (a ``train_*`` function seeds once, before building its
+        model, and the training noise continues that stream).
     step_fn: ``step_fn(model, batch) -> logs`` replaces the default step (for GANs, which need
         two optimisers and two losses per batch); ``logs`` holds floats, e.g. ``{"loss_d": ..}``.
-    scheduler: a learning-rate scheduler, stepped once per epoch and checkpointed.
+    scheduler: a learning-rate scheduler, checkpointed, stepped once per epoch — or after every
+        optimiser step with ``scheduler_interval="step"``.
     grad_clip: clip the global gradient norm to this value before each update (default off).
 
     After :meth:`fit`, ``history`` is a list with one dict per epoch: ``{"epoch": 1, "loss": ..,
@@ -203,15 +170,18 @@ class Trainer:
         out_dir=None,
         checkpoint_every: int = 1,
         progress: bool = True,
-        seed: int = 0,
+        seed: int | None = 0,
         step_fn=None,
         scheduler=None,
         grad_clip: float | None = None,
+        scheduler_interval: str = "epoch",
     ):
         if int(epochs) < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
         if int(checkpoint_every) < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if isinstance(optimizer, Mapping):
             optimizer = OptimizerGroup(**optimizer)
         self.model = model
@@ -226,11 +196,11 @@ class Trainer:
         self.step_fn = step_fn
         self.scheduler = scheduler
         self.grad_clip = grad_clip
+        self.scheduler_interval = scheduler_interval
         self.history: list[dict] = []
         self.step = 0  # optimisation steps taken so far (over all epochs)
         self.epoch = 0  # epochs completed
-        # Position inside an epoch that was interrupted (restored by a mid-epoch resume).
-        self._order = None
+        # Steps done in the current epoch (restored by a mid-epoch resume) and the logs' running sums.
         self._batch_pos = 0
         self._sums: dict[str, float] = {}
         self._epoch_seconds = 0.0
@@ -241,8 +211,9 @@ class Trainer:
         """Where the latest checkpoint is (``out_dir/checkpoint.npz``), or None without out_dir."""
         return None if self.out_dir is None else os.path.join(self.out_dir, CHECKPOINT_NAME)
 
-    def _loader_rng(self):
-        return getattr(self.train_loader, "_rng", None)
+    def _stateful_loader(self) -> bool:
+        """True for a :class:`~minimm.data.DataLoader` (or any loader with its state methods)."""
+        return hasattr(self.train_loader, "state_dict") and hasattr(self.train_loader, "load_state_dict")
 
     def save_checkpoint(self, rng_state=None) -> str | None:
         """Write everything a bit-identical resume needs to ``checkpoint_path`` (atomically)."""
@@ -250,13 +221,15 @@ class Trainer:
         if path is None:
             return None
         os.makedirs(self.out_dir, exist_ok=True)
+        loader = self.train_loader.state_dict() if self._stateful_loader() else {}
         extra = {
             "epoch": self.epoch,
             "epochs": self.epochs,
             "history": self.history,
-            "loader_rng": _generator_state(self._loader_rng()),
-            # mid-epoch position: the epoch's sample order, the next batch, the running sums
-            "order": None if self._order is None else np.asarray(self._order, dtype=np.int64),
+            "loader_rng": loader.get("rng"),
+            # mid-epoch position: the epoch's sample order, the next batch (counted here, not by the
+            # loader: a step that failed must be repeated), the running sums
+            "order": loader.get("order"),
             "batch_pos": int(self._batch_pos),
             "sums": dict(self._sums),
             "epoch_seconds": float(self._epoch_seconds),
@@ -286,11 +259,10 @@ class Trainer:
         self.step = step
         self.epoch = int(extra["epoch"])
         self.history = [dict(h) for h in extra["history"]]
-        if extra.get("loader_rng") is not None and self._loader_rng() is not None:
-            _set_generator_state(self._loader_rng(), extra["loader_rng"])
-        order = extra.get("order")
-        self._order = None if order is None else np.asarray(order, dtype=np.int64)
         self._batch_pos = int(extra.get("batch_pos", 0))
+        if self._stateful_loader():
+            self.train_loader.load_state_dict({"rng": extra.get("loader_rng"), "order": extra.get("order"),
+                                               "position": self._batch_pos})
         self._sums = {k: float(v) for k, v in (extra.get("sums") or {}).items()}
         self._epoch_seconds = float(extra.get("epoch_seconds", 0.0))
 
@@ -305,8 +277,6 @@ class Trainer:
         loss, logs = out if isinstance(out, tuple) else (out, {})
         loss.backward()
         if self.grad_clip is not None:
-            from ..nn.utils import clip_grad_norm_
-
             clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         logs = {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
@@ -314,32 +284,18 @@ class Trainer:
         return logs
 
     # -- batches of one epoch ---------------------------------------------------------------------
-    def _exact(self) -> bool:
-        """True when the loader lets us draw an epoch's order and build batches from indices."""
-        loader = self.train_loader
-        return all(hasattr(loader, a) for a in ("epoch_indices", "_place", "dataset", "batch_size"))
-
     def _batches(self):
-        """Yield (position, batch) for the rest of the current epoch."""
-        loader = self.train_loader
-        if not self._exact():
-            for pos, batch in enumerate(loader):
-                if pos >= self._batch_pos:
-                    yield pos, batch
-            return
-        if self._order is None:
-            self._order = loader.epoch_indices()
-        n_batches = len(loader)
-        for pos in range(self._batch_pos, n_batches):
-            idx = self._order[pos * loader.batch_size : (pos + 1) * loader.batch_size]
-            # The same batch DataLoader.__iter__ would build for these indices.
-            if loader.collate_fn is None and hasattr(loader.dataset, "get_batch"):
-                raw = loader.dataset.get_batch(idx)
-            else:
-                from ..data.loader import default_collate
+        """Yield (position, batch) for the rest of the current epoch.
 
-                raw = (loader.collate_fn or default_collate)([loader.dataset[int(i)] for i in idx])
-            yield pos, loader._place(raw)
+        A DataLoader restored by :meth:`load_checkpoint` itself continues the interrupted epoch;
+        any other iterable is replayed from its start and the batches already done are skipped.
+        """
+        if self._stateful_loader():
+            yield from enumerate(self.train_loader, start=self._batch_pos)
+            return
+        for pos, batch in enumerate(self.train_loader):
+            if pos >= self._batch_pos:
+                yield pos, batch
 
     def _n_batches(self) -> int | None:
         try:
@@ -357,22 +313,23 @@ class Trainer:
         if resume:
             self.load_checkpoint()
         else:
-            B.manual_seed(self.seed)
+            if self.seed is not None:
+                B.manual_seed(self.seed)
             self.history, self.step, self.epoch = [], 0, 0
-            self._order, self._batch_pos, self._sums, self._epoch_seconds = None, 0, {}, 0.0
+            self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
         self.model.to(self.device)
         self.model.train()
         n_batches = self._n_batches()
         total = None if n_batches is None else self.epochs * n_batches
         initial = 0 if n_batches is None else min(total, self.epoch * n_batches + self._batch_pos)
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # an optional dependency, imported only when training starts
 
         bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False,
                    disable=not (self.progress and _stderr_is_tty()))
         try:
             with _Interrupt() as interrupt:
-                while self.epoch < self.epochs:
-                    self._run_epoch(bar, interrupt)
+                for epoch in range(self.epoch, self.epochs):  # minimm's one epoch loop
+                    self._run_epoch(bar, interrupt)  # ends with self.epoch == epoch + 1
         finally:
             bar.close()
         return self.history
@@ -392,6 +349,8 @@ class Trainer:
                 raise
             self.step += 1
             count += 1
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
             self._batch_pos = pos + 1
             for k, v in logs.items():
                 self._sums[k] = self._sums.get(k, 0.0) + v
@@ -408,8 +367,8 @@ class Trainer:
         entry["seconds"] = self._epoch_seconds
         self.history.append(entry)
         self.epoch += 1
-        self._order, self._batch_pos, self._sums, self._epoch_seconds = None, 0, {}, 0.0
-        if self.scheduler is not None:
+        self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
             self.scheduler.step()
         if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
             self.save_checkpoint()

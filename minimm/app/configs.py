@@ -1,0 +1,68 @@
+"""The reference configurations: every model's hyper-parameters, written once.
+
+The ``train_*`` recipes (:mod:`minimm.app.train`), ``minimm train`` (:mod:`minimm.app.builders`)
+and the demo pipeline (:mod:`minimm.app.pipeline`) all read their defaults from here. Each entry
+holds the model's constructor arguments (``model``) and its training setting: optimiser learning
+rate, batch size, epochs of the reference run and of the ``quick`` run. The numbers are those of
+the reference setups that reach the README's quality table.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CONFIGS", "config", "epochs_for"]
+
+CONFIGS: dict = {
+    # judges of generated samples (trained on real data only)
+    "digit_evaluator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 100, "quick_epochs": 20},
+    "shapes_evaluator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 30, "quick_epochs": 10},
+    # VAE on binarised digits: 64-128-(8, 8), Bernoulli pixels
+    "vae_digits": {"model": {"hidden": 128, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
+                   "quick_epochs": 60},
+    # label-conditioned CVAE on binarised digits: [x, y] → 128 → 2z, [z, y] → 128 → 64
+    "cvae_digits": {"model": {"hidden": 128, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
+                    "quick_epochs": 60},
+    # caption-conditioned CVAE on shapes: bag of words → 256 → z 8
+    "cvae_shapes": {"model": {"hidden": 256, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 40,
+                    "quick_epochs": 20},
+    # MVAE: PoE with the prior expert, sub-sampled ELBOs, text likelihood weight 10
+    "mvae_digits": {"model": {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8,
+                              "lambda_text": 10.0, "experts": "poe"},
+                    "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 40},
+    # conditional GAN: G [z16, y] → 128 → 64, D [x, y] → 128 → 1, Adam β₁ = 0.5
+    "cgan_digits": {"model": {"z_dim": 16, "hidden": 128}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
+                    "epochs": 100, "quick_epochs": 50, "cli_epochs": 50},
+    # text-conditioned GAN on shapes (``minimm train cgan --dataset shapes``)
+    "cgan_shapes": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 64,
+                    "epochs": 50, "quick_epochs": 50},
+    # autoregressive captioner: 2 causal blocks of width 64, 4 heads, Adam 3e-3 with cosine decay
+    "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2}, "lr": 3e-3, "batch_size": 64,
+                  "epochs": 12, "quick_epochs": 5},
+    # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank
+    "tone_generator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 60},
+    # contrastive alignment on digits: image 64-128-32, text BoW-64-32, dropout 0.3 (see train_alignment)
+    "align_digits": {"model": {"embed_dim": 32, "hidden": {"image": 128, "text": 64}, "dropout": 0.3},
+                     "lr": 1e-3, "batch_size": 64, "epochs": 30, "quick_epochs": 10, "adv_weight": 0.5},
+    # alignment on shapes (``minimm train align --dataset shapes``): 256-128-32
+    "align_shapes": {"model": {"embed_dim": 32, "hidden": 128, "dropout": 0.0}, "lr": 1e-3, "batch_size": 64,
+                     "epochs": 30, "quick_epochs": 30},
+    # the demo pipeline: epochs of its three trained steps, and its alignment / fusion step
+    "pipeline": {"epochs": {"align": 15, "generator": 40, "captioner": 12},
+                 "quick_epochs": {"align": 8, "generator": 25, "captioner": 5},
+                 "embed_dim": 32, "align_hidden": 128, "lr": 1e-3, "batch_size": 128},
+}
+
+
+def config(name: str) -> dict:
+    """The reference configuration ``name`` (a copy: change it freely)."""
+    if name not in CONFIGS:
+        raise KeyError(f"no reference configuration {name!r}; known: {sorted(CONFIGS)}")
+    c = CONFIGS[name]
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in c.items()}
+
+
+def epochs_for(name: str, epochs=None, quick: bool = False):
+    """``epochs`` when given, else the reference (or ``quick``) number of epochs of ``name``."""
+    if epochs is not None:
+        return epochs
+    c = CONFIGS[name]
+    return c["quick_epochs"] if quick else c["epochs"]

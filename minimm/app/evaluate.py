@@ -1,0 +1,262 @@
+"""The ``evaluate_*`` recipes: each measures a trained model of :mod:`minimm.multimodal` on the
+held-out test split, judged — where samples are generated — by an independently trained evaluator
+(:func:`default_digit_evaluator`, :func:`default_shapes_evaluator`: trained once per device and
+seed, then reused by every recipe of a run).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import backend as B
+from ..autograd import no_grad
+from ..creation import tensor
+from ..data import load_digits, load_shapes
+from ..data.datasets import ATTRIBUTES, NUMBER_WORDS, decode_dtmf, holdout_mask
+from ..generative import vae as gv
+from ..metrics import accuracy, frechet_distance, nearest_neighbour_distance, retrieval_recalls
+from ..multimodal.align import AlignmentNetwork, DIGIT_PROMPT, class_prompt_embeddings, similarity, zero_shot_classify
+from ..multimodal.audio_gen import ToneGenerator
+from ..multimodal.caption import CaptionDecoder, caption_accuracy, caption_parses
+from ..multimodal.common import flat_images, host_tensor, model_device
+from ..multimodal.gan import ConditionalGAN
+from ..multimodal.vae import CVAE, MVAE, VAE
+from .train import make_loader, train_digit_evaluator, train_shapes_evaluator
+
+__all__ = ["evaluate_vae", "evaluate_cvae_digits", "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan",
+           "evaluate_captioner", "evaluate_tone_generator", "evaluate_alignment", "default_digit_evaluator",
+           "default_shapes_evaluator"]
+
+
+@functools.lru_cache(maxsize=None)
+def _digit_evaluator(device: str, seed: int):
+    return train_digit_evaluator(device=device, seed=seed)
+
+
+@functools.lru_cache(maxsize=None)
+def _shapes_evaluator(device: str, seed: int):
+    return train_shapes_evaluator(device=device, seed=seed)
+
+
+def default_digit_evaluator(device, seed: int = 0):
+    """The digits classifier (64-128-10 on x/16), trained once per (device, seed) and then reused."""
+    return _digit_evaluator(str(device), seed)
+
+
+def default_shapes_evaluator(device, seed: int = 0):
+    """The shapes attribute evaluator, trained once per (device, seed) on a hold-out-free split."""
+    return _shapes_evaluator(str(device), seed)
+
+
+def evaluate_vae(model: VAE, splits=None, k: int = 500, device=None, batch_size: int = 40, seed: int = 0) -> dict:
+    r"""Test-set :math:`-\mathrm{ELBO}` and :math:`-\mathcal L_{k}` (IWAE, k samples) in nats per image.
+
+    Both are upper bounds on the negative log-likelihood; the IWAE one is the tighter (it is the
+    number to compare with other density models). The ELBO is averaged over 10 z samples.
+    """
+    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    device = device if device is not None else model_device(model)
+    B.manual_seed(seed)
+    model.eval()
+    test = splits.test
+    neg_elbo, neg_iwae, n = 0.0, 0.0, 0
+    with no_grad():
+        for batch in make_loader(test, batch_size, False, None, device):
+            x = flat_images(batch)
+            mu, logvar = model.encode(x)
+            e = 0.0
+            for _ in range(10):
+                e += gv.elbo(x, model.decode(gv.reparameterize(mu, logvar)), mu, logvar).elbo.sum().item()
+            neg_elbo -= e / 10
+            neg_iwae -= gv.iwae(x, model.encode, model.decode, k=k).sum().item()
+            n += x.shape[0]
+    return {"neg_elbo": neg_elbo / n, "iwae": neg_iwae / n, "k": k, "n_test": n}
+
+
+def evaluate_cvae_digits(model: CVAE, splits=None, evaluator=None, n_samples: int = 10, seed: int = 0) -> dict:
+    r"""A label-conditioned CVAE both ways on the digits test split.
+
+    * ``label_to_image``: coherence of one image generated per test label (the digits evaluator);
+    * ``image_to_label``: classification by Bayes' rule with a uniform p(y) — the label whose
+      ELBO (a lower bound on log p(x | y), averaged over ``n_samples`` z draws) is largest,
+      :math:`\hat y = \arg\max_y \mathrm{ELBO}(x \mid y)`;
+    * ``evaluator_accuracy``: the evaluator on the real (binarised) test images.
+    """
+    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    dev = model_device(model)
+    evaluator = evaluator if evaluator is not None else default_digit_evaluator(dev, seed)
+    B.manual_seed(seed)
+    model.eval()
+    test = splits.test
+    y = np.asarray(test.label)
+    gen = model.generate(y)
+    l2i = float((evaluator.predict(gen) == y).mean())
+    n = len(test)
+    x = host_tensor(test.image.reshape(n, -1), model)
+    scores = np.zeros((10, n))
+    with no_grad():
+        for c in range(10):
+            yc = model.condition(np.full(n, c))
+            mu, logvar = model.encode(x, yc)
+            for _ in range(n_samples):
+                e = gv.elbo(x, model.decode(gv.reparameterize(mu, logvar), yc), mu, logvar).elbo
+                scores[c] += np.asarray(B.to_numpy(e.data)) / n_samples
+    i2l = float((scores.argmax(axis=0) == y).mean())
+    ev = float((evaluator.predict(test.image) == y).mean())
+    return {"label_to_image": l2i, "image_to_label": i2l, "evaluator_accuracy": ev, "n_test": n}
+
+
+def _attribute_match(pred: dict, truth: dict, attributes) -> np.ndarray:
+    """Per sample: are all the listed attributes predicted right?"""
+    ok = np.ones(len(truth[attributes[0]]), dtype=bool)
+    for a in attributes:
+        ok &= np.asarray(B.to_numpy(pred[a])).reshape(-1) == np.asarray(truth[a]).reshape(-1)
+    return ok
+
+
+def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combinations=None, device=None,
+                         seed: int = 0) -> dict:
+    """Caption → image coherence on the shapes test split: the fraction of generated images whose
+    four attributes the independently trained shapes evaluator reads as the caption says.
+
+    Also the evaluator's own all-four accuracy on the real test images (the ceiling to compare
+    with), and — with ``holdout_combinations`` (default: those in ``splits.train.info``) —
+    the coherence on the test captions of combinations never seen in training.
+    """
+    holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
+    splits = splits if splits is not None else load_shapes(holdout_combinations=holdout, with_sound=False)
+    if evaluator is None:
+        evaluator = default_shapes_evaluator(device or model_device(model), seed)
+    B.manual_seed(seed)
+    model.eval()
+    test = splits.test
+    attrs = list(ATTRIBUTES)
+    images = model.generate(test.caption)
+    ok_gen = _attribute_match(evaluator.predict(images), test.attributes, attrs)
+    real = tensor(test.image, device=images.device)
+    ok_real = _attribute_match(evaluator.predict(real), test.attributes, attrs)
+    out = {"coherence": float(ok_gen.mean()), "evaluator_accuracy": float(ok_real.mean()), "n_test": len(test)}
+    if holdout:
+        held = holdout_mask(test.attributes, holdout)
+        out["heldout_coherence"] = float(ok_gen[held].mean())
+        out["heldout_evaluator_accuracy"] = float(ok_real[held].mean())
+        out["n_heldout"] = int(held.sum())
+    return out
+
+
+def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: int = 0) -> dict:
+    """Cross-modal quality on the digits test split.
+
+    * ``image_to_label``: accuracy of the word decoded from q(z | image);
+    * ``label_to_image``: coherence — the independent digits evaluator reads each image generated
+      from a test word as that digit;
+    * ``evaluator_accuracy``: that evaluator on the real (binarised) test images, for reference.
+    """
+    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    dev = device if device is not None else model_device(model)
+    evaluator = evaluator if evaluator is not None else default_digit_evaluator(dev, seed)
+    B.manual_seed(seed)
+    model.eval()
+    test = splits.test
+    x = tensor(test.image.reshape(len(test), -1), device=dev)
+    y = np.asarray(test.label)
+    i2l = float((model.image_to_label(x) == y).mean())
+    gen = model.label_to_image(y)
+    l2i = float((evaluator.predict(gen) == y).mean())
+    ev = float((evaluator.predict(test.image) == y).mean())
+    return {"image_to_label": i2l, "label_to_image": l2i, "evaluator_accuracy": ev, "n_test": len(test)}
+
+
+def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_class: int = 36,
+                  device=None, seed: int = 0) -> dict:
+    """Quality of the conditional samples, judged by the independent digits evaluator:
+
+    * ``accuracy``: the evaluator reads each sample as the digit it was asked for;
+    * ``frechet``: Fréchet distance between the evaluator's 128-d features of the samples and of
+      the real test images (same number of each);
+    * ``evaluator_accuracy``: the evaluator on the real test images;
+    * ``nn_distance`` / ``nn_distance_test``: mean distance from each sample / each real test image
+      to its nearest training image — samples much closer than real held-out images would be
+      copies of the training set (memorisation).
+    """
+    splits = splits if splits is not None else load_digits(with_sound=False)
+    dev = device if device is not None else model_device(model)
+    evaluator = evaluator if evaluator is not None else default_digit_evaluator(dev, seed)
+    B.manual_seed(seed)
+    model.eval()
+    test, train = splits.test, splits.train
+    labels = np.repeat(np.arange(10), n_per_class)
+    if model.vectorizer is not None:  # text-conditioned: ask with the test captions' words
+        cond = [f"the digit {NUMBER_WORDS[d]}" for d in labels]
+    else:
+        cond = labels
+    samples = model.sample(cond)
+    acc = float((evaluator.predict(samples) == labels).mean())
+    with no_grad():
+        fd = frechet_distance(evaluator.features(samples), evaluator.features(test.image[: len(labels)]))
+    ev = float((evaluator.predict(test.image) == np.asarray(test.label)).mean())
+    train_flat = train.image.reshape(len(train), -1)
+    nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.data), train_flat).mean())
+    nn_test = float(nearest_neighbour_distance(test.image, train_flat).mean())
+    return {"accuracy": acc, "frechet": fd, "evaluator_accuracy": ev, "nn_distance": nn_gen,
+            "nn_distance_test": nn_test, "n_samples": len(labels)}
+
+
+def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
+                       top_k: int | None = None, seed: int = 0, batch_size: int = 500) -> dict:
+    """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
+    captions whose four parsed attributes all match the image's ground truth; ``parse_rate`` the
+    fraction that parse at all; ``examples`` a few (caption, truth) pairs."""
+    splits = splits if splits is not None else load_shapes(with_sound=False)
+    B.manual_seed(seed)
+    test = splits.test
+    captions = []
+    for s in range(0, len(test), batch_size):
+        captions += model.generate(test.image[s: s + batch_size], strategy=strategy, temperature=temperature,
+                                   top_k=top_k)
+    ok = caption_accuracy(captions, test.attributes)
+    examples = [(captions[i], test.caption[i]) for i in range(5)]
+    return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([caption_parses(c) for c in captions])),
+            "n_test": len(test), "examples": examples}
+
+
+def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) -> dict:
+    """``accuracy``: the fraction of tones generated from test images that
+    :func:`~minimm.data.datasets.decode_dtmf` decodes to the image's label; ``decoder_accuracy``:
+    the same decoder on the real test tones (the ceiling)."""
+    splits = splits if splits is not None else load_digits()
+    test = splits.test
+    waves = model.generate(test.image)
+    labels = np.asarray(test.label)
+    sr = model.sample_rate
+    acc = float((decode_dtmf(B.to_numpy(waves.data), sample_rate=sr) == labels).mean())
+    real = float((decode_dtmf(test.sound, sample_rate=sr) == labels).mean())
+    return {"accuracy": acc, "decoder_accuracy": real, "n_test": len(test)}
+
+
+def evaluate_alignment(model: AlignmentNetwork, splits=None, prompt: str = DIGIT_PROMPT) -> dict:
+    """Held-out metrics of a digits alignment:
+
+    * ``zero_shot_accuracy`` — each test image gets the digit whose prompt ("the digit seven") it is
+      most similar to;
+    * ``R@1_image_to_text``, ``R@5_image_to_text``, ``R@1_text_to_image``, ``R@5_text_to_image`` —
+      retrieval among the test images and their own captions. Many captions are identical ("the
+      digit seven" for several sevens), so a retrieved item counts as correct when it shows or
+      names the query's digit (class-level recall, :func:`minimm.metrics.recall_at_k` with labels);
+    * ``logit_scale`` — the learnt 1/τ.
+    """
+    if splits is None:
+        splits = load_digits(seed=0, with_sound=False)
+    _, test = splits
+    model.eval()
+    with no_grad():
+        img = model.encode("image", np.asarray(test.image, dtype=np.float32).reshape(len(test), -1))
+        txt = model.embed_text(list(test.caption))
+        classes = class_prompt_embeddings(model, NUMBER_WORDS, prompt)
+        sims = similarity(img, txt)
+    out = {"zero_shot_accuracy": accuracy(zero_shot_classify(img, classes), test.label)}
+    out.update(retrieval_recalls(sims, ks=(1, 5), labels_a=test.label, labels_b=test.label, names=("image", "text")))
+    out["logit_scale"] = model.logit_scale.scale
+    return out
