@@ -37,6 +37,7 @@ from ..generative import flow as gf
 from ..nn import functional as F
 from ..ops.shape import cat
 from ..optim import Adam
+from ..optim.lr_scheduler import CosineAnnealingLR
 from .training import Trainer
 
 __all__ = [
@@ -129,7 +130,8 @@ class ConditionalDiffusion(nn.Module):
     def __init__(self, x_dim: int, cond_dim: int, hidden: int = 256, depth: int = 2, time_dim: int = 64,
                  objective: str = "epsilon", schedule: str = "cosine", T: int = 1000, p_uncond: float = 0.1,
                  guidance: float = 1.0, steps: int = 20, sampler: str | None = None, eta: float = 0.0,
-                 weighting: str = "min_snr", vectorizer=None, image_shape=None):
+                 weighting: str = "min_snr", prediction: str = "x0", guidance_interval=(0.0, 1.0),
+                 vectorizer=None, image_shape=None):
         super().__init__()
         if objective not in ("epsilon", "flow"):
             raise ValueError(f"ConditionalDiffusion: objective must be 'epsilon' or 'flow', got {objective!r}")
@@ -137,13 +139,16 @@ class ConditionalDiffusion(nn.Module):
         sampler = sampler or samplers[0]
         if sampler not in samplers:
             raise ValueError(f"ConditionalDiffusion: objective {objective!r} samples with {samplers}, got {sampler!r}")
+        if prediction not in ("x0", "epsilon"):
+            raise ValueError(f"ConditionalDiffusion: prediction must be 'x0' or 'epsilon', got {prediction!r}")
         if schedule not in ("cosine", "linear"):
             raise ValueError(f"ConditionalDiffusion: schedule must be 'cosine' or 'linear', got {schedule!r}")
         self.x_dim, self.cond_dim = x_dim, cond_dim
         self.objective, self.schedule_name, self.T = objective, schedule, int(T)
         self.schedule = getattr(gd.NoiseSchedule, schedule)(int(T))
         self.p_uncond, self.guidance, self.steps = float(p_uncond), float(guidance), int(steps)
-        self.sampler, self.eta, self.weighting = sampler, float(eta), weighting
+        self.sampler, self.eta, self.weighting, self.prediction = sampler, float(eta), weighting, prediction
+        self.guidance_interval = (float(guidance_interval[0]), float(guidance_interval[1]))
         self.vectorizer = vectorizer
         self.image_shape = tuple(image_shape) if image_shape is not None else (x_dim,)
         self.net = Denoiser(x_dim, cond_dim, hidden, depth, time_dim)
@@ -162,23 +167,25 @@ class ConditionalDiffusion(nn.Module):
 
     # -- the prediction: a closed-form Gaussian baseline plus the network's correction ---------------
     def baseline(self, x: Tensor, time) -> Tensor:
-        r"""The exact prediction if the data were Gaussian, :math:`\mathcal N(m, \operatorname{diag} s^2)`
-        with the training set's mean m and variance s² per pixel:
+        r"""The exact answer if the data were Gaussian, :math:`\mathcal N(m, \operatorname{diag} s^2)`
+        with the training set's mean m and variance s² per pixel (:math:`\bar\alpha = \bar\alpha_t`):
 
-        * ε-objective: :math:`\mathbb E[arepsilon\mid x_t] = \sqrt{1-arlpha_t}\,(x_t - \sqrt{arlpha_t}\,m)/(arlpha_t s^2 + 1-arlpha_t)`;
-        * flow: :math:`v^\star = m + rac{t s^2 - (1-t)}{t^2 s^2 + (1-t)^2}(x_t - t m)`.
+        * diffusion, ``prediction="x0"``: :math:`\mathbb E[x_0\mid x_t] = m + \frac{\sqrt{\bar\alpha}\,s^2}{\bar\alpha s^2 + 1-\bar\alpha}(x_t - \sqrt{\bar\alpha}\,m)`;
+        * diffusion, ``prediction="epsilon"``: :math:`\mathbb E[\varepsilon\mid x_t] = \frac{\sqrt{1-\bar\alpha}}{\bar\alpha s^2 + 1-\bar\alpha}(x_t - \sqrt{\bar\alpha}\,m)`;
+        * flow: :math:`v^\star = m + \frac{t s^2 - (1-t)}{t^2 s^2 + (1-t)^2}(x_t - t m)`.
 
-        At high noise the ε-target is almost x_t itself, an identity map an MLP learns slowly (and
-        any error there is magnified by 1/√ᾱ_t when x̂₀ is formed); with this skip the network only
-        learns the *non-Gaussian* part of the answer, the shapes themselves. Per pixel matters: a
-        corner that is always background has a tiny s², and there the baseline alone already
-        calls every deviation from m noise, so backgrounds come out clean.
+        The network only learns the *non-Gaussian* part of the answer — the shapes themselves. Per
+        pixel matters: a corner that is always background has a tiny s², and there the baseline
+        alone already calls every deviation from m noise.
         """
         s2 = self.data_var
         if self.objective == "epsilon":
             ab = self.schedule.column("alpha_bars", time, x)
+            r = x - ab.sqrt() * self.data_mean
             den = ab * s2 + (1.0 - ab)
-            return (x - ab.sqrt() * self.data_mean) * ((1.0 - ab).sqrt() / den)
+            if self.prediction == "x0":
+                return self.data_mean + r * (ab.sqrt() * s2 / den)
+            return r * ((1.0 - ab).sqrt() / den)
         t = gf.time_column(time, x)
         den = t * t * s2 + (1.0 - t) * (1.0 - t)
         return self.data_mean + (t * s2 - (1.0 - t)) / den * (x - t * self.data_mean)
@@ -188,8 +195,18 @@ class ConditionalDiffusion(nn.Module):
         return np.asarray(time, dtype=np.float64) / self.T if self.objective == "epsilon" else time
 
     def output(self, x: Tensor, time, y: Tensor) -> Tensor:
-        """ε̂ (or v̂) at (x, time, y): the Gaussian baseline plus the network's correction."""
-        return self.baseline(x, time) + self.net(x, self._tau(time), y)
+        r"""ε̂ (diffusion) or v̂ (flow) at (x, time, y): the Gaussian baseline plus the network's correction.
+
+        With ``prediction="x0"`` the network corrects the baseline's x̂₀ and the result is returned
+        as the noise it implies, :math:`\hat\varepsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0)/\sqrt{1-\bar\alpha_t}`:
+        the loss and the samplers see an ε-model either way. Why x₀: a network's error δ in x̂₀ moves
+        ε̂ by :math:`\sqrt{\mathrm{SNR}_t}\,\delta`, while an error δ in ε̂ moves x̂₀ by δ/√SNR_t — at
+        high noise (SNR → 0) an ε-network's small mistakes become large mistakes in the picture.
+        """
+        out = self.baseline(x, time) + self.net(x, self._tau(time), y)
+        if self.objective == "epsilon" and self.prediction == "x0":
+            return gd.predict_epsilon(x, out, time, self.schedule)
+        return out
 
     # -- conditions ---------------------------------------------------------------------------------
     def _like(self) -> Tensor:
@@ -250,17 +267,22 @@ class ConditionalDiffusion(nn.Module):
         return gd.guided_epsilon(both[:n], both[n:], guidance)
 
     def generate(self, condition, guidance: float | None = None, steps: int | None = None,
-                 sampler: str | None = None, eta: float | None = None, return_trajectory: bool = False):
+                 sampler: str | None = None, eta: float | None = None, guidance_interval=None,
+                 return_trajectory: bool = False):
         """One image per condition (captions, labels or a y tensor), pixels in [0, 1], ``image_shape``.
 
-        Defaults: the model's ``guidance``, ``steps``, ``sampler``, ``eta``. With
-        ``return_trajectory`` also returns the list of ``(time, images)`` from noise to the result
-        (DDPM/DDIM times are integers counting down, flow times floats counting up).
+        Defaults: the model's ``guidance``, ``steps``, ``sampler``, ``eta``, ``guidance_interval``.
+        ``guidance_interval=(lo, hi)``: guide only while the noise level — t/T for diffusion, 1 − t
+        for a flow — is in [lo, hi] (Kynkäänniemi et al., 2024): near the data the picture is
+        decided and guidance there mostly amplifies the fine noise. With ``return_trajectory``
+        also returns the list of ``(time, images)`` from noise to the result (DDPM/DDIM times are
+        integers counting down, flow times floats counting up).
         """
         w = self.guidance if guidance is None else float(guidance)
         steps = self.steps if steps is None else int(steps)
         sampler = sampler or self.sampler
         eta = self.eta if eta is None else float(eta)
+        lo, hi = self.guidance_interval if guidance_interval is None else guidance_interval
         was_training = self.training
         self.eval()
         with no_grad():
@@ -270,14 +292,14 @@ class ConditionalDiffusion(nn.Module):
             x = randn(n, self.x_dim, dtype=y.dtype, device=y.device)
             if self.objective == "epsilon":
                 def eps_fn(xt, t):
-                    return self.predict(xt, t, y, w)
+                    return self.predict(xt, t, y, w if lo <= t / self.T <= hi else 0.0)
 
                 out = gd.sample(eps_fn, x, self.schedule, sampler=sampler,
                                 steps=None if sampler == "ddpm" else steps, eta=eta, clip_x0=1.0,
                                 return_trajectory=return_trajectory)
             else:
                 def v_fn(xt, t):
-                    return self.predict(xt, t, y, w)
+                    return self.predict(xt, t, y, w if lo <= 1.0 - t <= hi else 0.0)
 
                 solver = gf.euler_sample if sampler == "euler" else gf.heun_sample
                 out = solver(v_fn, x, steps, return_trajectory=return_trajectory)
@@ -302,7 +324,7 @@ def train_diffusion(splits, condition: str = "caption", epochs: int = 100, devic
                     progress: bool = False, lr: float = 1e-3, batch_size: int = 64, out_dir=None, **model_kw):
     """Build a :class:`ConditionalDiffusion` for ``splits`` (``condition``: ``"caption"`` — a bag of
     words fitted on the training captions — or ``"label"``) and train it with
-    :class:`~minimm.multimodal.training.Trainer` (Adam ``lr``, ``batch_size``, ``epochs``;
+    :class:`~minimm.multimodal.training.Trainer` (Adam ``lr`` annealed to 0 on a cosine, ``batch_size``, ``epochs``;
     checkpoints in ``out_dir`` when given). ``model_kw`` go to the model (``hidden``, ``objective``,
     ``schedule``, ``guidance``, ...). Returns ``(model, history)``: the Trainer's per-epoch dicts;
     ``model.train_seconds`` is the wall-clock time of ``fit``.
@@ -322,8 +344,12 @@ def train_diffusion(splits, condition: str = "caption", epochs: int = 100, devic
         raise ValueError(f"train_diffusion: condition must be 'caption' or 'label', got {condition!r}")
     model.fit_data_statistics(splits.train.image).to(device)
     loader = DataLoader(splits.train, batch_size=batch_size, shuffle=True, seed=seed, device=device)
-    trainer = Trainer(model, Adam(model.parameters(), lr=lr), loader, epochs, device=device, out_dir=out_dir,
-                      progress=progress, seed=seed)
+    opt = Adam(model.parameters(), lr=lr)
+    # cosine annealing of the learning rate to 0: the last epochs average out the gradient noise of
+    # the random (t, ε) draws, which a constant rate keeps stirring
+    sched = CosineAnnealingLR(opt, max(int(epochs), 1))
+    trainer = Trainer(model, opt, loader, epochs, device=device, out_dir=out_dir, progress=progress, seed=seed,
+                      scheduler=sched)
     t0 = time.perf_counter()
     history = trainer.fit()
     model.train_seconds = time.perf_counter() - t0
