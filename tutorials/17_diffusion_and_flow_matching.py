@@ -45,6 +45,7 @@ import numpy as np
 import minimm
 from minimm import backend as B
 from minimm import nn
+from minimm.data import load_shapes
 from minimm.generative import diffusion as gd
 from minimm.generative import flow as gf
 from minimm.multimodal.denoiser import Denoiser, evaluate_diffusion_shapes, train_diffusion
@@ -229,7 +230,7 @@ assert np.allclose(heun, mu + s * z, atol=2e-3) and np.allclose(ddim, heun, atol
 # Sampling uses DDIM (20 steps) with $\tilde\varepsilon = (1+w)\varepsilon(x, c) - w\,\varepsilon(x, \varnothing)$.
 
 # %%
-splits = minimm.data.load_shapes(n_train=4000, n_test=300 if QUICK else 1000, with_sound=False)
+splits = load_shapes(n_train=4000, n_test=300 if QUICK else 1000, with_sound=False)
 t0 = time.perf_counter()
 model, history = train_diffusion(splits, "caption", epochs=8 if QUICK else 60, seed=0)
 print(f"trained {len(history)} epochs in {time.perf_counter() - t0:.0f} s; loss {history[0]['loss']:.3f} → {history[-1]['loss']:.3f}")
