@@ -348,6 +348,11 @@ def test_training_through_the_trainer_lowers_the_loss_and_guidance_runs(objectiv
     a = host(model.generate(captions[:2], steps=3))
     minimm.manual_seed(5)
     np.testing.assert_array_equal(a, host(model.generate(captions[:2], steps=3)))
+    # a guidance interval that no step falls in is the unguided sampler
+    minimm.manual_seed(5)
+    off = host(model.generate(captions[:2], steps=3, guidance=2.0, guidance_interval=(2.0, 3.0)))
+    minimm.manual_seed(5)
+    np.testing.assert_array_equal(off, host(model.generate(captions[:2], steps=3, guidance=0.0)))
 
 
 def test_model_arguments_are_checked():
