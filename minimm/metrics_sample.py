@@ -1,0 +1,89 @@
+r"""Fidelity and diversity of generated samples, in an evaluator's feature space.
+
+A single number (a Fréchet distance) mixes two failures: samples that look wrong and samples that
+are too few kinds of right. These metrics separate them, with k-nearest-neighbour balls around
+feature vectors as a non-parametric estimate of each distribution's support:
+
+* **precision** (Kynkäänniemi et al., 2019): the fraction of generated samples inside the real
+  manifold, the union of the balls around each real feature with radius its distance to its k-th
+  nearest real neighbour — "are the samples realistic?";
+* **recall**: the same with the roles swapped, the fraction of real samples inside the generated
+  manifold — "does the generator cover the data?";
+* **density** and **coverage** (Naeem et al., 2020): density counts how many real balls hold each
+  sample (divided by k; about 1 for matching distributions), and coverage is the fraction of real
+  balls that hold at least one sample. Coverage is built on the real balls only, so a few outlying
+  samples cannot inflate it as they can inflate recall.
+
+.. math::
+
+    \mathrm{precision} = \frac1M\sum_j \big[\exists i: \lVert g_j - r_i\rVert \le \rho_k(r_i)\big],\qquad
+    \mathrm{recall} = \frac1N\sum_i \big[\exists j: \lVert r_i - g_j\rVert \le \rho_k(g_j)\big],
+
+    \mathrm{density} = \frac{1}{kM}\sum_j \sum_i \big[\lVert g_j - r_i\rVert \le \rho_k(r_i)\big],\qquad
+    \mathrm{coverage} = \frac1N\sum_i \big[\exists j: \lVert g_j - r_i\rVert \le \rho_k(r_i)\big],
+
+with :math:`\rho_k(r_i)` the distance from :math:`r_i` to its k-th nearest neighbour in its own set.
+Features are small (a few hundred vectors of 128 numbers), so they are copied to the host
+explicitly and the distances computed in float64 with NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend as B
+from .autograd import Tensor
+
+__all__ = ["pairwise_distances", "kth_neighbour_radii", "precision_recall", "density_coverage", "sample_quality"]
+
+
+def _features(x, name: str) -> np.ndarray:
+    a = B.to_numpy(x.data if isinstance(x, Tensor) else x).astype(np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected features (N, D), got shape {a.shape}")
+    return a
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r"""Euclidean distances (N, M) from ‖a‖² + ‖b‖² − 2ab (clamped at 0 against rounding)."""
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance of each row of ``x`` to its k-th nearest *other* row (the ball radius ρ_k)."""
+    if not 1 <= k < len(x):
+        raise ValueError(f"kth_neighbour_radii: k must be in [1, {len(x) - 1}] for {len(x)} points, got {k}")
+    d = pairwise_distances(x, x)
+    # column 0 of the sorted row is the point itself (distance 0)
+    return np.partition(d, k, axis=1)[:, k]
+
+
+def precision_recall(real, fake, k: int = 3) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) of ``fake`` against ``real``
+    features (N, D) and (M, D): ``{"precision": …, "recall": …}``."""
+    r, g = _features(real, "precision_recall"), _features(fake, "precision_recall")
+    if r.shape[1] != g.shape[1]:
+        raise ValueError(f"precision_recall: real features {r.shape} and fake {g.shape} differ in width")
+    rr, rg = kth_neighbour_radii(r, k), kth_neighbour_radii(g, k)
+    d = pairwise_distances(r, g)  # (N, M)
+    precision = np.mean((d <= rr[:, None]).any(axis=0))
+    recall = np.mean((d <= rg[None, :]).any(axis=1))
+    return {"precision": float(precision), "recall": float(recall)}
+
+
+def density_coverage(real, fake, k: int = 5) -> dict:
+    """Density and coverage (Naeem et al., 2020): ``{"density": …, "coverage": …}``."""
+    r, g = _features(real, "density_coverage"), _features(fake, "density_coverage")
+    if r.shape[1] != g.shape[1]:
+        raise ValueError(f"density_coverage: real features {r.shape} and fake {g.shape} differ in width")
+    rr = kth_neighbour_radii(r, k)
+    inside = pairwise_distances(r, g) <= rr[:, None]  # (N, M): is fake j in real ball i?
+    return {"density": float(inside.sum() / (k * g.shape[0])), "coverage": float(inside.any(axis=1).mean())}
+
+
+def sample_quality(real, fake, k_pr: int = 3, k_dc: int = 5) -> dict:
+    """All four numbers at once: precision, recall (k = ``k_pr``), density, coverage (k = ``k_dc``)."""
+    out = precision_recall(real, fake, k_pr)
+    out.update(density_coverage(real, fake, k_dc))
+    return out
