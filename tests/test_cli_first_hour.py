@@ -244,6 +244,21 @@ def test_a_failing_figure_write_leaves_nothing_half_written(tmp_path, capsys, mo
     assert os.listdir(out) == []  # no half figure, no temporary folder
 
 
+def test_a_second_demo_into_the_same_folder_replaces_its_files(tmp_path, capsys, monkeypatch):
+    def figures(self, out_dir):
+        path = os.path.join(out_dir, "loss_curves.png")
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG whole")
+        return [path]
+
+    _fake_pipeline(monkeypatch, figures)
+    out = tmp_path / "demo"
+    for _ in range(2):
+        assert main(["demo", "--quick", "--out", str(out)]) == 0
+        assert sorted(os.listdir(out)) == ["loss_curves.png", "metrics.json", "pipeline"]
+    assert f"wrote {out / 'loss_curves.png'}" in capsys.readouterr().out
+
+
 # -- item 6: captions the model cannot use -------------------------------------------------------------
 @pytest.mark.parametrize("text,words", [("a purple elephant flying", ("understands none", "purple")),
                                         ("", ("--text is empty",)), ("   ", ("--text is empty",))])
