@@ -3,6 +3,8 @@ before anything in the folder is written (used by :mod:`minimm.app.cli`)."""
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import os
 
@@ -121,11 +123,62 @@ def _load_for_resume(trainer, ckpt: str) -> None:
     """Read (and so check) the checkpoint now: a mismatch must surface before anything is written."""
     try:
         trainer.load_checkpoint()
-    except (mio.CheckpointError, ValueError, KeyError, TypeError) as exc:
+    # RuntimeError: a DistributedError (a checkpoint of another number of ranks)
+    except (mio.CheckpointError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise CLIError(f"cannot resume from {ckpt!r}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
 
 
+def _join_world(args) -> int:
+    """``--distributed``: join the ranks ``mpiexec -n N`` started, *before* the model is built (the
+    Trainer then wraps it and averages gradients). ``--batch-size`` stays the global batch, so N
+    ranks train on the batches one process would. Returns the number of ranks."""
+    from ..training import Trainer
+
+    if "distributed" not in inspect.signature(Trainer).parameters:
+        raise CLIError("--distributed: this version's Trainer has no data-parallel mode; train without --distributed")
+    from .. import distributed as dist
+
+    try:
+        dist.init(device=args.device)
+    except dist.DistributedError as exc:
+        raise CLIError(f"--distributed: {exc}") from None
+    world = dist.world_size()
+    if args.batch_size % world:
+        raise CLIError(f"--distributed: --batch-size {args.batch_size} is the global batch; it must be a "
+                       f"multiple of the {world} ranks")
+    return world
+
+
+def _shard(trainer, world: int, seed: int) -> None:
+    """Give the trainer this rank's shard: the same data and transform, a per-rank batch."""
+    from ..distributed import DistributedLoader
+
+    old = trainer.train_loader
+    trainer.train_loader = DistributedLoader(old.dataset, batch_size=old.batch_size // world, shuffle=True,
+                                             drop_last=old.drop_last, seed=seed, device=old.device,
+                                             transform=old.transform)
+
+
+def _rank() -> int:
+    from .. import distributed as dist
+
+    return dist.rank() if dist.is_initialized() else 0
+
+
 def cmd_train(args) -> int:
+    """``minimm train``: one model on one dataset, a checkpoint every epoch, ``--resume``; with
+    ``--distributed`` under ``mpiexec`` every rank runs this and only rank 0 prints and writes."""
+    world = _join_world(args) if args.distributed else 1
+    quiet = open(os.devnull, "w") if _rank() > 0 else None  # noqa: SIM115 - closed below
+    try:
+        with contextlib.redirect_stdout(quiet) if quiet else contextlib.nullcontext():
+            return _train(args, world)
+    finally:
+        if quiet:
+            quiet.close()
+
+
+def _train(args, world: int) -> int:
     """``minimm train``: one model on one dataset, a checkpoint every epoch, ``--resume``."""
     device = check_device(args.device)
     check_seed(args.seed)
@@ -133,9 +186,6 @@ def cmd_train(args) -> int:
         raise CLIError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.distributed:
-        raise CLIError("--distributed: the Trainer has no data-parallel mode in this version yet; use "
-                       "minimm.distributed from Python (docs: distributed) or train without --distributed")
     out, ckpt = args.out, os.path.join(args.out, CHECKPOINT)
     saved = _check_folder(args)  # a refused command leaves the folder exactly as it was
     try:
@@ -144,6 +194,12 @@ def cmd_train(args) -> int:
                                           batch_size=args.batch_size)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except RuntimeError as exc:  # the data-parallel Trainer refuses a model it cannot split (GANs, alignment)
+        if world == 1:
+            raise
+        raise CLIError(f"--distributed: {exc}") from None
+    if world > 1:
+        _shard(trainer, world, args.seed)
     done = 0
     if args.resume:
         _check_resumable(out, saved, config)
@@ -153,7 +209,7 @@ def cmd_train(args) -> int:
             say(f"nothing to train: {out} already holds {done} of {trainer.epochs} epochs of {args.model} on "
                 f"{args.dataset} (pass a larger --epochs to train more); {ckpt} is unchanged")
             return 0
-    else:
+    elif _rank() == 0:
         _start_fresh(out, config, args.overwrite)
     say(f"training {args.model} on {args.dataset} for {trainer.epochs} epochs on {device} → {ckpt}"
         + (f" (resuming after epoch {done})" if args.resume else ""))
@@ -207,5 +263,6 @@ def add_train_parser(sub, common) -> None:
                       help="replace a run already in --out (default: off, such a folder is refused)")
     train.add_argument("--quick", action="store_true", help="a smaller dataset, for smoke tests (default: off)")
     train.add_argument("--distributed", action="store_true",
-                       help="data-parallel over the ranks of `mpiexec -n N` (default: off; not available yet)")
+                       help="data-parallel over the ranks of `mpiexec -n N minimm train ...`; --batch-size is the "
+                            "global batch (default: off)")
     common(train)
