@@ -1,4 +1,4 @@
-"""``python -m minimm`` runs the command line (``minimm demo`` when no command is given)."""
+"""``python -m minimm`` runs the command line (its help when no command is given)."""
 
 import sys
 

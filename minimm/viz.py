@@ -3,8 +3,8 @@
 Every function builds a ``matplotlib.figure.Figure`` directly and renders it with the Agg
 canvas, without ``pyplot``: no window opens, no global backend is switched, and it works on a
 headless machine or in CI. Pass ``path`` to save a PNG (or any format matplotlib knows from the
-suffix); the figure is returned either way so a notebook can show it. matplotlib is optional
-(``pip install minimm[demo]``) and imported only when a figure is drawn.
+suffix); the figure is returned either way so a notebook can show it. matplotlib is a dependency
+of minimm, imported only when a figure is drawn (``import minimm`` stays light).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ __all__ = ["show_samples", "show_caption_grid", "plot_loss_curves", "plot_latent
 
 
 def _new_figure(figsize):
-    try:  # matplotlib is optional and heavy: imported when the first figure is drawn
+    try:  # matplotlib is heavy: imported when the first figure is drawn
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - the test extra installs it
-        raise ImportError("figures need matplotlib: pip install minimm[demo] (or pip install matplotlib)") from exc
+        raise ImportError("figures need matplotlib, a dependency of minimm: pip install minimm (or pip install "
+                          "matplotlib)") from exc
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig

@@ -166,13 +166,14 @@ def test_info_and_python_dash_m():
     assert bad.returncode == 2 and "usage" in bad.stderr
 
 
-def test_no_arguments_means_demo(monkeypatch):
+def test_no_arguments_shows_help_not_a_demo(monkeypatch, capsys):
+    """Issue 13 item 8: bare `minimm` started a 35 s demo into ./minimm-demo."""
     import minimm.app.cli as cli
 
-    called = {}
-    monkeypatch.setitem(cli.COMMANDS, "demo", lambda args: called.setdefault("args", args) and 0)
+    monkeypatch.setitem(cli.COMMANDS, "demo", lambda args: pytest.fail("the demo must not start"))
     assert cli.main([]) == 0
-    assert called["args"].command == "demo" and called["args"].out == "minimm-demo"
+    out = capsys.readouterr().out
+    assert out.startswith("usage: minimm") and "demo" in out and "train" in out
 
 
 def test_evaluate_writes_markdown_and_json(tmp_path, capsys, monkeypatch):

@@ -8,7 +8,7 @@
 * :mod:`.pipeline` — :class:`MultimodalPipeline`, preprocess → align → fuse → generate (``minimm demo``);
 * :mod:`.demo` — the demo's metrics table and figures;
 * :mod:`.builders` — the models ``minimm train`` builds by name, and loading them back;
-* :mod:`.cli` — the command line.
+* :mod:`.cli` — the command line (with :mod:`.cli_common`, :mod:`.cli_train`, :mod:`.cli_infer`).
 """
 
 from . import configs, evaluate, train

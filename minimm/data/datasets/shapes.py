@@ -73,6 +73,7 @@ __all__ = [
     "make_shapes",
     "render_shapes",
     "make_captions",
+    "caption_attributes",
     "parse_caption",
     "synthesize_sounds",
     "decode_sounds",
@@ -207,6 +208,14 @@ _PATTERNS = {
     ]
     for attr, table in SYNONYMS.items()
 }
+
+
+def caption_attributes(caption: str) -> dict:
+    """Every value each attribute's synonyms name in ``caption``: ``{"shape": ["circle"], "size": [],
+    ...}`` (sorted lists; empty when the caption does not name the attribute). Unlike
+    :func:`parse_caption` it never raises, so a caller can say which parts it understood."""
+    text = caption.lower()
+    return {attr: sorted({value for value, pat in _PATTERNS[attr] if pat.search(text)}) for attr in ATTRIBUTES}
 
 
 def parse_caption(caption: str) -> dict:
