@@ -6,6 +6,6 @@ checkpoints with bit-identical resume, and a Ctrl-C that saves before it stops. 
 minimm — the models of :mod:`minimm.multimodal`, their evaluators, ``minimm train`` — goes through it.
 """
 
-from .trainer import CHECKPOINT_NAME, OptimizerGroup, Trainer
+from .trainer import CHECKPOINT_NAME, NonFiniteError, OptimizerGroup, Trainer
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
