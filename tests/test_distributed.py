@@ -508,6 +508,22 @@ def test_the_trainer_resumes_every_rank_bit_identically_and_refuses_another_worl
                 assert np.array_equal(full[k], resumed[k]), (r, k)
     with np.load(tmp_path / "full-rank0.npz") as a, np.load(tmp_path / "full-rank1.npz") as b:
         assert not np.array_equal(a["rng"], b["rng"])               # each rank drew its own noise
+    # a Ctrl-C reaching rank 1 alone mid-epoch: every rank stops after the same step, the checkpoint
+    # holds each rank's own sample order, and the resume still ends on the uninterrupted run's bits
+    proc, _ = mpirun(2, "trainer_worker.py", "stop", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(line for line in proc.stdout.splitlines() if "stopped" in line) == \
+        ["rank 0: stopped after step 6", "rank 1: stopped after step 6"]
+    stopped = minimm.io.load(tmp_path / "stoprun" / "checkpoint.npz")["extra"]
+    assert (stopped["epoch"], stopped["batch_pos"], stopped["world_size"]) == (1, 2, 2)
+    orders = stopped["order_per_rank"]
+    assert len(orders) == 2 and not set(orders[0]) & set(orders[1])
+    proc, _ = mpirun(2, "trainer_worker.py", "resume-stop", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for r in (0, 1):
+        with np.load(tmp_path / f"full-rank{r}.npz") as full, np.load(tmp_path / f"resume-stop-rank{r}.npz") as resumed:
+            for k in full.files:
+                assert np.array_equal(full[k], resumed[k]), (r, k)
     ckpt = tmp_path / "run" / "checkpoint.npz"
     before = ckpt.read_bytes()
     proc, _ = mpirun(3, "trainer_worker.py", "resume", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "20"})

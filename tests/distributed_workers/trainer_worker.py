@@ -10,12 +10,16 @@
   rank's generator matters: ``full`` trains 3 epochs; ``part`` trains 1 epoch (checkpoint in DIR);
   ``resume`` continues it to 3. Every rank writes its parameters and generator state to
   ``DIR/MODE-rankR.npz``; ``full`` and ``resume`` must agree to the bit on every rank.
+* ``stop`` / ``resume-stop``: as ``part``/``resume``, but the run is stopped by a Ctrl-C that reaches
+  rank 1 alone in the middle of epoch 2 (every rank must stop after the same step and save a
+  mid-epoch checkpoint holding each rank's own sample order).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 import numpy as np
@@ -39,6 +43,9 @@ class Net(nn.Module):
 
     def loss(self, batch):
         x, y = batch
+        self.calls = getattr(self, "calls", 0) + 1
+        if os.environ.get("SIGINT_AT") == str(self.calls) and dist.rank() == 1:
+            os.kill(os.getpid(), signal.SIGINT)    # Ctrl-C reaching one rank only
         if self.noise:
             x = x + 0.1 * minimm.randn(*x.shape, dtype=x.dtype, device=x.device)
         pred = self.fc2(self.fc1(x).tanh())
@@ -83,9 +90,16 @@ if __name__ == "__main__":
         with open(os.path.join(out, f"saves-n{n}-rank{r}.txt"), "w") as f:
             f.write(str(len(saves)))
     else:
-        trainer = make_trainer(1 if mode == "part" else 3, os.path.join(out, "run") if mode != "full" else None,
-                               noise=True)
-        trainer.fit(resume=mode == "resume")
+        folder = {"full": None, "part": "run", "resume": "run", "stop": "stoprun", "resume-stop": "stoprun"}[mode]
+        trainer = make_trainer(1 if mode == "part" else 3, folder and os.path.join(out, folder), noise=True)
+        if mode == "stop":
+            os.environ["SIGINT_AT"] = "6"         # epoch 2, batch 2 (4 batches of 8 per epoch)
+            try:
+                trainer.fit()
+            except KeyboardInterrupt:
+                print(f"rank {r}: stopped after step {trainer.step}", flush=True)
+        else:
+            trainer.fit(resume=mode.startswith("resume"))
         np.savez(os.path.join(out, f"{mode}-rank{r}.npz"), rng=np.frombuffer(
             json.dumps(minimm.backend.get_rng_state(), sort_keys=True).encode(), dtype=np.uint8), **params(trainer))
     dist.barrier()
