@@ -557,6 +557,10 @@ def test_a_distributed_trainer_in_a_world_of_one_is_the_plain_trainer(tmp_path, 
     for (k, a), b in zip(plain.model.state_dict().items(), ddp.model.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy()), k
     assert [h["loss"] for h in plain.history] == [h["loss"] for h in ddp.history]
+    loader = dist.global_batch_loader(minimm.data.TensorDataset(np.zeros((10, 2))), 4)
+    assert loader.batch_size == 4 and len(loader) == 3
+    with pytest.raises(dist.DistributedError, match="the global batch 0 must be a positive multiple"):
+        dist.global_batch_loader(minimm.data.TensorDataset(np.zeros((10, 2))), 0)
     with pytest.raises(dist.DistributedError, match="with a step_fn .* is not supported yet"):
         _trainer_class()(*_regression(), 1, progress=False, distributed=True, step_fn=lambda m, b: {})
 

@@ -62,7 +62,7 @@ def dataset():
 def make_trainer(epochs, out_dir, noise, device="cpu"):
     minimm.manual_seed(10 + dist.rank())     # a different init per rank: the Trainer copies rank 0's
     model = Net(noise).double()
-    loader = dist.DistributedLoader(dataset(), batch_size=GLOBAL_BATCH // dist.world_size(), seed=3)
+    loader = dist.global_batch_loader(dataset(), GLOBAL_BATCH, seed=3)   # GLOBAL_BATCH // N per rank
     return Trainer(model, minimm.optim.Adam(model.parameters(), lr=0.02), loader, epochs, device=device,
                    out_dir=out_dir, progress=False, seed=0, grad_clip=0.5, distributed=True)
 
