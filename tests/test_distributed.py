@@ -478,7 +478,7 @@ def test_scaling_benchmark_smoke(tmp_path):
 @needs_mpi
 def test_the_trainer_on_two_ranks_equals_one_process_and_only_rank_0_saves(tmp_path):
     """3 epochs of Adam with gradient clipping (so the gradients must meet before the clip), float64,
-    global batch 8: 2 ranks × 4 end where 1 process × 8 ends, on cpu and on the strict device."""
+    global batch 12: 2 ranks × 6 end where 1 process × 12 ends, on cpu and on the strict device."""
     for n in (2, 1):
         proc, _ = mpirun(n, "trainer_worker.py", "equal", tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -513,7 +513,7 @@ def test_the_trainer_resumes_every_rank_bit_identically_and_refuses_another_worl
     proc, _ = mpirun(2, "trainer_worker.py", "stop", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(line for line in proc.stdout.splitlines() if "stopped" in line) == \
-        ["rank 0: stopped after step 6", "rank 1: stopped after step 6"]
+        ["rank 0: stopped after step 5", "rank 1: stopped after step 5"]
     stopped = minimm.io.load(tmp_path / "stoprun" / "checkpoint.npz")["extra"]
     assert (stopped["epoch"], stopped["batch_pos"], stopped["world_size"]) == (1, 2, 2)
     orders = stopped["order_per_rank"]

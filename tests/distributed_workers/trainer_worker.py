@@ -3,7 +3,7 @@
 ``mpiexec -n N python trainer_worker.py MODE DIR``:
 
 * ``equal``: 3 epochs of a small float64 regression net (no noise, gradient clipping on) on cpu and
-  on the strict stand-in device, global batch 8 = ``8 // N`` per rank. Rank 0 writes the final
+  on the strict stand-in device, global batch 12 = ``12 // N`` per rank. Rank 0 writes the final
   parameters and history to ``DIR/equal-nN.npz``; every rank writes how many checkpoints it wrote
   to ``DIR/saves-nN-rankR.txt``. N = 1 is the single-process reference.
 * ``full`` / ``part`` / ``resume``: a net whose loss draws noise from minimm's generator, so every
@@ -31,7 +31,7 @@ from minimm import nn
 from minimm.training import Trainer
 from minimm.training import trainer as trainer_module
 
-GLOBAL_BATCH = 8
+GLOBAL_BATCH = 12   # divisible by 1, 2 and 3 ranks
 
 
 class Net(nn.Module):
@@ -93,7 +93,7 @@ if __name__ == "__main__":
         folder = {"full": None, "part": "run", "resume": "run", "stop": "stoprun", "resume-stop": "stoprun"}[mode]
         trainer = make_trainer(1 if mode == "part" else 3, folder and os.path.join(out, folder), noise=True)
         if mode == "stop":
-            os.environ["SIGINT_AT"] = "6"         # epoch 2, batch 2 (4 batches of 8 per epoch)
+            os.environ["SIGINT_AT"] = "5"         # epoch 2, batch 2 (3 batches of 12 per epoch)
             try:
                 trainer.fit()
             except KeyboardInterrupt:
