@@ -44,12 +44,12 @@ def _data(nan_row=None):
     return TensorDataset(x, y)
 
 
-def _trainer(epochs, out_dir=None, nan_row=None, opt=None, **kw):
+def _trainer(epochs, out_dir=None, nan_row=None, opt=None, progress=False, **kw):
     minimm.manual_seed(0)
     model = ReluNet().double()
     opt = opt(model) if opt else Adam(model.parameters(), lr=0.01)
     loader = DataLoader(_data(nan_row), batch_size=4, shuffle=False)
-    return Trainer(model, opt, loader, epochs, out_dir=out_dir, progress=False, **kw)
+    return Trainer(model, opt, loader, epochs, out_dir=out_dir, progress=progress, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,6 +107,31 @@ def test_step_fn_logs_are_checked_too():
 
     with pytest.raises(NonFiniteError, match=r"^step 1 \(epoch 1, batch 1\): the logged 'loss_d' is not finite"):
         _trainer(1, step_fn=step).fit()
+
+
+def test_nonfinite_names_the_plain_parameter_under_a_ddp_wrapper():
+    from minimm import distributed as dist
+
+    trainer = _trainer(1, nan_row=1)
+    trainer.model = dist.DistributedDataParallel(trainer.model)     # a world of one
+    with pytest.raises(NonFiniteError, match=r"^step 1 \(epoch 1, batch 1\): the gradient of 'fc1.weight'"):
+        trainer.fit()
+
+
+def test_training_without_tqdm_installed(monkeypatch):
+    """tqdm is optional: without it (or with progress off) fit() trains, with no bar."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError("No module named 'tqdm'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    for progress in (False, True):
+        assert len(_trainer(1, progress=progress).fit()) == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -313,7 +313,9 @@ class Trainer:
 
     def _plain_model(self):
         """The model without its DistributedDataParallel wrapper (for parameter names)."""
-        return getattr(self.model, "module", self.model) if self.distributed else self.model
+        from ..distributed.ddp import DistributedDataParallel
+
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
     # -- checkpoints ------------------------------------------------------------------------------
     @property
