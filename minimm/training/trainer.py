@@ -54,9 +54,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Mapping
 
@@ -68,43 +65,13 @@ from ..autograd import Tensor
 from ..io.atomic import atomic_write
 from ..nn.utils import clip_grad_norm_
 from ..threads import limit_threads
+from .checks import NonFiniteError, check_resume_data, first_nonfinite
+from .console import Interrupt, progress_bar, stderr_is_tty
 
 __all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
 HISTORY_NAME = "history.json"
-
-
-class NonFiniteError(FloatingPointError):
-    """Training produced a NaN or an infinity (in the loss, a gradient or a parameter).
-
-    The message is one line naming the step and the first non-finite tensor; ``step`` and ``tensor``
-    hold them. The checkpoint on disk is the last good one: nothing was saved after the bad step.
-    """
-
-    def __init__(self, message: str, step: int, tensor: str):
-        super().__init__(message)
-        self.step = step
-        self.tensor = tensor
-
-
-def _first_nonfinite(named):
-    """The name of the first ``(name, array)`` holding a NaN or an infinity, or None."""
-    for name, a in named:
-        if a is None:
-            continue
-        xp = B.get_array_module(a)
-        if not bool(xp.all(xp.isfinite(a))):
-            return name
-    return None
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 class OptimizerGroup:
@@ -152,42 +119,6 @@ def _to_device(batch, device):
     if isinstance(batch, tuple):
         return tuple(_to_device(v, device) for v in batch)
     return batch
-
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class _Interrupt:
-    """Turns the first SIGINT into a flag (checked after each step); the second one interrupts."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = None
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        # Signal handlers can only be installed from the main thread; elsewhere Ctrl-C arrives as
-        # an exception and the exception path of fit() saves the checkpoint instead.
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._old = signal.signal(signal.SIGINT, self._handler)
-            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
-                self._old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
-
 
 class Trainer:
     """Train ``model`` with ``optimizer`` on ``train_loader`` for ``epochs`` epochs.
@@ -395,7 +326,7 @@ class Trainer:
         mio.clean_stale_temp(os.path.dirname(os.path.abspath(path)))
         step, extra = mio.load_training_checkpoint(path, self.model, self.optimizer, scheduler=self.scheduler,
                                                    map_location=str(self.device))
-        extra = self._check_resume_data(path, extra)
+        extra = check_resume_data(path, extra, self._n_batches(), self._dataset_len())
         if self.distributed:
             from ..distributed import comm, trainer_hooks
 
@@ -416,63 +347,6 @@ class Trainer:
                                                "position": self._batch_pos})
         self._sums = {k: float(v) for k, v in extra["sums"].items()}
         self._epoch_seconds = float(extra["epoch_seconds"])
-
-    def _check_resume_data(self, path, extra) -> dict:
-        """``extra`` with defaults filled in, or one CheckpointError naming the bad field."""
-
-        def bad(field, value, what):
-            shown = repr(value)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            raise mio.CheckpointError(f"{os.fspath(path)!r}: the Trainer's {field!r} is {shown}; {what}")
-
-        if not isinstance(extra, Mapping):
-            bad("extra", extra, "expected the Trainer's dict of resume data")
-        extra = dict(extra)
-        if "epoch" not in extra or not _is_int(extra["epoch"]) or extra["epoch"] < 0:
-            bad("epoch", extra.get("epoch"), "expected a non-negative integer (epochs completed)")
-        history = extra.get("history")
-        if not isinstance(history, list) or not all(isinstance(h, Mapping) for h in history):
-            bad("history", history, "expected a list of per-epoch dicts")
-        if len(history) != extra["epoch"]:
-            bad("history", f"{len(history)} entries", f"expected one per completed epoch ({extra['epoch']})")
-        extra.setdefault("batch_pos", 0)
-        pos = extra["batch_pos"]
-        n = self._n_batches()
-        if not _is_int(pos) or pos < 0 or (n is not None and pos > n):
-            bad("batch_pos", pos, "expected a batch index of the epoch" + ("" if n is None else f", 0 to {n}"))
-        extra["sums"] = {} if extra.get("sums") is None else extra["sums"]
-        sums = extra["sums"]
-        if not isinstance(sums, Mapping) or not all(isinstance(k, str) and _is_number(v) for k, v in sums.items()):
-            bad("sums", sums, "expected a dict of log name -> number")
-        extra.setdefault("epoch_seconds", 0.0)
-        secs = extra["epoch_seconds"]
-        if not _is_number(secs) or not secs >= 0:
-            bad("epoch_seconds", secs, "expected a non-negative number")
-        rng = extra.get("loader_rng")
-        if rng is not None and not isinstance(rng, Mapping):
-            bad("loader_rng", rng, "expected a generator state (a dict) or null")
-        for field in ("order",) + (("order_per_rank",) if extra.get("order_per_rank") is not None else ()):
-            orders = extra.get(field)
-            if orders is None:
-                continue
-            orders = orders if field == "order_per_rank" else [orders]
-            if field == "order_per_rank" and not isinstance(extra[field], list):
-                bad(field, extra[field], "expected a list of sample orders")
-            for order in orders:
-                arr = np.asarray(order) if isinstance(order, (list, tuple, np.ndarray)) else None
-                size = self._dataset_len()
-                if arr is None or arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu") \
-                        or (arr.size and (arr.min() < 0 or (size is not None and arr.max() >= size))):
-                    bad(field, order, "expected a list of sample indices" + ("" if size is None else f" below {size}"))
-        return extra
-
-    def _dataset_len(self) -> int | None:
-        try:
-            return len(self.train_loader.dataset)
-        except (AttributeError, TypeError):
-            return None
-
-    # -- one step ---------------------------------------------------------------------------------
     def train_step(self, batch) -> dict | None:
         """One optimisation step on ``batch``; returns its logs as floats (``"loss"`` included), or
         ``None`` when ``on_nonfinite="skip"`` dropped the update. Raises :class:`NonFiniteError`."""
@@ -518,7 +392,7 @@ class Trainer:
         """The first non-finite log or gradient (agreed over the ranks), or None."""
         name = next((f"the logged {k!r}" for k, v in logs.items() if not math.isfinite(v)), None)
         if name is None:
-            name = _first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.data)
+            name = first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.data)
                                     for n, p in self._named)
         if self.distributed:  # gradients agree after the sync, a shard's loss may not: decide together
             from ..distributed import comm
@@ -529,11 +403,17 @@ class Trainer:
         return name
 
     def _check_parameters(self) -> None:
-        name = _first_nonfinite((f"parameter {n!r}", p.data) for n, p in self._named)
+        name = first_nonfinite((f"parameter {n!r}", p.data) for n, p in self._named)
         if name is not None:
             self._raise_nonfinite(name, "after the update")
 
     # -- batches of one epoch ---------------------------------------------------------------------
+    def _dataset_len(self) -> int | None:
+        try:
+            return len(self.train_loader.dataset)
+        except (AttributeError, TypeError):
+            return None
+
     def _batches(self):
         """Yield (position, batch) for the rest of the current epoch.
 
@@ -586,9 +466,9 @@ class Trainer:
         n_batches = self._n_batches()
         total = None if n_batches is None else self.epochs * n_batches
         initial = 0 if n_batches is None else min(total, self.epoch * n_batches + self._batch_pos)
-        bar = _progress_bar(total, initial, self.progress and self.is_main and _stderr_is_tty())
+        bar = progress_bar(total, initial, self.progress and self.is_main and stderr_is_tty())
         try:
-            with _Interrupt() as interrupt:
+            with Interrupt() as interrupt:
                 for epoch in range(self.epoch, self.epochs):  # minimm's one epoch loop
                     self._run_epoch(bar, interrupt)  # ends with self.epoch == epoch + 1
         finally:
@@ -663,27 +543,3 @@ class Trainer:
         keys = sorted(sums)
         mean = comm.all_reduce(np.asarray([sums[k] for k in keys], dtype=np.float64), op="mean")
         return {k: float(v) for k, v in zip(keys, B.to_numpy(mean))}
-
-
-class _NoBar:
-    """A stand-in progress bar (no tqdm, or progress off)."""
-
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, **kwargs):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress_bar(total, initial, show: bool):
-    """A tqdm bar when shown and tqdm is installed (an optional dependency), else a silent stand-in."""
-    if not show:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
