@@ -73,7 +73,11 @@ def limit_threads(n=_UNSET):
     n = get_num_threads() if n is _UNSET else _check(n, "limit_threads")
     if n is None:
         return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits  # a core dependency; imported when first needed
+    try:  # a core dependency, imported when first needed
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:  # pragma: no cover - installed with minimm
+        raise ImportError("minimm limits BLAS threads with threadpoolctl, a dependency of minimm that is "
+                          "missing here: pip install threadpoolctl (or minimm.set_num_threads(None))") from exc
 
     return threadpool_limits(limits=n, user_api="blas")
 
