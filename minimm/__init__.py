@@ -56,4 +56,6 @@ def is_tensor(obj) -> bool:
 
 # The layers above the engine, importable as attributes like ``torch.nn`` and ``torch.optim``.
 from . import nn, optim, io, generative  # noqa: E402,F401
+from . import threads  # noqa: E402,F401
+from .threads import get_num_threads, set_num_threads  # noqa: E402,F401  (BLAS threads: one setting)
 from . import backends, utils  # noqa: E402,F401  (``torch.backends.mps``, ``torch.utils.data``)

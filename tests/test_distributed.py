@@ -470,3 +470,105 @@ def test_scaling_benchmark_smoke(tmp_path):
     assert result["one_rank_ms"] > 0 and result["n_ranks_ms"] > 0
     assert result["efficiency"] == pytest.approx(result["one_rank_ms"] / (2 * result["n_ranks_ms"]))
     assert "scaling efficiency" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The Trainer itself, data-parallel: Trainer(..., distributed=True) under mpiexec
+# ---------------------------------------------------------------------------------------------
+@needs_mpi
+def test_the_trainer_on_two_ranks_equals_one_process_and_only_rank_0_saves(tmp_path):
+    """3 epochs of Adam with gradient clipping (so the gradients must meet before the clip), float64,
+    global batch 12: 2 ranks × 6 end where 1 process × 12 ends, on cpu and on the strict device."""
+    for n in (2, 1):
+        proc, _ = mpirun(n, "trainer_worker.py", "equal", tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    with np.load(tmp_path / "equal-n2.npz") as two, np.load(tmp_path / "equal-n1.npz") as one:
+        for dev in ("cpu", "strict"):
+            a = {k: two[k] for k in two.files if k.startswith(dev + "/") and "#" not in k}
+            b = {k: one[k] for k in one.files if k.startswith(dev + "/") and "#" not in k}
+            diff = rel_diff(a, b)
+            print(f"Trainer on {dev}: 2 ranks vs 1 process after 3 epochs: relative difference {diff:.2e}")
+            assert diff <= 1e-12
+            # the history is the whole batch's (averaged over the ranks), and training moved the loss
+            assert np.allclose(two[f"{dev}/#loss"], one[f"{dev}/#loss"], rtol=1e-12, atol=0)
+            assert one[f"{dev}/#loss"][-1] < 0.5 * one[f"{dev}/#loss"][0]
+    saves = {p.name: int(p.read_text()) for p in tmp_path.glob("saves-*.txt")}
+    assert saves == {"saves-n2-rank0.txt": 6, "saves-n2-rank1.txt": 0, "saves-n1-rank0.txt": 6}
+
+
+@needs_mpi
+def test_the_trainer_resumes_every_rank_bit_identically_and_refuses_another_world_size(tmp_path):
+    for mode in ("full", "part", "resume"):
+        proc, _ = mpirun(2, "trainer_worker.py", mode, tmp_path)
+        assert proc.returncode == 0, f"{mode}: " + proc.stdout + proc.stderr
+    for r in (0, 1):
+        with np.load(tmp_path / f"full-rank{r}.npz") as full, np.load(tmp_path / f"resume-rank{r}.npz") as resumed:
+            assert full.files == resumed.files
+            for k in full.files:            # parameters and this rank's generator, to the bit
+                assert np.array_equal(full[k], resumed[k]), (r, k)
+    with np.load(tmp_path / "full-rank0.npz") as a, np.load(tmp_path / "full-rank1.npz") as b:
+        assert not np.array_equal(a["rng"], b["rng"])               # each rank drew its own noise
+    # a Ctrl-C reaching rank 1 alone mid-epoch: every rank stops after the same step, the checkpoint
+    # holds each rank's own sample order, and the resume still ends on the uninterrupted run's bits
+    proc, _ = mpirun(2, "trainer_worker.py", "stop", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(line for line in proc.stdout.splitlines() if "stopped" in line) == \
+        ["rank 0: stopped after step 5", "rank 1: stopped after step 5"]
+    stopped = minimm.io.load(tmp_path / "stoprun" / "checkpoint.npz")["extra"]
+    assert (stopped["epoch"], stopped["batch_pos"], stopped["world_size"]) == (1, 2, 2)
+    orders = stopped["order_per_rank"]
+    assert len(orders) == 2 and not set(orders[0]) & set(orders[1])
+    proc, _ = mpirun(2, "trainer_worker.py", "resume-stop", tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for r in (0, 1):
+        with np.load(tmp_path / f"full-rank{r}.npz") as full, np.load(tmp_path / f"resume-stop-rank{r}.npz") as resumed:
+            for k in full.files:
+                assert np.array_equal(full[k], resumed[k]), (r, k)
+    ckpt = tmp_path / "run" / "checkpoint.npz"
+    before = ckpt.read_bytes()
+    proc, _ = mpirun(3, "trainer_worker.py", "resume", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "20"})
+    assert proc.returncode != 0
+    lines = error_lines(proc.stderr)
+    assert sorted(lines) == [f"DistributedError: rank {r} of 3: this checkpoint was written by 2 ranks; resume it "
+                             "with mpiexec -n 2 (the shards, the global batch and the saved generators depend on it)"
+                             for r in range(3)], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ckpt.read_bytes() == before                               # nothing corrupted, nothing rewritten
+
+
+def test_a_single_process_trainer_refuses_a_data_parallel_checkpoint(tmp_path, fresh_group):
+    trainer = _trainer_class()(*_regression(), 1, out_dir=tmp_path, progress=False)
+    trainer.fit()
+    model, opt = trainer.model, trainer.optimizer
+    _, extra = minimm.io.load_training_checkpoint(tmp_path / "checkpoint.npz", model, opt)
+    minimm.io.save_training_checkpoint(tmp_path / "checkpoint.npz", model, opt, step=trainer.step,
+                                       extra=dict(extra, world_size=2, rng_per_rank=[B.get_rng_state()] * 2))
+    with pytest.raises(dist.DistributedError, match=r"^this checkpoint was written by 2 ranks; resume it with "
+                                                    r"mpiexec -n 2 and a distributed Trainer$"):
+        _trainer_class()(*_regression(), 2, out_dir=tmp_path, progress=False).fit(resume=True)
+
+
+def test_a_distributed_trainer_in_a_world_of_one_is_the_plain_trainer(tmp_path, fresh_group):
+    plain = _trainer_class()(*_regression(), 2, progress=False)
+    plain.fit()
+    ddp = _trainer_class()(*_regression(), 2, progress=False, distributed=True)
+    assert isinstance(ddp.model, dist.DistributedDataParallel) and ddp.is_main
+    ddp.fit()
+    for (k, a), b in zip(plain.model.state_dict().items(), ddp.model.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+    assert [h["loss"] for h in plain.history] == [h["loss"] for h in ddp.history]
+    loader = dist.global_batch_loader(minimm.data.TensorDataset(np.zeros((10, 2))), 4)
+    assert loader.batch_size == 4 and len(loader) == 3
+    with pytest.raises(dist.DistributedError, match="the global batch 0 must be a positive multiple"):
+        dist.global_batch_loader(minimm.data.TensorDataset(np.zeros((10, 2))), 0)
+    with pytest.raises(dist.DistributedError, match="with a step_fn .* is not supported yet"):
+        _trainer_class()(*_regression(), 1, progress=False, distributed=True, step_fn=lambda m, b: {})
+
+
+def _regression():
+    minimm.manual_seed(5)
+    model = _NoisyRegression()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(16, 3))
+    data = minimm.data.TensorDataset(x, x @ rng.normal(size=(3, 2)))
+    return model, minimm.optim.Adam(model.parameters(), lr=0.05), minimm.data.DataLoader(data, batch_size=4, seed=2)

@@ -2,6 +2,9 @@
 held-out test split, judged — where samples are generated — by an independently trained evaluator
 (:func:`default_digit_evaluator`, :func:`default_shapes_evaluator`: trained once per device and
 seed, then reused by every recipe of a run).
+
+Every recipe runs with the BLAS thread limit of :func:`minimm.threads.get_num_threads` (1 by
+default), so it gives the same numbers from Python as from ``minimm evaluate``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..multimodal.caption import CaptionDecoder, caption_accuracy, caption_parse
 from ..multimodal.common import flat_images, host_tensor, model_device
 from ..multimodal.gan import ConditionalGAN
 from ..multimodal.vae import CVAE, MVAE, VAE
+from ..threads import with_thread_limit
 from .train import make_loader, train_digit_evaluator, train_shapes_evaluator
 
 __all__ = ["evaluate_vae", "evaluate_cvae_digits", "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan",
@@ -50,6 +54,7 @@ def default_shapes_evaluator(device, seed: int = 0):
     return _shapes_evaluator(str(device), seed)
 
 
+@with_thread_limit
 def evaluate_vae(model: VAE, splits=None, k: int = 500, device=None, batch_size: int = 40, seed: int = 0) -> dict:
     r"""Test-set :math:`-\mathrm{ELBO}` and :math:`-\mathcal L_{k}` (IWAE, k samples) in nats per image.
 
@@ -75,6 +80,7 @@ def evaluate_vae(model: VAE, splits=None, k: int = 500, device=None, batch_size:
     return {"neg_elbo": neg_elbo / n, "iwae": neg_iwae / n, "k": k, "n_test": n}
 
 
+@with_thread_limit
 def evaluate_cvae_digits(model: CVAE, splits=None, evaluator=None, n_samples: int = 10, seed: int = 0) -> dict:
     r"""A label-conditioned CVAE both ways on the digits test split.
 
@@ -116,6 +122,7 @@ def _attribute_match(pred: dict, truth: dict, attributes) -> np.ndarray:
     return ok
 
 
+@with_thread_limit
 def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combinations=None, device=None,
                          seed: int = 0) -> dict:
     """Caption → image coherence on the shapes test split: the fraction of generated images whose
@@ -146,6 +153,7 @@ def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combi
     return out
 
 
+@with_thread_limit
 def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: int = 0) -> dict:
     """Cross-modal quality on the digits test split.
 
@@ -169,6 +177,7 @@ def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: i
     return {"image_to_label": i2l, "label_to_image": l2i, "evaluator_accuracy": ev, "n_test": len(test)}
 
 
+@with_thread_limit
 def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_class: int = 36,
                   device=None, seed: int = 0) -> dict:
     """Quality of the conditional samples, judged by the independent digits evaluator:
@@ -204,6 +213,7 @@ def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_clas
             "nn_distance_test": nn_test, "n_samples": len(labels)}
 
 
+@with_thread_limit
 def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
                        top_k: int | None = None, seed: int = 0, batch_size: int = 500) -> dict:
     """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
@@ -222,6 +232,7 @@ def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "gree
             "n_test": len(test), "examples": examples}
 
 
+@with_thread_limit
 def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) -> dict:
     """``accuracy``: the fraction of tones generated from test images that
     :func:`~minimm.data.datasets.decode_dtmf` decodes to the image's label; ``decoder_accuracy``:
@@ -236,6 +247,7 @@ def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) ->
     return {"accuracy": acc, "decoder_accuracy": real, "n_test": len(test)}
 
 
+@with_thread_limit
 def evaluate_alignment(model: AlignmentNetwork, splits=None, prompt: str = DIGIT_PROMPT) -> dict:
     """Held-out metrics of a digits alignment:
 

@@ -12,6 +12,16 @@ launcher the same script runs as a world of one.
   per-epoch shuffle, with the padding/dropping of the remainder made explicit.
 * :mod:`~minimm.distributed.trainer_hooks` — the calls a training loop makes to run data-parallel
   (only rank 0 writes, per-rank generators in the checkpoint, resume refuses another world size).
+
+**With the Trainer** (what ``minimm train … --distributed`` does)::
+
+    from minimm import distributed as dist
+    dist.init()                                             # MPI under mpiexec, else a world of one
+    loader = dist.global_batch_loader(train_set, global_batch_size=64, seed=0)
+    Trainer(model, opt, loader, epochs, out_dir=out, distributed=True).fit()
+
+``mpiexec -n 2 python -m minimm train …`` then trains the same model as one process with the same
+global batch (float64: to ~1e-16 relative).
 """
 
 from __future__ import annotations
@@ -24,10 +34,11 @@ from .comm import (
 from .ddp import DistributedDataParallel, model_signature
 from .sampler import DistributedLoader, DistributedSampler, shard_indices
 from . import trainer_hooks  # noqa: E402
+from .trainer_hooks import global_batch_loader  # noqa: E402
 
 __all__ = [
     "DistributedError", "DistributedTimeoutError", "init", "is_initialized", "shutdown", "rank", "world_size",
     "local_rank", "backend_name", "timeout", "set_timeout", "barrier", "all_reduce", "broadcast", "all_gather",
     "choose_backend", "launched_by_mpi", "collective_count", "mpiexec_path", "DistributedDataParallel",
-    "model_signature", "DistributedSampler", "DistributedLoader", "shard_indices",
+    "model_signature", "DistributedSampler", "DistributedLoader", "shard_indices", "global_batch_loader",
 ]

@@ -1,5 +1,18 @@
 """What a training loop calls to run data-parallel: who writes, when gradients meet, how to resume.
 
+:class:`minimm.training.Trainer` makes all these calls itself: for a data-parallel ``minimm train``
+(or script) it is enough to write::
+
+    from minimm import distributed as dist
+    dist.init()                                   # under mpiexec -n N: MPI; alone: a world of one
+    loader = dist.trainer_hooks.global_batch_loader(train_set, global_batch_size=64, seed=seed)
+    Trainer(model, opt, loader, epochs, out_dir=out, distributed=True).fit(resume=...)
+
+and start it with ``mpiexec -n N python -m minimm train ...``. The Trainer then wraps the model,
+seeds each rank, averages gradients before clipping, writes only on rank 0 and resumes every rank
+(refusing another N with one line). Every rank raises the same errors, so a script may print them
+on rank 0 only (``is_main()``). The calls below are for a loop of your own.
+
 A loop written for one process needs six small changes to run as N ranks, and each is one call here:
 
 * at a fresh start: ``manual_seed(seed_for_rank(seed))`` — every rank its own noise;
@@ -31,8 +44,9 @@ import numpy as np
 from .. import backend as B
 from . import comm
 from .ddp import DistributedDataParallel
+from .sampler import DistributedLoader
 
-__all__ = ["is_main", "seed_for_rank", "wrap", "sync_after_backward", "checkpoint_extra", "save_on_main",
+__all__ = ["is_main", "seed_for_rank", "global_batch_loader", "wrap", "sync_after_backward", "checkpoint_extra", "save_on_main",
            "restore", "RNG_BYTES"]
 
 #: Room for one generator state as JSON (about 200 bytes today), so that it travels as an array.
@@ -47,6 +61,18 @@ def is_main() -> bool:
 def seed_for_rank(seed: int) -> int:
     """A different seed on each rank (rank 0 keeps ``seed``, so a world of one is unchanged)."""
     return int(seed) + 1_000_003 * comm.rank()
+
+
+def global_batch_loader(dataset, global_batch_size: int, shuffle: bool = True, seed: int = 0, **loader_kwargs):
+    """A :class:`DistributedLoader` whose per-rank batch makes ``global_batch_size`` over the world
+    (so N ranks train on the batches one process would: same learning rate, same numbers). Refuses a
+    global batch that the world size does not divide."""
+    world = comm.world_size()
+    if int(global_batch_size) < 1 or int(global_batch_size) % world:
+        raise comm.DistributedError(f"global_batch_loader: the global batch {global_batch_size} must be a positive "
+                                    f"multiple of the number of ranks ({world}); choose a batch size divisible by {world}")
+    return DistributedLoader(dataset, batch_size=int(global_batch_size) // world, shuffle=shuffle, seed=seed,
+                             **loader_kwargs)
 
 
 def wrap(model, **ddp_kwargs) -> DistributedDataParallel:

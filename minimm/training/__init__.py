@@ -6,6 +6,7 @@ checkpoints with bit-identical resume, and a Ctrl-C that saves before it stops. 
 minimm — the models of :mod:`minimm.multimodal`, their evaluators, ``minimm train`` — goes through it.
 """
 
+from .checks import NonFiniteError
 from .trainer import CHECKPOINT_NAME, OptimizerGroup, Trainer
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]

@@ -25,6 +25,26 @@ random state from before the failed step, so that a resume repeats that step fro
 A checkpoint written mid-epoch remembers the epoch's sample order and how far it got, and
 ``fit(resume=True)`` continues from the next batch.
 
+**Non-finite values.** NaN or inf in the data or a learning rate too large turns the weights into
+NaN, and the logged loss need not show it (a ReLU maps NaN to 0). After ``backward()`` the Trainer
+checks the loss and every gradient, and after the update every parameter (one ``isfinite`` reduction
+per tensor). With ``on_nonfinite="stop"`` (the default) training ends with a one-line
+:class:`NonFiniteError` naming the step and the first non-finite tensor, *before* anything is saved,
+so the last good checkpoint stays. ``on_nonfinite="skip"`` drops the update of a batch whose loss or
+gradients are not finite (counted in the history as ``"skipped"``) and goes on.
+
+**Data parallel.** ``Trainer(..., distributed=True)`` (or any Trainer in a world of more than one rank,
+after :func:`minimm.distributed.init` under ``mpiexec -n N``) runs the same loop on every rank:
+the model is wrapped in :class:`~minimm.distributed.DistributedDataParallel` (rank 0's weights
+everywhere), each rank seeds its own generator, gradients are averaged after ``backward()`` and
+before clipping, the epoch's logs are averaged over the ranks, and only rank 0 writes checkpoints,
+``history.json`` and progress bars (the checkpoint holds every rank's generator and sample order).
+A resume restores every rank and refuses another number of ranks. Give it a
+:class:`~minimm.distributed.DistributedLoader` (per-rank batch; global batch = batch × ranks).
+
+**Threads.** :meth:`Trainer.fit` runs with :func:`minimm.threads.limit_threads` (1 BLAS thread by
+default, ``minimm.set_num_threads``), so the numbers do not depend on where it is called from.
+
 On a GPU, random draws made *on the device* (CuPy's generator) are not part of the checkpoint,
 so there a resume repeats the data order and the weights exactly but not the device-side noise.
 """
@@ -34,20 +54,24 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Mapping
+
+import numpy as np
 
 from .. import backend as B
 from .. import io as mio
 from ..autograd import Tensor
+from ..io.atomic import atomic_write
 from ..nn.utils import clip_grad_norm_
+from ..threads import limit_threads
+from .checks import NonFiniteError, check_resume_data, first_nonfinite
+from .console import Interrupt, progress_bar, stderr_is_tty
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
+HISTORY_NAME = "history.json"
 
 
 class OptimizerGroup:
@@ -96,42 +120,6 @@ def _to_device(batch, device):
         return tuple(_to_device(v, device) for v in batch)
     return batch
 
-
-def _stderr_is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class _Interrupt:
-    """Turns the first SIGINT into a flag (checked after each step); the second one interrupts."""
-
-    def __init__(self):
-        self.requested = False
-        self._old = None
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        # Signal handlers can only be installed from the main thread; elsewhere Ctrl-C arrives as
-        # an exception and the exception path of fit() saves the checkpoint instead.
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._old = signal.signal(signal.SIGINT, self._handler)
-            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
-                self._old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
-
-
 class Trainer:
     """Train ``model`` with ``optimizer`` on ``train_loader`` for ``epochs`` epochs.
 
@@ -155,6 +143,14 @@ class Trainer:
     scheduler: a learning-rate scheduler, checkpointed, stepped once per epoch — or after every
         optimiser step with ``scheduler_interval="step"``.
     grad_clip: clip the global gradient norm to this value before each update (default off).
+    on_nonfinite: ``"stop"`` (default) raises :class:`NonFiniteError` at the first NaN/inf loss,
+        gradient or parameter; ``"skip"`` drops the update of a batch whose loss or gradients are not
+        finite (a parameter that becomes non-finite after an update still stops). ``"skip"`` needs the
+        default step (a ``step_fn`` updates the weights itself).
+    distributed: ``True`` trains data-parallel over the ranks of :func:`minimm.distributed.init`
+        (started with ``mpiexec -n N``); ``None`` (default) does so when a world of more than one
+        rank is initialised; ``False`` never. See the module docstring; a ``step_fn`` is not supported
+        data-parallel yet.
 
     After :meth:`fit`, ``history`` is a list with one dict per epoch: ``{"epoch": 1, "loss": ..,
     <other logs>: .., "seconds": ..}``, each value the mean over the epoch's batches.
@@ -175,6 +171,8 @@ class Trainer:
         scheduler=None,
         grad_clip: float | None = None,
         scheduler_interval: str = "epoch",
+        on_nonfinite: str = "stop",
+        distributed: bool | None = None,
     ):
         if int(epochs) < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -182,8 +180,21 @@ class Trainer:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if on_nonfinite not in ("stop", "skip"):
+            raise ValueError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}")
+        if on_nonfinite == "skip" and step_fn is not None:
+            raise ValueError("on_nonfinite='skip' needs the Trainer's own step: a step_fn updates the weights "
+                             "itself, so its update cannot be dropped (use on_nonfinite='stop')")
         if isinstance(optimizer, Mapping):
             optimizer = OptimizerGroup(**optimizer)
+        self.distributed = self._world_wanted(distributed)
+        if self.distributed:
+            from ..distributed import DistributedError, trainer_hooks
+
+            if step_fn is not None:
+                raise DistributedError("Trainer: data-parallel training with a step_fn (GANs, alignment) is not "
+                                       "supported yet; train this model in one process")
+            model = trainer_hooks.wrap(model)  # a collective: rank 0's weights on every rank
         self.model = model
         self.optimizer = optimizer
         self.train_loader = train_loader
@@ -197,6 +208,8 @@ class Trainer:
         self.scheduler = scheduler
         self.grad_clip = grad_clip
         self.scheduler_interval = scheduler_interval
+        self.on_nonfinite = on_nonfinite
+        self._named = list(self._plain_model().named_parameters())  # for the non-finite guard
         self.history: list[dict] = []
         self.step = 0  # optimisation steps taken so far (over all epochs)
         self.epoch = 0  # epochs completed
@@ -204,6 +217,36 @@ class Trainer:
         self._batch_pos = 0
         self._sums: dict[str, float] = {}
         self._epoch_seconds = 0.0
+
+    # -- data parallel ----------------------------------------------------------------------------
+    @staticmethod
+    def _world_wanted(distributed) -> bool:
+        """Whether to train data-parallel (see the ``distributed`` argument)."""
+        if distributed is None:
+            from ..distributed import comm
+
+            return comm.is_initialized() and comm.world_size() > 1
+        if distributed:
+            from ..distributed import comm
+
+            comm.init()
+            return True
+        return False
+
+    @property
+    def is_main(self) -> bool:
+        """True where this Trainer writes files and shows progress (rank 0, or a single process)."""
+        if not self.distributed:
+            return True
+        from ..distributed import comm
+
+        return comm.rank() == 0
+
+    def _plain_model(self):
+        """The model without its DistributedDataParallel wrapper (for parameter names)."""
+        from ..distributed.ddp import DistributedDataParallel
+
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
     # -- checkpoints ------------------------------------------------------------------------------
     @property
@@ -216,11 +259,16 @@ class Trainer:
         return hasattr(self.train_loader, "state_dict") and hasattr(self.train_loader, "load_state_dict")
 
     def save_checkpoint(self, rng_state=None) -> str | None:
-        """Write everything a bit-identical resume needs to ``checkpoint_path`` (atomically)."""
+        """Write everything a bit-identical resume needs to ``checkpoint_path`` (atomically).
+
+        Data-parallel: every rank calls it (it gathers the ranks' generators and sample orders),
+        only rank 0 writes, and every rank waits until the file is in place. OS errors (a full disk,
+        a read-only folder) raise a one-line :class:`minimm.io.CheckpointWriteError`; the previous
+        checkpoint is then untouched.
+        """
         path = self.checkpoint_path
         if path is None:
             return None
-        os.makedirs(self.out_dir, exist_ok=True)
         loader = self.train_loader.state_dict() if self._stateful_loader() else {}
         extra = {
             "epoch": self.epoch,
@@ -238,52 +286,134 @@ class Trainer:
         if rng_state is not None:  # save the generator as it was before a step that failed
             B.set_rng_state(rng_state)
         try:
-            mio.save_training_checkpoint(path, self.model, self.optimizer, self.step, extra=extra,
-                                         scheduler=self.scheduler)
+            if self.distributed:
+                from ..distributed import comm, trainer_hooks
+
+                extra.update(trainer_hooks.checkpoint_extra())  # collectives, on every rank
+                # each rank reads its own shard: keep every rank's order of a half-done epoch
+                if extra["order"] is not None:
+                    orders = comm.all_gather(np.asarray(extra["order"], dtype=np.int64))
+                    extra["order_per_rank"] = [o.tolist() for o in orders]
+                return trainer_hooks.save_on_main(self._write, path, extra)
+            return self._write(path, extra)
         finally:
             B.set_rng_state(current)
-        with open(os.path.join(self.out_dir, "history.json.tmp"), "w", encoding="utf-8") as f:
-            json.dump(self.history, f, indent=1)
-        os.replace(os.path.join(self.out_dir, "history.json.tmp"), os.path.join(self.out_dir, "history.json"))
+
+    def _write(self, path: str, extra: dict) -> str:
+        """Write the checkpoint, then ``history.json`` (both atomically, stale temp files removed)."""
+        try:
+            os.makedirs(self.out_dir, exist_ok=True)
+        except OSError as exc:
+            raise mio.CheckpointWriteError(self.out_dir, exc) from exc
+        mio.clean_stale_temp(self.out_dir)
+        mio.save_training_checkpoint(path, self.model, self.optimizer, self.step, extra=extra,
+                                     scheduler=self.scheduler)
+        text = json.dumps(self.history, indent=1).encode("utf-8")
+        atomic_write(os.path.join(self.out_dir, HISTORY_NAME), lambda f: f.write(text))
         return path
 
     def load_checkpoint(self, path=None) -> None:
-        """Restore model, optimiser, scheduler, random generators and the position in training."""
+        """Restore model, optimiser, scheduler, random generators and the position in training.
+
+        The Trainer's own entries of the checkpoint (epoch, history, sample order, ...) are type- and
+        range-checked before anything is restored: a bad one is one :class:`minimm.io.CheckpointError`.
+        """
         path = path or self.checkpoint_path
         if path is None:
             raise ValueError("resume needs out_dir (where the checkpoint is)")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"cannot resume: no checkpoint at {path!r}")
+        mio.clean_stale_temp(os.path.dirname(os.path.abspath(path)))
         step, extra = mio.load_training_checkpoint(path, self.model, self.optimizer, scheduler=self.scheduler,
                                                    map_location=str(self.device))
+        extra = check_resume_data(path, extra, self._n_batches(), self._dataset_len())
+        if self.distributed:
+            from ..distributed import comm, trainer_hooks
+
+            trainer_hooks.restore(extra)  # the same world size, this rank's generator
+            if extra.get("order_per_rank") is not None:
+                extra["order"] = extra["order_per_rank"][comm.rank()]
+        elif extra.get("world_size") not in (None, 1):
+            from ..distributed import DistributedError
+
+            raise DistributedError(f"this checkpoint was written by {extra['world_size']} ranks; resume it with "
+                                   f"mpiexec -n {extra['world_size']} and a distributed Trainer")
         self.step = step
-        self.epoch = int(extra["epoch"])
+        self.epoch = extra["epoch"]
         self.history = [dict(h) for h in extra["history"]]
-        self._batch_pos = int(extra.get("batch_pos", 0))
+        self._batch_pos = extra["batch_pos"]
         if self._stateful_loader():
             self.train_loader.load_state_dict({"rng": extra.get("loader_rng"), "order": extra.get("order"),
                                                "position": self._batch_pos})
-        self._sums = {k: float(v) for k, v in (extra.get("sums") or {}).items()}
-        self._epoch_seconds = float(extra.get("epoch_seconds", 0.0))
-
-    # -- one step ---------------------------------------------------------------------------------
-    def train_step(self, batch) -> dict:
-        """One optimisation step on ``batch``; returns its logs as floats (``"loss"`` included)."""
+        self._sums = {k: float(v) for k, v in extra["sums"].items()}
+        self._epoch_seconds = float(extra["epoch_seconds"])
+    def train_step(self, batch) -> dict | None:
+        """One optimisation step on ``batch``; returns its logs as floats (``"loss"`` included), or
+        ``None`` when ``on_nonfinite="skip"`` dropped the update. Raises :class:`NonFiniteError`."""
         if self.step_fn is not None:
             logs = self.step_fn(self.model, batch)
-            return {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
+            logs = {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
+            self._check_logs(logs)
+            self._check_parameters()
+            return logs
         self.optimizer.zero_grad()
         out = self.model.loss(batch)
         loss, logs = out if isinstance(out, tuple) else (out, {})
         loss.backward()
+        if self.distributed:
+            self.model.sync_gradients()  # the whole batch's gradient on every rank, before clipping
+        logs = {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
+        logs["loss"] = float(loss.item())
+        bad = self._nonfinite_before_update(logs)
+        if bad is not None:
+            if self.on_nonfinite == "skip":
+                self.optimizer.zero_grad()
+                return None
+            self._raise_nonfinite(bad, "before the update")
         if self.grad_clip is not None:
             clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
-        logs = {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
-        logs["loss"] = float(loss.item())
+        self._check_parameters()
         return logs
 
+    # -- the non-finite guard -----------------------------------------------------------------------
+    def _raise_nonfinite(self, name, when):
+        where = f"step {self.step + 1} (epoch {self.epoch + 1}, batch {self._batch_pos + 1})"
+        kept = "" if self.out_dir is None else "; the last checkpoint is kept"
+        raise NonFiniteError(f"{where}: {name} is not finite (NaN or inf) {when}{kept}; check the data for "
+                             "NaN/inf or lower the learning rate (or on_nonfinite='skip')", self.step + 1, name)
+
+    def _check_logs(self, logs) -> None:
+        for k, v in logs.items():
+            if not math.isfinite(v):
+                self._raise_nonfinite(f"the logged {k!r}", "")
+
+    def _nonfinite_before_update(self, logs):
+        """The first non-finite log or gradient (agreed over the ranks), or None."""
+        name = next((f"the logged {k!r}" for k, v in logs.items() if not math.isfinite(v)), None)
+        if name is None:
+            name = first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.data)
+                                    for n, p in self._named)
+        if self.distributed:  # gradients agree after the sync, a shard's loss may not: decide together
+            from ..distributed import comm
+
+            flags = comm.all_reduce(np.asarray([0.0 if name is None else 1.0]), op="max")
+            if name is None and float(flags[0]) > 0:
+                name = "the loss of another rank"
+        return name
+
+    def _check_parameters(self) -> None:
+        name = first_nonfinite((f"parameter {n!r}", p.data) for n, p in self._named)
+        if name is not None:
+            self._raise_nonfinite(name, "after the update")
+
     # -- batches of one epoch ---------------------------------------------------------------------
+    def _dataset_len(self) -> int | None:
+        try:
+            return len(self.train_loader.dataset)
+        except (AttributeError, TypeError):
+            return None
+
     def _batches(self):
         """Yield (position, batch) for the rest of the current epoch.
 
@@ -308,26 +438,37 @@ class Trainer:
         """Train until ``epochs`` epochs are done; returns ``history``.
 
         ``resume=True`` first restores the checkpoint in ``out_dir`` and continues from where it
-        stopped (a finished run just returns its history).
+        stopped (a finished run just returns its history). Runs with the BLAS thread limit of
+        :func:`minimm.threads.get_num_threads` (1 by default).
         """
+        with limit_threads():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> list[dict]:
         if resume:
             self.load_checkpoint()
         else:
-            if self.seed is not None:
+            if self.distributed:
+                from ..distributed import comm, trainer_hooks
+
+                # every rank its own noise; rank 0 keeps the single-process stream
+                if self.seed is not None:
+                    B.manual_seed(trainer_hooks.seed_for_rank(self.seed))
+                elif comm.rank() > 0:
+                    B.manual_seed(trainer_hooks.seed_for_rank(B.initial_seed()))
+            elif self.seed is not None:
                 B.manual_seed(self.seed)
             self.history, self.step, self.epoch = [], 0, 0
             self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
         self.model.to(self.device)
         self.model.train()
+        self._named = list(self._plain_model().named_parameters())
         n_batches = self._n_batches()
         total = None if n_batches is None else self.epochs * n_batches
         initial = 0 if n_batches is None else min(total, self.epoch * n_batches + self._batch_pos)
-        from tqdm.auto import tqdm  # an optional dependency, imported only when training starts
-
-        bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False,
-                   disable=not (self.progress and _stderr_is_tty()))
+        bar = progress_bar(total, initial, self.progress and self.is_main and stderr_is_tty())
         try:
-            with _Interrupt() as interrupt:
+            with Interrupt() as interrupt:
                 for epoch in range(self.epoch, self.epochs):  # minimm's one epoch loop
                     self._run_epoch(bar, interrupt)  # ends with self.epoch == epoch + 1
         finally:
@@ -336,7 +477,7 @@ class Trainer:
 
     def _run_epoch(self, bar, interrupt) -> None:
         t0 = time.perf_counter()
-        count = self._batch_pos
+        count = self._batch_pos - int(self._sums.get("skipped", 0))
         for pos, batch in self._batches():
             batch = _to_device(batch, self.device)
             rng_before = B.get_rng_state()
@@ -345,25 +486,35 @@ class Trainer:
             except KeyboardInterrupt:
                 self._epoch_seconds += time.perf_counter() - t0
                 self._batch_pos = pos
-                self.save_checkpoint(rng_state=rng_before)
+                # data-parallel, the other ranks are inside a collective of this step: a checkpoint
+                # (itself collectives) would pair with the wrong messages, so none is written
+                if not self.distributed:
+                    self.save_checkpoint(rng_state=rng_before)
                 raise
-            self.step += 1
-            count += 1
-            if self.scheduler is not None and self.scheduler_interval == "step":
-                self.scheduler.step()
             self._batch_pos = pos + 1
-            for k, v in logs.items():
-                self._sums[k] = self._sums.get(k, 0.0) + v
+            if logs is None:  # on_nonfinite="skip": no update, no step counted
+                self._sums["skipped"] = self._sums.get("skipped", 0.0) + 1.0
+            else:
+                self.step += 1
+                count += 1
+                if self.scheduler is not None and self.scheduler_interval == "step":
+                    self.scheduler.step()
+                for k, v in logs.items():
+                    self._sums[k] = self._sums.get(k, 0.0) + v
+                if "loss" in logs and math.isfinite(logs["loss"]):
+                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{logs['loss']:.4g}", refresh=False)
             bar.update(1)
-            if "loss" in logs and math.isfinite(logs["loss"]):
-                bar.set_postfix(epoch=self.epoch + 1, loss=f"{logs['loss']:.4g}", refresh=False)
-            if interrupt.requested:
+            if self._stop_requested(interrupt):
                 self._epoch_seconds += time.perf_counter() - t0
                 self.save_checkpoint()
                 raise KeyboardInterrupt
         self._epoch_seconds += time.perf_counter() - t0
         entry = {"epoch": self.epoch + 1}
-        entry.update({k: v / max(count, 1) for k, v in self._sums.items()})
+        skipped = self._sums.pop("skipped", None)
+        sums = self._mean_over_ranks(self._sums)
+        entry.update({k: v / max(count, 1) for k, v in sums.items()})
+        if skipped:
+            entry["skipped"] = int(skipped)
         entry["seconds"] = self._epoch_seconds
         self.history.append(entry)
         self.epoch += 1
@@ -372,3 +523,23 @@ class Trainer:
             self.scheduler.step()
         if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
             self.save_checkpoint()
+
+    def _stop_requested(self, interrupt) -> bool:
+        """Ctrl-C asked for a stop here — data-parallel, on any rank (so that all stop together)."""
+        if not self.distributed:
+            return interrupt.requested
+        from ..distributed import comm
+
+        flags = comm.all_reduce(np.asarray([1.0 if interrupt.requested else 0.0]), op="max")
+        return float(flags[0]) > 0
+
+    def _mean_over_ranks(self, sums: dict) -> dict:
+        """Data-parallel: the epoch's log sums averaged over the ranks (one collective), so that the
+        history is the whole batch's and the same on every rank; unchanged otherwise."""
+        if not self.distributed or not sums:
+            return dict(sums)
+        from ..distributed import comm
+
+        keys = sorted(sums)
+        mean = comm.all_reduce(np.asarray([sums[k] for k in keys], dtype=np.float64), op="mean")
+        return {k: float(v) for k, v in zip(keys, B.to_numpy(mean))}
