@@ -151,6 +151,13 @@ def test_bad_seed_is_one_line(capsys):
     _one_error_line(capsys, "--seed")
 
 
+def test_a_bad_thread_setting_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("MINIMM_NUM_THREADS", "many")
+    assert main(["info"]) == 0  # info trains nothing and needs no setting
+    assert main(["demo", "--quick", "--out", "unused"]) == 1
+    _one_error_line(capsys, "MINIMM_NUM_THREADS='many'", "non-negative integer")
+
+
 def test_generate_out_without_extension_or_a_folder(cvae_run, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["generate", "--checkpoint", str(cvae_run), "--text", "a large bright circle", "--out", "noext"]) == 1

@@ -27,7 +27,6 @@ The BLAS library runs on ``MINIMM_NUM_THREADS`` threads (default 1: the models a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -37,7 +36,10 @@ import numpy as np
 from .. import __version__
 from .. import backend as B
 from .. import io as mio
+from ..distributed import DistributedError
 from ..io.errors import describe_os_error
+from ..threads import limit_threads
+from ..training import NonFiniteError
 from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, QUICK_WARNING, SEED_MAX, CLIError, check_device, check_seed,
                          prepare_folder, say, staged, write_json)
 from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd_generate
@@ -134,26 +136,6 @@ def cmd_evaluate(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------------------------
-def _blas_threads():
-    """Limit the BLAS library to ``MINIMM_NUM_THREADS`` threads (default 1) while a command runs.
-
-    Why: minimm's models are small (matrices of a few hundred rows), where a multi-threaded BLAS
-    spends more time waking and synchronising threads than multiplying — and on a busy machine
-    its spinning threads fight for the cores: measured here, one CVAE epoch took 5.3 s with the
-    default threads on 2 loaded cores and 0.14 s with one. Needs threadpoolctl (installed with
-    scikit-learn); without it the BLAS default stays.
-    """
-    try:
-        n = int(os.environ.get("MINIMM_NUM_THREADS", "1"))
-    except ValueError:
-        n = 1
-    try:  # optional (installed with scikit-learn), so imported only here
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=max(1, n), user_api="blas")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``minimm`` command and its sub-commands (every option's help
     names its default)."""
@@ -222,12 +204,19 @@ def main(argv=None) -> int:
         print(_backends_report())
         return 0
     try:
-        with _blas_threads():
+        # one BLAS thread by default (MINIMM_NUM_THREADS), also for generate/caption and the demo's
+        # inference, which run outside Trainer.fit and the evaluate recipes
+        threads = limit_threads()
+    except ValueError as exc:  # a bad MINIMM_NUM_THREADS
+        print(f"minimm: error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        with threads:
             return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("\nminimm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (CLIError, mio.CheckpointError) as exc:
+    except (CLIError, mio.CheckpointError, NonFiniteError, DistributedError) as exc:
         msg = _first_line(exc)
     except ImportError as exc:  # an optional package: its message says which extra to install
         msg = _first_line(exc)
