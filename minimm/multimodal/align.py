@@ -1,6 +1,6 @@
 r"""Step 2 of the pipeline, *align*: project every modality into one shared embedding space.
 
-The seed's :class:`AlignmentNetwork` gives each modality its own small MLP ("projection head")
+The article's :class:`AlignmentNetwork` gives each modality its own small MLP ("projection head")
 that ends in the same ``embed_dim``; outputs are L2-normalised, so similarity is the cosine
 :math:`\hat a \cdot \hat b`. Training decides what "aligned" means:
 

@@ -44,7 +44,7 @@ __all__ = ["VAE", "CVAE", "MVAE"]
 # VAE
 # ---------------------------------------------------------------------------------------------
 class VAE(nn.Module):
-    r"""The seed's VAE with Bernoulli pixels: encoder ``x_dim-hidden-(z, z)``, decoder ``z-hidden-x_dim``.
+    r"""The article's VAE with Bernoulli pixels: encoder ``x_dim-hidden-(z, z)``, decoder ``z-hidden-x_dim``.
 
     ``encode(x) -> (mu, logvar)``, ``decode(z) -> logits``; ``loss(batch)`` is the mean
     :math:`-\mathrm{ELBO}` in nats per image (one z sample, reparameterised).
