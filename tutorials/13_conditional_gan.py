@@ -77,7 +77,7 @@ assert evaluator.test_accuracy >= 0.9
 gan = ConditionalGAN(z_dim=16, x_dim=64, hidden=128, cond_dim=10)
 gan.configure_optimizers(lr=1e-3)
 loader = D.DataLoader(D.TensorDataset(image=D.flatten_images(train.image), label=train.label),
-                      batch_size=32, shuffle=True, seed=0)
+                      batch_size=32, shuffle=True, seed=0, transform=gan.prepare_batch)  # labels → one-hot rows, once per batch
 epochs = 60 if QUICK else 100
 history = []
 gan.train()

@@ -27,7 +27,7 @@ from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import gan as gg
 from ..optim import Adam
-from .common import cat_features, condition_rows, host_dtype, host_tensor, model_device
+from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, model_device, prepared
 
 __all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step"]
 
@@ -105,6 +105,8 @@ class ConditionalGAN(nn.Module):
         """The loader's ``transform``: adds ``"condition"`` (y as an array) to a collated host batch."""
         return batch if self.cond_dim == 0 else {**batch, "condition": self.condition_array(batch)}
 
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
+
     def sample(self, condition=None, n: int | None = None) -> Tensor:
         """Generated images for each condition (labels, captions) — or n unconditional ones."""
         with no_grad():
@@ -119,7 +121,7 @@ class ConditionalGAN(nn.Module):
     def _real_fake(self, batch: dict):
         x = batch["image"]
         x = x.reshape(x.shape[0], -1)
-        y = self.condition(batch)
+        y = None if self.cond_dim == 0 else prepared(batch, "condition", "ConditionalGAN")
         z = randn(x.shape[0], self.z_dim, dtype=x.dtype, device=x.device)
         return x, y, self.generator(z, y)
 
