@@ -94,7 +94,7 @@ def _full(shape, value, dtype, device, requires_grad):
     )
     device = _dev(device)
     xp = B.namespace_for(device)
-    kw = {} if xp is np else ({"device": B._strict_device(device)} if device.type == "strict" else {})
+    kw = {} if xp is np else ({"device": B.strict_device(device)} if device.type == "strict" else {})
     if device.type == "cuda":  # pragma: no cover - needs a GPU
         with xp.cuda.Device(device.index or 0):
             return _finish(xp.full(shape, value, dtype=dt), requires_grad)

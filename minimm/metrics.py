@@ -305,7 +305,7 @@ def frechet_distance(feats_a, feats_b, eps: float = 1e-6) -> float:
     f64 = B.native_dtype(xp, "float64")
     a, b = xp.astype(a, f64), xp.astype(b, f64)
     d = a.shape[1]
-    ridge = eps * xp.eye(d, dtype=f64, **({} if xp is np or xp is B._cupy else {"device": a.device}))
+    ridge = eps * xp.eye(d, dtype=f64, **({} if xp.__name__ in ("numpy", "cupy") else {"device": a.device}))
 
     def stats(x):
         mu = xp.mean(x, axis=0)

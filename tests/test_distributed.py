@@ -24,7 +24,7 @@ import minimm
 from minimm import backend as B
 from minimm import distributed as dist
 from minimm import nn
-from minimm.distributed import comm
+from minimm.distributed import backends
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = ROOT / "tests" / "distributed_workers"
@@ -300,10 +300,10 @@ def test_nccl_without_cupy_says_how_to_install_it(fresh_group, monkeypatch):
         raise dist.DistributedError("the 'nccl' backend needs CuPy with NCCL (ModuleNotFoundError: No module "
                                     "named 'cupy'); install it with: pip install minimm[gpu] (one process per GPU)")
 
-    if B._cupy is None:   # the real import fails here: check the real message
+    if not B.cupy_is_installed():   # the real import fails here: check the real message
         with pytest.raises(dist.DistributedError, match=r"needs CuPy with NCCL .*pip install minimm\[gpu\]"):
             dist.init(backend="nccl")
-    monkeypatch.setattr(comm, "_import_cupy", no_cupy)
+    monkeypatch.setattr(backends, "import_cupy", no_cupy)
     with pytest.raises(dist.DistributedError, match=r"pip install minimm\[gpu\]"):
         dist.init(backend="nccl")
     assert not dist.is_initialized()
@@ -321,13 +321,13 @@ def test_mpi_without_mpi4py_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(dist.DistributedError, match=r"needs mpi4py .*pip install minimm\[mpi\]"):
-        comm._import_mpi()
+        backends.import_mpi()
 
 
 def test_a_collective_that_never_completes_raises_one_line_after_its_deadline():
     t0 = time.monotonic()
     with pytest.raises(dist.DistributedTimeoutError) as info:
-        comm._poll(lambda: False, "all_reduce", 0.05, 1, 4)
+        backends.poll(lambda: False, "all_reduce", 0.05, 1, 4)
     assert 0.05 <= time.monotonic() - t0 < 2
     msg = str(info.value)
     assert "\n" not in msg and msg.startswith("rank 1 of 4: all_reduce did not complete within 0.05 s")

@@ -42,10 +42,10 @@ def _assert_identical(a, b, what):
 
 def test_switch_swaps_the_plain_and_fast_twins():
     assert fastpath.is_enabled()
-    assert Function.apply.__func__ is fastpath.apply and W._walk is fastpath.walk
+    assert Function.apply.__func__ is fastpath.apply and W.active_walk is fastpath.walk
     with fastpath.enabled(False):
         assert not fastpath.is_enabled()
-        assert Function.apply.__func__ is not fastpath.apply and W._walk is W.walk
+        assert Function.apply.__func__ is not fastpath.apply and W.active_walk is W.walk
     assert fastpath.is_enabled() and Function.apply.__func__ is fastpath.apply
     fastpath.enabled(False)  # also a plain call
     try:

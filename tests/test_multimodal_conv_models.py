@@ -100,6 +100,7 @@ def test_conv_gan_discriminator_learns_and_the_game_runs():
     batch = digit_batch(64, binarize=False)
     gan = ConvGAN(z_dim=8, image_shape=(8, 8), channels=8, cond_dim=10)
     gan.configure_optimizers(lr=2e-3)
+    batch = gan.collate(batch)  # the labels' one-hot rows, once
     first = [gan.train_step(batch) for _ in range(3)]
     later = [gan.train_step(batch) for _ in range(20)]
     for logs in first + later:

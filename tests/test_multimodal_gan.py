@@ -54,7 +54,7 @@ def test_conditional_players_see_the_condition(device):
 
 def test_losses_are_the_seed_objective(device):
     gan = ConditionalGAN(z_dim=3, x_dim=9, hidden=5, cond_dim=4, image_shape=(3, 3)).to(device)
-    b = batch_of(4, device)
+    b = gan.collate(batch_of(4, device))  # captions/labels → y once, as a DataLoader's transform would
     minimm.manual_seed(1)
     x, y, fake = gan._real_fake(b)
     ld, lg = gan.d_loss(x, y, fake), gan.g_loss(y, fake)
@@ -71,7 +71,7 @@ def test_losses_are_the_seed_objective(device):
 def test_train_step_updates_both_players(device):
     gan = ConditionalGAN(z_dim=3, x_dim=9, hidden=5, cond_dim=4, image_shape=(3, 3)).to(device)
     before = params_of(gan)
-    logs = gan_step(gan, batch_of(4, device))
+    logs = gan_step(gan, gan.collate(batch_of(4, device)))
     assert set(logs) == {"loss", "d_loss", "g_loss"} and all(np.isfinite(v) for v in logs.values())
     after = params_of(gan)
     for name in before:
@@ -85,9 +85,9 @@ def test_text_conditioned_gan_reads_words(device):
                          image_shape=(3, 3)).to(device)
     y = gan.condition({"caption": ["a handwritten one"], "label": None}).numpy()[0]
     assert y[bow.vocabulary_["one"]] == 1 and y[bow.vocabulary_["handwritten"]] == 1
-    logs = gan_step(gan, batch_of(3, device))
+    logs = gan_step(gan, gan.collate(batch_of(3, device)))
     assert np.isfinite(logs["loss"])
-    loss, logs = gan.loss(batch_of(3, device))
+    loss, logs = gan.loss(gan.collate(batch_of(3, device)))
     assert logs["loss"] == pytest.approx(logs["d_loss"] + logs["g_loss"], rel=1e-6)
 
 
@@ -96,6 +96,7 @@ def test_gan_losses_gradcheck(device, which):
     gan = ConditionalGAN(z_dim=2, x_dim=4, hidden=3, cond_dim=2, image_shape=(2, 2)).to(device).double()
     b = batch_of(3, device, minimm.float64, side=2)
     b["label"] = minimm.tensor([0, 1, 1], device=device)
+    b = gan.collate(b)
     player = gan.discriminator if which == "d" else gan.generator
 
     def loss(batch):
@@ -109,6 +110,6 @@ def test_gan_losses_gradcheck(device, which):
 def test_cond_dim_zero_is_the_unconditional_gan(device):
     gan = ConditionalGAN(z_dim=3, x_dim=9, hidden=5, cond_dim=0, image_shape=(3, 3)).to(device)
     assert gan.condition(batch_of(2, device)) is None
-    logs = gan_step(gan, batch_of(4, device))
+    logs = gan_step(gan, gan.collate(batch_of(4, device)))
     assert np.isfinite(logs["d_loss"]) and np.isfinite(logs["g_loss"])
     assert gan.sample(n=5).shape == (5, 3, 3)

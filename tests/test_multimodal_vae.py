@@ -21,6 +21,7 @@ from minimm.testing import gradcheck_parameters
 def loss_gradcheck(model, batch, seed=0):
     """gradcheck of model.loss(batch) with respect to all parameters (float64, seeded noise)."""
     model = model.double()
+    batch = model.collate(batch) if hasattr(model, "collate") else batch  # captions/labels → arrays once
     return gradcheck_parameters(model, lambda b: model.loss(b)[0], batch, seed=seed)
 
 
@@ -95,7 +96,7 @@ def test_cvae_label_condition(device):
     y = model.condition(np.array([0, 3, 1]))
     assert y.numpy().tolist() == [[1, 0, 0, 0], [0, 0, 0, 1], [0, 1, 0, 0]]
     batch = {"image": binary_images(3, 3, device), "label": minimm.tensor([0, 3, 1], device=device)}
-    loss, logs = model.loss(batch)
+    loss, logs = model.loss(model.collate(batch))
     loss.backward()
     all_grads_finite(model)
     out = model.generate(np.array([2, 2]))
@@ -136,7 +137,7 @@ def digits_batch(n, device, dtype=minimm.float32, side=8):
 @pytest.mark.parametrize("experts", ["poe", "moe"])
 def test_mvae_loss_and_cross_generation(device, experts):
     model = MVAE(img_dim=64, txt_dim=10, img_hidden=12, txt_hidden=8, z_dim=3, experts=experts).to(device)
-    loss, logs = model.loss(digits_batch(6, device))
+    loss, logs = model.loss(model.collate(digits_batch(6, device)))
     assert np.isfinite(loss.item())
     if experts == "poe":
         assert set(logs) == {"elbo_joint", "elbo_image", "elbo_text", "loss"}
@@ -154,7 +155,7 @@ def test_mvae_loss_and_cross_generation(device, experts):
 
 def test_mvae_poe_posterior_is_product_with_prior(device):
     model = MVAE(img_dim=64, img_hidden=6, txt_hidden=6, z_dim=2).to(device)
-    b = digits_batch(3, device)
+    b = model.collate(digits_batch(3, device))
     x, t = model.prepare(b)
     with minimm.no_grad():
         (mi, li), (mt, lt) = model.experts_of(x, t)
@@ -174,7 +175,7 @@ def test_mvae_text_weight_scales_the_text_likelihood(device):
     m1 = MVAE(img_dim=64, img_hidden=6, txt_hidden=6, z_dim=2, lambda_text=1.0).to(device)
     m10 = MVAE(img_dim=64, img_hidden=6, txt_hidden=6, z_dim=2, lambda_text=10.0).to(device)
     m10.load_state_dict(m1.state_dict())
-    x, t = m1.prepare(digits_batch(4, device))
+    x, t = m1.prepare(m1.collate(digits_batch(4, device)))
     z = minimm.randn(4, 2, device=device)
     with minimm.no_grad():
         np.testing.assert_allclose(m10._log_lik(z, None, t).numpy(), 10 * m1._log_lik(z, None, t).numpy(), rtol=1e-5)
@@ -200,7 +201,7 @@ def test_mvae_bag_of_words_text(device):
     v = len(bow.vocabulary_)
     model = MVAE(img_dim=16, txt_dim=v, img_hidden=6, txt_hidden=5, z_dim=2, lambda_text=3.0,
                  text_likelihood="bernoulli", vectorizer=bow, image_shape=(4, 4)).to(device)
-    batch = {"image": binary_images(4, 4, device), "caption": captions}
+    batch = model.collate({"image": binary_images(4, 4, device), "caption": captions})
     x, t = model.prepare(batch)
     np.testing.assert_array_equal(t.numpy(), bow.transform(captions))
     z = minimm.randn(4, 2, device=device)
@@ -229,3 +230,27 @@ def test_mvae_bag_of_words_loss_gradcheck(device):
 def test_mvae_rejects_unknown_text_likelihood():
     with pytest.raises(ValueError, match="bernoulli"):
         MVAE(text_likelihood="gaussian")
+
+
+# ------------------------------------------------------------------- conditions come from the collate step
+def test_a_loss_never_vectorises_captions_or_labels_itself():
+    """Captions and labels become arrays when the batch is collated (``prepare_batch`` as the
+    loader's transform, or ``model.collate``); a loss given a raw batch says how to fix it."""
+    from minimm.multimodal.align import AlignmentNetwork
+    from minimm.multimodal.gan import ConditionalGAN
+
+    images = binary_images(3, 2, "cpu")
+    labels = minimm.tensor([0, 2, 1])
+    captions = ["red box", "blue disc", "red disc"]
+    cvae = CVAE(x_dim=4, cond_dim=3, hidden=3, z_dim=2)
+    mvae = MVAE(img_dim=4, txt_dim=10, img_hidden=3, txt_hidden=3, z_dim=2)
+    gan = ConditionalGAN(z_dim=2, x_dim=4, hidden=3, cond_dim=3, image_shape=(2, 2))
+    align = AlignmentNetwork({"image": 4, "text": 4}, embed_dim=3, hidden={"image": 3, "text": ()})
+    align.vectorizer = BagOfWords(binary=True).fit(captions)
+    raw = {"image": images, "label": labels, "caption": captions, "word": ["zero", "two", "one"]}
+    for model, key, owner in [(cvae, "condition", "CVAE"), (mvae, "text_vector", "MVAE"),
+                              (gan, "condition", "ConditionalGAN"), (align, "text", "AlignmentNetwork")]:
+        with pytest.raises(ValueError, match=rf"{owner}.loss: the batch has no '{key}'.*prepare_batch"):
+            model.loss(raw)
+        loss, logs = model.loss(model.collate(raw))
+        assert np.isfinite(loss.item()) and logs

@@ -16,7 +16,7 @@
 #
 # **What you will learn** — step 3 of the pipeline (preprocess → align → **fuse** → generate):
 #
-# * four ways to combine modalities — **concatenation** (the seed's `FusionNetwork`), a **gated
+# * four ways to combine modalities — **concatenation** (the article's `FusionNetwork`), a **gated
 #   weighted average**, **attention** over modality tokens, and a **product of Gaussian experts** —
 #   and what each one does when a modality is *missing*;
 # * the product of two Gaussians in closed form, checked against a numerical product of densities,

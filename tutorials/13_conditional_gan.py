@@ -68,7 +68,7 @@ assert evaluator.test_accuracy >= 0.9
 # %% [markdown]
 # ## Training the conditional GAN
 #
-# `ConditionalGAN` holds the seed's `Generator` (noise 16 + one-hot label → 128 → 64 pixels,
+# `ConditionalGAN` holds the article's `Generator` (noise 16 + one-hot label → 128 → 64 pixels,
 # sigmoid) and `Discriminator` (pixels + one-hot → 128 → a logit). One step of the game:
 # a discriminator step on a real and a generated batch with $-L_D$, then a generator step through
 # the updated D with the non-saturating $L_G$ (tutorial 09), both with Adam ($\beta_1 = 0.5$).
@@ -77,7 +77,7 @@ assert evaluator.test_accuracy >= 0.9
 gan = ConditionalGAN(z_dim=16, x_dim=64, hidden=128, cond_dim=10)
 gan.configure_optimizers(lr=1e-3)
 loader = D.DataLoader(D.TensorDataset(image=D.flatten_images(train.image), label=train.label),
-                      batch_size=32, shuffle=True, seed=0)
+                      batch_size=32, shuffle=True, seed=0, transform=gan.prepare_batch)  # labels → one-hot rows, once per batch
 epochs = 60 if QUICK else 100
 history = []
 gan.train()

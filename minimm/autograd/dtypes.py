@@ -18,7 +18,7 @@ int64 = np.dtype("int64")
 int32 = np.dtype("int32")
 uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
-_DTYPES = {
+DTYPES = {
     "float32": float32, "float": float32, "float64": float64, "double": float64, "float16": float16,
     "half": float16, "int64": int64, "long": int64, "int32": int32, "int": int32, "uint8": uint8,
     "bool": bool_,
@@ -33,18 +33,18 @@ def as_dtype(dtype) -> np.dtype:
     """
     if dtype is None:
         return _default_dtype
-    if isinstance(dtype, np.dtype) and dtype.name in _DTYPES:
+    if isinstance(dtype, np.dtype) and dtype.name in DTYPES:
         return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
     try:
         name = B.dtype_name(dtype)
     except Exception:
         name = None
-    if name in _DTYPES:
-        return _DTYPES[name]
+    if name in DTYPES:
+        return DTYPES[name]
     raise TypeError(
-        f"unknown dtype {dtype!r}: minimm supports {', '.join(sorted(set(d.name for d in _DTYPES.values())))}"
+        f"unknown dtype {dtype!r}: minimm supports {', '.join(sorted(set(d.name for d in DTYPES.values())))}"
     )
 
 

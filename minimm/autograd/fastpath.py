@@ -28,9 +28,9 @@ import numpy as np
 from .. import backend as B
 from . import grad_mode
 from . import walk as _plain_walk
-from .function import Function, _op_error, read_inputs
+from .function import Function, op_error, read_inputs
 from .tensor import Tensor
-from .walk import _FREED, _GRAPH_XP, _graph_backward, _unbroadcast, leaf_sink
+from .walk import FREED_MESSAGE, GRAPH_XP, graph_backward, unbroadcast, leaf_sink
 
 __all__ = ["enabled", "is_enabled", "fusable", "apply", "walk"]
 
@@ -65,7 +65,7 @@ def _switch(mode: bool) -> None:
     global _on
     _on = mode
     Function.apply = classmethod(apply) if mode else _plain_apply
-    _plain_walk._walk = walk if mode else _plain_walk.walk
+    _plain_walk.active_walk = walk if mode else _plain_walk.walk
 
 
 def fusable(formula):
@@ -116,13 +116,13 @@ def apply(cls, *inputs, **params):
     try:
         out = node.forward(*datas, **params)
     except (ValueError, IndexError) as exc:
-        raise _op_error(cls, datas, exc) from exc
+        raise op_error(cls, datas, exc) from exc
     if out.__class__ is not _ndarray and isinstance(out, _generic):
         out = np.asarray(out)
     t = Tensor.__new__(Tensor)
     t.data = out
     t.grad = None
-    if needs_grad and grad_mode._grad_enabled and cls.differentiable:
+    if needs_grad and grad_mode.grad_enabled and cls.differentiable:
         node.inputs = inputs
         node.datas = datas
         node.params = params
@@ -156,8 +156,8 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             pending[fn] = g
             push(heap, (-fn.generation, next(counter), fn))
 
-    prev_mode = grad_mode._grad_enabled
-    grad_mode._grad_enabled = create_graph  # the backward pass is recorded only when asked for
+    prev_mode = grad_mode.grad_enabled
+    grad_mode.grad_enabled = create_graph  # the backward pass is recorded only when asked for
     try:
         nxt = None  # a node known to be the only one ready: it skips the heap (see below)
         while nxt is not None or heap:
@@ -170,8 +170,8 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 at_node(node, g)  # a grad to collect for grad(), or one kept by retain_grad()
             inputs = node.inputs
             if inputs is None:
-                raise RuntimeError(_FREED)
-            grads = _graph_backward(node, g) if create_graph else node.backward(g)
+                raise RuntimeError(FREED_MESSAGE)
+            grads = graph_backward(node, g) if create_graph else node.backward(g)
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
             lone = None  # the first newly pending node, while nothing else waits
@@ -182,12 +182,12 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                     if not isinstance(ig, Tensor):
                         ig = Tensor._wrap(ig)
                     if ig.shape != inp.shape:
-                        ig = _unbroadcast(ig, inp.shape, _GRAPH_XP)
+                        ig = unbroadcast(ig, inp.shape, GRAPH_XP)
                 else:
                     if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
                         ig = np.asarray(ig, dtype=inp.data.dtype)
                     if ig.shape != inp.data.shape:
-                        ig = _unbroadcast(ig, inp.data.shape, node.xp)
+                        ig = unbroadcast(ig, inp.data.shape, node.xp)
                 fn = inp.grad_fn
                 if fn is None:
                     to_leaf(inp, ig)
@@ -211,7 +211,7 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             if not retain_graph:
                 node.inputs = node.datas = node.saved = None
     finally:
-        grad_mode._grad_enabled = prev_mode
+        grad_mode.grad_enabled = prev_mode
     return captured
 
 

@@ -61,7 +61,7 @@ class Function:
         node = cls.__new__(cls)
         node.xp, node.graph = xp, False
         out = Tensor._wrap(node.run_forward(datas, params))
-        if needs_grad and grad_mode._grad_enabled and cls.differentiable:
+        if needs_grad and grad_mode.grad_enabled and cls.differentiable:
             node.inputs, node.datas, node.params = inputs, datas, params  # what backward will need
             node.generation, node.retained = gen + 1, None  # one past its inputs': see the walk
             out.requires_grad, out.grad_fn = True, node
@@ -72,7 +72,7 @@ class Function:
         try:
             return self.forward(*datas, **params)
         except (ValueError, IndexError) as exc:
-            raise _op_error(type(self), datas, exc) from exc
+            raise op_error(type(self), datas, exc) from exc
 
     # -- helpers for backward code ------------------------------------------------------------
     def args(self):
@@ -144,7 +144,7 @@ def read_inputs(cls, inputs):
     return datas, xp, needs_grad, gen
 
 
-def _op_error(cls, datas, exc):
+def op_error(cls, datas, exc):
     """Re-word a backend error so it names the op and the shapes that met in it."""
     shapes = ", ".join(str(tuple(d.shape)) for d in datas if hasattr(d, "shape"))
     return type(exc)(f"{cls.__name__}: {exc} (input shapes: {shapes})")

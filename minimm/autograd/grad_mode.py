@@ -11,29 +11,31 @@ import functools
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad"]
 
-_grad_enabled = True
+#: The switch itself. Hot paths (Function.apply, the fast path) read ``grad_mode.grad_enabled``
+#: directly; change it only through set_grad_enabled / no_grad / enable_grad.
+grad_enabled = True
 
 
 def is_grad_enabled() -> bool:
     """Whether ops currently record the graph."""
-    return _grad_enabled
+    return grad_enabled
 
 
 class set_grad_enabled:
     """Context manager (and decorator) that turns graph recording on or off."""
 
     def __init__(self, mode: bool):
-        global _grad_enabled
-        self.prev = _grad_enabled
+        global grad_enabled
+        self.prev = grad_enabled
         self.mode = bool(mode)
-        _grad_enabled = self.mode  # like PyTorch, it also works as a plain function call
+        grad_enabled = self.mode  # like PyTorch, it also works as a plain function call
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
+        global grad_enabled
+        grad_enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -45,8 +47,8 @@ class set_grad_enabled:
                 return fn(*args, **kwargs)
 
         # undo the immediate switch made in __init__: as a decorator nothing should change yet
-        global _grad_enabled
-        _grad_enabled = self.prev
+        global grad_enabled
+        grad_enabled = self.prev
         return wrapper
 
 
@@ -54,14 +56,14 @@ class _GradMode:
     mode = True
 
     def __enter__(self):
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.mode
+        global grad_enabled
+        self.prev = grad_enabled
+        grad_enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
+        global grad_enabled
+        grad_enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -69,13 +71,13 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            global _grad_enabled
-            prev = _grad_enabled
-            _grad_enabled = mode
+            global grad_enabled
+            prev = grad_enabled
+            grad_enabled = mode
             try:
                 return fn(*args, **kwargs)
             finally:
-                _grad_enabled = prev
+                grad_enabled = prev
 
         return wrapper
 

@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 
 from .. import backend as B
-from .dtypes import _DTYPES, as_dtype, bool_, float32, float64, get_default_dtype, int64
+from .dtypes import DTYPES, as_dtype, bool_, float32, float64, get_default_dtype, int64
 
 __all__ = ["Tensor"]
 
@@ -190,7 +190,7 @@ class Tensor:
         """This tensor on ``device`` and/or with ``dtype`` (differentiable; self when nothing changes)."""
         from ..ops import arithmetic as _a  # the autograd<->ops cycle: see minimm/autograd/__init__.py
 
-        if isinstance(device, (np.dtype, type)) or (isinstance(device, str) and device in _DTYPES):
+        if isinstance(device, (np.dtype, type)) or (isinstance(device, str) and device in DTYPES):
             device, dtype = None, device
         out = self
         if dtype is not None and as_dtype(dtype) != self.dtype:
@@ -281,7 +281,7 @@ def _to_array(data, dtype, device):
             dt = getattr(data, "dtype", None)
             if dt is not None:
                 name = B.dtype_name(dt)
-                if name not in _DTYPES:
+                if name not in DTYPES:
                     raise TypeError(f"unknown dtype {name!r}: minimm supports float16/32/64, int32/64, uint8, bool")
     dev = B.device(device) if device is not None else None
     return B.asarray(data, dtype=dtype, dev=dev)

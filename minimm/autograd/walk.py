@@ -15,7 +15,7 @@ reverse order::
   largest of its inputs', so taking the highest generation first guarantees that every gradient
   flowing into a node has arrived before it runs — without sorting the whole graph up front;
 * **pending grads are summed** for a node whose output was used more than once;
-* **broadcasting is undone here, once** (:func:`_unbroadcast`), instead of inside every op;
+* **broadcasting is undone here, once** (:func:`unbroadcast`), instead of inside every op;
 * **the graph is freed as it goes** (unless ``retain_graph``), so memory drops during backward.
 
 With ``create_graph=True`` each ``backward`` runs on Tensors with a differentiable ``xp``
@@ -43,7 +43,7 @@ __all__ = ["backward", "grad", "walk"]
 _ndarray = np.ndarray
 _generic = np.generic
 
-_FREED = (
+FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed). Specify retain_graph=True if you need to backward through the "
     "graph a second time."
@@ -89,8 +89,8 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
 def node_backward(node: Function, g, create_graph: bool):
     """``node.backward(g)`` as a sequence with one grad per input (on Tensors when recording)."""
     if node.inputs is None:
-        raise RuntimeError(_FREED)
-    grads = _graph_backward(node, g) if create_graph else node.backward(g)
+        raise RuntimeError(FREED_MESSAGE)
+    grads = graph_backward(node, g) if create_graph else node.backward(g)
     if len(node.inputs) == 1 and not isinstance(grads, (tuple, list)):
         grads = (grads,)
     return grads
@@ -102,10 +102,10 @@ def fit_grad(ig, inp, xp, create_graph: bool):
     if create_graph:
         if not isinstance(ig, Tensor):
             ig = Tensor._wrap(ig)
-        return ig if ig.shape == inp.shape else _unbroadcast(ig, inp.shape, _GRAPH_XP)
+        return ig if ig.shape == inp.shape else unbroadcast(ig, inp.shape, GRAPH_XP)
     if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
         ig = np.asarray(ig, dtype=inp.data.dtype)
-    return ig if ig.shape == inp.data.shape else _unbroadcast(ig, inp.data.shape, xp)
+    return ig if ig.shape == inp.data.shape else unbroadcast(ig, inp.data.shape, xp)
 
 
 def leaf_sink(accumulate, only, capture, create_graph):
@@ -138,7 +138,7 @@ def leaf_sink(accumulate, only, capture, create_graph):
     return to_leaf, at_node, captured
 
 
-def _unbroadcast(g, shape, xp):
+def unbroadcast(g, shape, xp):
     """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``."""
     gshape = g.shape
     if tuple(gshape) == tuple(shape):
@@ -184,7 +184,7 @@ def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False,
             )
         roots.append((t, _initial_grad(t, g, create_graph)))
     only = None if inputs is None else {id(x): x for x in ([inputs] if isinstance(inputs, Tensor) else inputs)}
-    _walk(roots, retain_graph or create_graph, create_graph, accumulate=True, only=only)
+    active_walk(roots, retain_graph or create_graph, create_graph, accumulate=True, only=only)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -203,7 +203,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     roots = [(t, _initial_grad(t, g, create_graph)) for t, g in zip(outputs, grad_outputs) if t.requires_grad]
-    captured = _walk(roots, retain_graph, create_graph, accumulate=False, capture=inputs)
+    captured = active_walk(roots, retain_graph, create_graph, accumulate=False, capture=inputs)
     result = []
     for x in inputs:
         g = captured.get(id(x))
@@ -248,14 +248,14 @@ class _GraphNamespace:
         return getattr(graph_xp, name)
 
 
-_GRAPH_XP = _GraphNamespace()
+GRAPH_XP = _GraphNamespace()
 
 
-def _graph_backward(node: Function, g):
+def graph_backward(node: Function, g):
     """Run ``node.backward`` on Tensors with a differentiable ``xp``, recording its graph."""
     node.graph = True
     real_xp = node.xp
-    node.xp = _GRAPH_XP
+    node.xp = GRAPH_XP
     try:
         return node.backward(g if isinstance(g, Tensor) else Tensor._wrap(g))
     finally:
@@ -299,4 +299,4 @@ def _copy(g, xp):
     return xp.asarray(g, copy=True)
 
 
-_walk = walk  # the walk backward() and grad() run; minimm.autograd.fastpath swaps in its twin
+active_walk = walk  # the walk backward() and grad() run; minimm.autograd.fastpath swaps in its twin

@@ -184,7 +184,7 @@ def _require_strict():
     return _strict
 
 
-def _strict_device(dev: Device):
+def strict_device(dev: Device):
     # Device('device1') is array_api_strict's non-CPU device; 'strict:1' maps to 'device2'.
     return _strict.Device("device2" if (dev.index or 0) == 1 else "device1")
 
@@ -251,7 +251,7 @@ def to_device(a, dev) -> object:
         with cp.cuda.Device(dev.index or 0):  # pragma: no cover - needs a GPU
             return cp.asarray(host)
     xs = _require_strict()
-    return xs.asarray(host, device=_strict_device(dev))
+    return xs.asarray(host, device=strict_device(dev))
 
 
 _PYTHON_DATA = (list, tuple, int, float, bool)  # data that lives on no device yet
@@ -273,7 +273,7 @@ def asarray(data, dtype=None, dev=None):
     xs = _require_strict()
     if python_data or isinstance(data, np.ndarray):
         data = np.asarray(data, dtype=dtype, order="C")  # (ascontiguousarray makes 0-d 1-d)
-    arr = xs.asarray(data, device=_strict_device(dev))
+    arr = xs.asarray(data, device=strict_device(dev))
     if dtype is not None:
         arr = xs.astype(arr, _strict_dtype(dtype))
     return arr

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .tokens import Tokenizer, _as_tokens
+from .tokens import Tokenizer, as_tokens
 
 __all__ = ["BagOfWords", "TfidfVectorizer"]
 
@@ -46,7 +46,7 @@ class BagOfWords:
 
     def fit(self, documents: Iterable, y=None):
         """Learn the vocabulary of ``documents`` (strings or token lists)."""
-        docs = [_as_tokens(d, self.tokenizer) for d in documents]
+        docs = [as_tokens(d, self.tokenizer) for d in documents]
         df: Counter = Counter()
         total: Counter = Counter()
         for toks in docs:
@@ -65,7 +65,7 @@ class BagOfWords:
     def _counts(self, documents) -> np.ndarray:
         if not hasattr(self, "vocabulary_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(documents) first")
-        docs = [_as_tokens(d, self.tokenizer) for d in documents]
+        docs = [as_tokens(d, self.tokenizer) for d in documents]
         out = np.zeros((len(docs), len(self.vocabulary_)), dtype=np.float64)
         for i, toks in enumerate(docs):
             for w in toks:

@@ -23,7 +23,7 @@ import numpy as np
 from ..backend import asarray, device_of, get_array_module, native_dtype
 from ._arrays import as_index_array
 from .bag_of_words import BagOfWords, TfidfVectorizer
-from .tokens import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Tokenizer, _as_tokens, tokenize
+from .tokens import BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Tokenizer, as_tokens, tokenize
 
 __all__ = [
     "tokenize",
@@ -74,7 +74,7 @@ class Vocabulary:
         tokenizer = tokenizer or Tokenizer()
         counts: Counter = Counter()
         for item in corpus:
-            counts.update(_as_tokens(item, tokenizer))
+            counts.update(as_tokens(item, tokenizer))
         for s in SPECIAL_TOKENS:
             counts.pop(s, None)
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
@@ -141,7 +141,7 @@ class Vocabulary:
 
         ``max_len`` truncates (the ``<eos>``, if asked for, is kept as the last id).
         """
-        ids = [self.token_to_id(t) for t in _as_tokens(text, self.tokenizer)]
+        ids = [self.token_to_id(t) for t in as_tokens(text, self.tokenizer)]
         if add_bos:
             ids.insert(0, self.bos_id)
         if max_len is not None and len(ids) + add_eos > max_len:

@@ -54,7 +54,8 @@ class Tokenizer:
         return f"Tokenizer(lower={self.lower}, keep_punctuation={self.keep_punctuation})"
 
 
-def _as_tokens(text_or_tokens, tokenizer) -> list[str]:
+def as_tokens(text_or_tokens, tokenizer) -> list[str]:
+    """A text cut into tokens by ``tokenizer``, or an already-tokenised sequence as a list."""
     if isinstance(text_or_tokens, str):
         return tokenizer(text_or_tokens)
     return list(text_or_tokens)

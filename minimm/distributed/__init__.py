@@ -4,8 +4,13 @@ Run a script with ``mpiexec -n 2 python train.py`` (CPU, MPI through ``mpi4py``:
 minimm[mpi]``) or with one process per GPU and ``init(backend="nccl")`` (NCCL through CuPy). Without a
 launcher the same script runs as a world of one.
 
+Where it sits: a floor above ``nn``, ``optim``, ``data`` and ``io`` (it wraps models, gradients and
+loaders) and below ``minimm.training`` and the application (a training loop calls its hooks; it
+calls no training loop and imports no model) — ``tests/test_layout.py`` checks both sides.
+
 * :mod:`~minimm.distributed.comm` — ``init``, ``rank``, ``world_size``, ``barrier``, ``all_reduce``,
-  ``broadcast``, ``all_gather``; every collective has a deadline (see its docstring).
+  ``broadcast``, ``all_gather``; every collective has a deadline (see its docstring). The engines
+  that move the bytes (a world of one, MPI, NCCL) are in :mod:`~minimm.distributed.backends`.
 * :class:`DistributedDataParallel` — parameters copied from rank 0, gradients averaged in buckets,
   ``no_sync`` for gradient accumulation, a clear error when ranks built different models.
 * :class:`DistributedSampler`, :class:`DistributedLoader` — disjoint per-rank shards of one

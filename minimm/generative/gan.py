@@ -1,4 +1,4 @@
-r"""The GAN objective of the seed: the discriminator's and generator's losses, D*, and V(D, G).
+r"""The GAN objective of the article: the discriminator's and generator's losses, D*, and V(D, G).
 
 A discriminator D outputs a **logit** ℓ (a real number); its probability that the input is real is
 D = σ(ℓ). The article's equations are

@@ -1,6 +1,6 @@
 r"""Step 2 of the pipeline, *align*: project every modality into one shared embedding space.
 
-The seed's :class:`AlignmentNetwork` gives each modality its own small MLP ("projection head")
+The article's :class:`AlignmentNetwork` gives each modality its own small MLP ("projection head")
 that ends in the same ``embed_dim``; outputs are L2-normalised, so similarity is the cosine
 :math:`\hat a \cdot \hat b`. Training decides what "aligned" means:
 
@@ -47,7 +47,7 @@ from ..creation import full
 from ..generative.contrastive import CLIP_INIT, CLIP_MAX, LogitScale, info_nce, normalize_embeddings
 from ..nn import functional as F
 from ..ops import shape as _s
-from .common import as_float_input, mlp
+from .common import as_float_input, collate, mlp, prepared
 
 __all__ = [
     "AlignmentNetwork",
@@ -133,18 +133,14 @@ class AlignmentNetwork(nn.Module):
             return {**batch, "text": self.text_array(batch["caption"])}
         return batch
 
-    def prepare(self, batch: dict) -> dict:
-        """A raw dataset batch (``image``, ``caption`` strings, …) → the dict of modality tensors.
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
 
-        Images are flattened; captions become the ``"text"`` bag of words when a ``vectorizer`` is
-        set. Keys that are already modalities pass through.
-        """
-        out = {}
-        for k, v in batch.items():
-            if k in self.projections and not isinstance(v, list):
-                out[k] = v
+    def prepare(self, batch: dict) -> dict:
+        """A collated batch → the dict of modality tensors (the keys that are modalities; the
+        captions' ``"text"`` vectors were added when the batch was collated, by ``prepare_batch``)."""
+        out = {k: v for k, v in batch.items() if k in self.projections and not isinstance(v, list)}
         if "text" in self.projections and "text" not in out and "caption" in batch and self.vectorizer is not None:
-            out["text"] = Tensor(B.asarray(self.vectorizer.transform(list(batch["caption"])), dev=self._device()))
+            prepared(batch, "text", "AlignmentNetwork")  # captions that were never vectorised: say so
         return out
 
     # -- losses ----------------------------------------------------------------------------------

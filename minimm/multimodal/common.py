@@ -2,7 +2,9 @@
 host arrays (a caption's bag of words, a label's one-hot vector) become the model's inputs.
 
 Conditions are turned into arrays once per batch, while the batch is collated on the host
-(``DataLoader(..., transform=model.prepare_batch)``), not inside a model's ``loss``.
+(``DataLoader(..., transform=model.prepare_batch)``), not inside a model's ``loss``. A batch built
+by hand goes through the same step with ``model.collate(batch)`` (:func:`collate`); a ``loss`` given
+a batch without its arrays says so (:func:`prepared`) instead of vectorising it on every step.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..data.datasets import NUMBER_WORDS
 from ..ops.shape import cat
 
 __all__ = ["mlp", "model_device", "host_dtype", "host_tensor", "flat_images", "cat_features", "one_hot_rows",
-           "condition_rows", "number_word_ids", "as_float_input"]
+           "condition_rows", "number_word_ids", "as_float_input", "collate", "prepared"]
 
 
 def mlp(*sizes: int, activation=nn.ReLU, dropout: float = 0.0) -> nn.Sequential:
@@ -97,3 +99,21 @@ def as_float_input(x, device) -> Tensor:
     if x.dtype.kind != "f":
         x = x.float()
     return x
+
+
+def collate(model: nn.Module, batch: dict) -> dict:
+    """``model.prepare_batch(batch)`` for a batch built by hand (tensors already on the device): the
+    arrays it adds become Tensors on the model's device, in its dtype. Models use it as their
+    ``collate`` method; a :class:`~minimm.data.DataLoader` does the same with
+    ``transform=model.prepare_batch``."""
+    out = model.prepare_batch(batch)
+    return {k: host_tensor(v, model) if k not in batch and isinstance(v, np.ndarray) else v for k, v in out.items()}
+
+
+def prepared(batch: dict, key: str, owner: str) -> Tensor:
+    """``batch[key]``, the array ``prepare_batch`` added when the batch was collated — or one clear
+    error: a model's ``loss`` never turns captions or labels into arrays itself."""
+    if key not in batch:
+        raise ValueError(f"{owner}.loss: the batch has no {key!r} (it has {sorted(batch)}); collate batches "
+                         f"with DataLoader(..., transform=model.prepare_batch), or call model.collate(batch)")
+    return batch[key]

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from .. import nn
 from ..autograd import Tensor
-from .gan import ConditionalGAN
 from .common import cat_features
+from .gan import ConditionalGAN
 from .vae import VAE
 
 __all__ = ["ConvGenerator", "ConvDiscriminator", "ConvGAN", "ConvEncoder", "ConvDecoder", "ConvVAE"]

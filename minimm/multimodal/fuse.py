@@ -6,7 +6,7 @@ a caption, a caption without a sound) and generation is exactly "fill in a missi
 How each one copes with a gap is part of its design:
 
 =========================  ==================================================================
-:class:`FusionNetwork`     the seed's concatenation + Linear. A missing modality becomes zeros
+:class:`FusionNetwork`     the article's concatenation + Linear. A missing modality becomes zeros
                            **plus a presence indicator** (``missing="zeros"``: one 0/1 input per
                            modality, so the Linear learns a bias correction for "absent"), or a
                            **learned "missing" embedding** (``missing="learned"``).
@@ -70,7 +70,7 @@ def _flat(x: Tensor) -> Tensor:
 
 
 class FusionNetwork(nn.Module):
-    """The seed's fusion: :math:`h = W\\,[x_1; x_2; \\dots; x_M] + b` (concatenation, then Linear).
+    """The article's fusion: :math:`h = W\\,[x_1; x_2; \\dots; x_M] + b` (concatenation, then Linear).
 
     ``input_dims``: modality → width; ``out_features``: the fused width. Missing modalities:
 
@@ -80,7 +80,7 @@ class FusionNetwork(nn.Module):
     * ``missing="learned"``: the missing block is a learned vector :math:`u_m` (a parameter per
       modality, trained whenever a modality is dropped in training).
 
-    ``activation``: applied after the Linear (``None`` for none; default ReLU, as in the seed).
+    ``activation``: applied after the Linear (``None`` for none; default ReLU, as in the article).
     """
 
     def __init__(self, input_dims: dict, out_features: int, missing: str = "zeros", activation: str | None = "relu"):

@@ -1,7 +1,7 @@
-r"""Generative adversarial networks: the seed's Generator and Discriminator, and a conditional GAN.
+r"""Generative adversarial networks: the article's Generator and Discriminator, and a conditional GAN.
 
 A generator G maps noise z ~ N(0, I) to an image; a discriminator D scores how real an image looks
-(a logit). They play the seed's game (:mod:`minimm.generative.gan`): D minimises
+(a logit). They play the article's game (:mod:`minimm.generative.gan`): D minimises
 
 .. math:: -L_D = \mathbb{E}_x[\operatorname{softplus}(-D(x))] + \mathbb{E}_z[\operatorname{softplus}(D(G(z)))],
 
@@ -27,13 +27,13 @@ from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import gan as gg
 from ..optim import Adam
-from .common import cat_features, condition_rows, host_dtype, host_tensor, model_device
+from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, model_device, prepared
 
 __all__ = ["Generator", "Discriminator", "ConditionalGAN", "gan_step"]
 
 
 class Generator(nn.Module):
-    """The seed's generator: ``[z, y] → hidden → out_dim`` with ReLU, then a sigmoid (pixels in [0, 1]).
+    """The article's generator: ``[z, y] → hidden → out_dim`` with ReLU, then a sigmoid (pixels in [0, 1]).
 
     ``cond_dim = 0`` is the unconditional generator G(z).
     """
@@ -49,7 +49,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """The seed's discriminator: ``[x, y] → hidden → 1`` with LeakyReLU(0.2); returns logits (B,).
+    """The article's discriminator: ``[x, y] → hidden → 1`` with LeakyReLU(0.2); returns logits (B,).
 
     It outputs a logit, not a probability, so that the losses can use the stable softplus forms.
     """
@@ -70,7 +70,7 @@ class ConditionalGAN(nn.Module):
 
     The condition is a one-hot label (``cond_dim`` classes, from ``batch["label"]``) or, with a
     fitted ``vectorizer`` (:class:`minimm.data.BagOfWords`), the bag of words of ``batch["caption"]``.
-    ``cond_dim = 0`` makes it the plain, unconditional GAN of the seed.
+    ``cond_dim = 0`` makes it the plain, unconditional GAN of the article.
 
     Training needs two optimisers and two backward passes per step, so besides the usual
     ``loss(batch)`` (here L_D + L_G, for monitoring) the model has :meth:`configure_optimizers`
@@ -105,6 +105,8 @@ class ConditionalGAN(nn.Module):
         """The loader's ``transform``: adds ``"condition"`` (y as an array) to a collated host batch."""
         return batch if self.cond_dim == 0 else {**batch, "condition": self.condition_array(batch)}
 
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
+
     def sample(self, condition=None, n: int | None = None) -> Tensor:
         """Generated images for each condition (labels, captions) — or n unconditional ones."""
         with no_grad():
@@ -119,7 +121,7 @@ class ConditionalGAN(nn.Module):
     def _real_fake(self, batch: dict):
         x = batch["image"]
         x = x.reshape(x.shape[0], -1)
-        y = self.condition(batch)
+        y = None if self.cond_dim == 0 else prepared(batch, "condition", "ConditionalGAN")
         z = randn(x.shape[0], self.z_dim, dtype=x.dtype, device=x.device)
         return x, y, self.generator(z, y)
 

@@ -35,7 +35,10 @@ from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import randn
 from ..generative import vae as gv
-from .common import cat_features, condition_rows, flat_images, host_dtype, host_tensor, mlp, model_device, number_word_ids, one_hot_rows
+from .common import (
+    cat_features, collate, condition_rows, flat_images, host_dtype, host_tensor, mlp, model_device, number_word_ids,
+    one_hot_rows, prepared,
+)
 
 __all__ = ["VAE", "CVAE", "MVAE"]
 
@@ -44,7 +47,7 @@ __all__ = ["VAE", "CVAE", "MVAE"]
 # VAE
 # ---------------------------------------------------------------------------------------------
 class VAE(nn.Module):
-    r"""The seed's VAE with Bernoulli pixels: encoder ``x_dim-hidden-(z, z)``, decoder ``z-hidden-x_dim``.
+    r"""The article's VAE with Bernoulli pixels: encoder ``x_dim-hidden-(z, z)``, decoder ``z-hidden-x_dim``.
 
     ``encode(x) -> (mu, logvar)``, ``decode(z) -> logits``; ``loss(batch)`` is the mean
     :math:`-\mathrm{ELBO}` in nats per image (one z sample, reparameterised).
@@ -124,6 +127,8 @@ class CVAE(nn.Module):
         """The loader's ``transform``: adds ``"condition"`` (y as an array) to a collated host batch."""
         return {**batch, "condition": self.condition_array(batch)}
 
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
+
     def encode(self, x: Tensor, y: Tensor):
         h = self.encoder(cat_features(x, y))
         return h[:, : self.z_dim], h[:, self.z_dim:]
@@ -132,7 +137,7 @@ class CVAE(nn.Module):
         return self.decoder(cat_features(z, y))
 
     def loss(self, batch: dict):
-        x, y = flat_images(batch), self.condition(batch)
+        x, y = flat_images(batch), prepared(batch, "condition", "CVAE")
         mu, logvar = self.encode(x, y)
         logits = self.decode(gv.reparameterize(mu, logvar), y)
         terms = gv.elbo(x, logits, mu, logvar, reduction="mean")
@@ -261,10 +266,11 @@ class MVAE(nn.Module):
         """The loader's ``transform``: adds ``"text_vector"`` to a collated host batch."""
         return {**batch, "text_vector": self.text_array(batch)}
 
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
+
     def prepare(self, batch: dict):
-        """(image rows, text vectors) from a batch (its ``"text_vector"``, or computed here)."""
-        t = batch["text_vector"] if "text_vector" in batch else host_tensor(self.text_array(batch), self)
-        return flat_images(batch), t
+        """(image rows, text vectors) from a collated batch (its ``"text_vector"``)."""
+        return flat_images(batch), prepared(batch, "text_vector", "MVAE")
 
     def text_probs(self, z: Tensor) -> Tensor:
         """p(t | z) per vocabulary entry: softmax (categorical) or σ per word (bag of words)."""

@@ -43,7 +43,7 @@ class _ConvNd(Module):
         """PyTorch's defaults: W ~ kaiming_uniform(a = √5), b ~ U(−1/√fan_in, 1/√fan_in)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            fan_in, _ = init.fan_in_and_fan_out(self.weight)
             bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 

@@ -330,7 +330,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 # ---------------------------------------------------------------------------------------------
 # Attention
 # ---------------------------------------------------------------------------------------------
-def _causal_keep(L: int, S: int, like) -> Tensor:
+def causal_keep(L: int, S: int, like) -> Tensor:
     """Bool (L, S): query i may look at keys j ≤ i (the lower triangle, aligned top-left)."""
     xp = B.get_array_module(like)
     i = xp.reshape(B.arange_on(like, L), (L, 1))
@@ -347,7 +347,7 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
-        scores = _e.where(_causal_keep(L, S, scores.data), scores, neg_inf)
+        scores = _e.where(causal_keep(L, S, scores.data), scores, neg_inf)
     if attn_mask is not None:
         if attn_mask.dtype.kind == "b":  # True = may attend (PyTorch's SDPA convention)
             scores = _e.where(attn_mask, scores, neg_inf)

@@ -93,7 +93,7 @@ def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
-def _calculate_fan_in_and_fan_out(tensor: Tensor):
+def fan_in_and_fan_out(tensor: Tensor):
     """fan_in = in_features × receptive field, fan_out = out_features × receptive field
     (a weight is shaped (out, in, *kernel), as in PyTorch)."""
     if tensor.ndim < 2:
@@ -105,7 +105,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor):
 
 
 def _fan(tensor: Tensor, mode: str) -> int:
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     return fan_in if mode == "fan_in" else fan_out
@@ -113,14 +113,14 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """w ~ U(−a, a) with a = gain · √(6 / (fan_in + fan_out))  (Var = gain² · 2/(fan_in + fan_out))."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """w ~ N(0, σ²) with σ = gain · √(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 

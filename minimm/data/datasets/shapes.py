@@ -48,14 +48,14 @@ import numpy as np
 
 from .base import DatasetSplits, MultimodalDataset
 from .shapes_attributes import (
-    _ALL_COMBOS,
+    ALL_COMBOS,
     ATTRIBUTES,
     INTENSITIES,
     POSITIONS,
     SHAPES,
     SIZES,
-    _balanced_codes,
-    _normalise_holdout,
+    balanced_codes,
+    normalise_holdout,
     holdout_mask,
 )
 from .shapes_sound import PITCHES, decode_sounds, synthesize_sounds
@@ -254,13 +254,13 @@ def make_shapes(
     (n, 0.4 s * sample_rate) float32. Attributes: ``shape``, ``size``, ``position``, ``intensity``.
     """
     rng = np.random.default_rng(seed)
-    combos = _ALL_COMBOS
+    combos = ALL_COMBOS
     if exclude:
         keep = ~holdout_mask({a: combos[:, k] for k, a in enumerate(ATTRIBUTES)}, exclude)
         combos = combos[keep]
         if len(combos) == 0:
             raise ValueError("the hold-out removes every combination: nothing is left to train on")
-    codes = _balanced_codes(combos, n, rng)
+    codes = balanced_codes(combos, n, rng)
     shape, size, position, intensity = (codes[:, k] for k in range(4))
     images = render_shapes(shape, size, position, intensity, rng, image_size=image_size, pixel_noise=pixel_noise)
     captions = make_captions(shape, size, position, intensity, rng)
@@ -294,7 +294,7 @@ def load_shapes(
     """
     holdout = list(holdout_combinations or [])
     for h in holdout:
-        _normalise_holdout(h)  # fail early, with a clear message, on a misspelt value
+        normalise_holdout(h)  # fail early, with a clear message, on a misspelt value
     train_seed, test_seed = np.random.SeedSequence(seed).spawn(2)
     common = dict(
         image_size=image_size,

@@ -21,10 +21,10 @@ ATTRIBUTES = {"shape": SHAPES, "size": SIZES, "position": POSITIONS, "intensity"
 # ---------------------------------------------------------------------------------------------
 # Attributes and hold-outs
 # ---------------------------------------------------------------------------------------------
-_ALL_COMBOS = np.array(list(itertools.product(*(range(len(v)) for v in ATTRIBUTES.values()))), dtype=np.int64)
+ALL_COMBOS = np.array(list(itertools.product(*(range(len(v)) for v in ATTRIBUTES.values()))), dtype=np.int64)
 
 
-def _normalise_holdout(spec) -> dict:
+def normalise_holdout(spec) -> dict:
     """A hold-out given as a dict (possibly partial) or a 4-tuple of value names -> {attr: code}."""
     if isinstance(spec, dict):
         items = spec.items()
@@ -54,13 +54,13 @@ def holdout_mask(attributes: dict, holdout_combinations) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     for spec in holdout_combinations or ():
         hit = np.ones(n, dtype=bool)
-        for attr, code in _normalise_holdout(spec).items():
+        for attr, code in normalise_holdout(spec).items():
             hit &= np.asarray(attributes[attr]) == code
         mask |= hit
     return mask
 
 
-def _balanced_codes(combos: np.ndarray, n: int, rng) -> np.ndarray:
+def balanced_codes(combos: np.ndarray, n: int, rng) -> np.ndarray:
     """n rows drawn so that every allowed combination appears equally often (+-1), shuffled."""
     reps = -(-n // len(combos))
     pool = np.concatenate([rng.permutation(len(combos)) for _ in range(reps)])[:n]
