@@ -51,7 +51,6 @@ so there a resume repeats the data order and the weights exactly but not the dev
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -60,51 +59,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import backend as B
-from .. import io as mio
 from ..autograd import Tensor
-from ..io.atomic import atomic_write
+from ..distributed import DistributedError, comm, trainer_hooks
+from ..distributed.ddp import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
 from ..threads import limit_threads
-from .checks import NonFiniteError, check_resume_data, first_nonfinite
+from .checkpointing import CHECKPOINT_NAME, CheckpointMixin
+from .checks import NonFiniteError, first_nonfinite
 from .console import Interrupt, progress_bar, stderr_is_tty
+from .optimizer_group import OptimizerGroup
 
 __all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
 
-CHECKPOINT_NAME = "checkpoint.npz"
-HISTORY_NAME = "history.json"
-
-
-class OptimizerGroup:
-    """Several optimisers seen as one (a GAN has one for G and one for D).
-
-    ``OptimizerGroup(g=opt_g, d=opt_d)``: ``zero_grad``/``step`` apply to all, ``state_dict`` is a
-    dict by name, so one training checkpoint holds them all. Index by name: ``group["g"]``.
-    """
-
-    def __init__(self, **optimizers):
-        if not optimizers:
-            raise ValueError("OptimizerGroup needs at least one optimizer")
-        self.optimizers = dict(optimizers)
-
-    def __getitem__(self, name):
-        return self.optimizers[name]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for opt in self.optimizers.values():
-            opt.zero_grad(set_to_none)
-
-    def step(self) -> None:
-        for opt in self.optimizers.values():
-            opt.step()
-
-    def state_dict(self) -> dict:
-        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if set(state) != set(self.optimizers):
-            raise ValueError(f"optimizer names differ: saved {sorted(state)}, here {sorted(self.optimizers)}")
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state[name])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +86,7 @@ def _to_device(batch, device):
         return tuple(_to_device(v, device) for v in batch)
     return batch
 
-class Trainer:
+class Trainer(CheckpointMixin):
     """Train ``model`` with ``optimizer`` on ``train_loader`` for ``epochs`` epochs.
 
     Parameters
@@ -189,8 +155,6 @@ class Trainer:
             optimizer = OptimizerGroup(**optimizer)
         self.distributed = self._world_wanted(distributed)
         if self.distributed:
-            from ..distributed import DistributedError, trainer_hooks
-
             if step_fn is not None:
                 raise DistributedError("Trainer: data-parallel training with a step_fn (GANs, alignment) is not "
                                        "supported yet; train this model in one process")
@@ -223,12 +187,8 @@ class Trainer:
     def _world_wanted(distributed) -> bool:
         """Whether to train data-parallel (see the ``distributed`` argument)."""
         if distributed is None:
-            from ..distributed import comm
-
             return comm.is_initialized() and comm.world_size() > 1
         if distributed:
-            from ..distributed import comm
-
             comm.init()
             return True
         return False
@@ -236,117 +196,12 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         """True where this Trainer writes files and shows progress (rank 0, or a single process)."""
-        if not self.distributed:
-            return True
-        from ..distributed import comm
-
-        return comm.rank() == 0
+        return not self.distributed or comm.rank() == 0
 
     def _plain_model(self):
         """The model without its DistributedDataParallel wrapper (for parameter names)."""
-        from ..distributed.ddp import DistributedDataParallel
-
         return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
-    # -- checkpoints ------------------------------------------------------------------------------
-    @property
-    def checkpoint_path(self) -> str | None:
-        """Where the latest checkpoint is (``out_dir/checkpoint.npz``), or None without out_dir."""
-        return None if self.out_dir is None else os.path.join(self.out_dir, CHECKPOINT_NAME)
-
-    def _stateful_loader(self) -> bool:
-        """True for a :class:`~minimm.data.DataLoader` (or any loader with its state methods)."""
-        return hasattr(self.train_loader, "state_dict") and hasattr(self.train_loader, "load_state_dict")
-
-    def save_checkpoint(self, rng_state=None) -> str | None:
-        """Write everything a bit-identical resume needs to ``checkpoint_path`` (atomically).
-
-        Data-parallel: every rank calls it (it gathers the ranks' generators and sample orders),
-        only rank 0 writes, and every rank waits until the file is in place. OS errors (a full disk,
-        a read-only folder) raise a one-line :class:`minimm.io.CheckpointWriteError`; the previous
-        checkpoint is then untouched.
-        """
-        path = self.checkpoint_path
-        if path is None:
-            return None
-        loader = self.train_loader.state_dict() if self._stateful_loader() else {}
-        extra = {
-            "epoch": self.epoch,
-            "epochs": self.epochs,
-            "history": self.history,
-            "loader_rng": loader.get("rng"),
-            # mid-epoch position: the epoch's sample order, the next batch (counted here, not by the
-            # loader: a step that failed must be repeated), the running sums
-            "order": loader.get("order"),
-            "batch_pos": int(self._batch_pos),
-            "sums": dict(self._sums),
-            "epoch_seconds": float(self._epoch_seconds),
-        }
-        current = B.get_rng_state()
-        if rng_state is not None:  # save the generator as it was before a step that failed
-            B.set_rng_state(rng_state)
-        try:
-            if self.distributed:
-                from ..distributed import comm, trainer_hooks
-
-                extra.update(trainer_hooks.checkpoint_extra())  # collectives, on every rank
-                # each rank reads its own shard: keep every rank's order of a half-done epoch
-                if extra["order"] is not None:
-                    orders = comm.all_gather(np.asarray(extra["order"], dtype=np.int64))
-                    extra["order_per_rank"] = [o.tolist() for o in orders]
-                return trainer_hooks.save_on_main(self._write, path, extra)
-            return self._write(path, extra)
-        finally:
-            B.set_rng_state(current)
-
-    def _write(self, path: str, extra: dict) -> str:
-        """Write the checkpoint, then ``history.json`` (both atomically, stale temp files removed)."""
-        try:
-            os.makedirs(self.out_dir, exist_ok=True)
-        except OSError as exc:
-            raise mio.CheckpointWriteError(self.out_dir, exc) from exc
-        mio.clean_stale_temp(self.out_dir)
-        mio.save_training_checkpoint(path, self.model, self.optimizer, self.step, extra=extra,
-                                     scheduler=self.scheduler)
-        text = json.dumps(self.history, indent=1).encode("utf-8")
-        atomic_write(os.path.join(self.out_dir, HISTORY_NAME), lambda f: f.write(text))
-        return path
-
-    def load_checkpoint(self, path=None) -> None:
-        """Restore model, optimiser, scheduler, random generators and the position in training.
-
-        The Trainer's own entries of the checkpoint (epoch, history, sample order, ...) are type- and
-        range-checked before anything is restored: a bad one is one :class:`minimm.io.CheckpointError`.
-        """
-        path = path or self.checkpoint_path
-        if path is None:
-            raise ValueError("resume needs out_dir (where the checkpoint is)")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"cannot resume: no checkpoint at {path!r}")
-        mio.clean_stale_temp(os.path.dirname(os.path.abspath(path)))
-        step, extra = mio.load_training_checkpoint(path, self.model, self.optimizer, scheduler=self.scheduler,
-                                                   map_location=str(self.device))
-        extra = check_resume_data(path, extra, self._n_batches(), self._dataset_len())
-        if self.distributed:
-            from ..distributed import comm, trainer_hooks
-
-            trainer_hooks.restore(extra)  # the same world size, this rank's generator
-            if extra.get("order_per_rank") is not None:
-                extra["order"] = extra["order_per_rank"][comm.rank()]
-        elif extra.get("world_size") not in (None, 1):
-            from ..distributed import DistributedError
-
-            raise DistributedError(f"this checkpoint was written by {extra['world_size']} ranks; resume it with "
-                                   f"mpiexec -n {extra['world_size']} and a distributed Trainer")
-        self.step = step
-        self.epoch = extra["epoch"]
-        self.history = [dict(h) for h in extra["history"]]
-        self._batch_pos = extra["batch_pos"]
-        if self._stateful_loader():
-            self.train_loader.load_state_dict({"rng": extra.get("loader_rng"), "order": extra.get("order"),
-                                               "position": self._batch_pos})
-        self._sums = {k: float(v) for k, v in extra["sums"].items()}
-        self._epoch_seconds = float(extra["epoch_seconds"])
     def train_step(self, batch) -> dict | None:
         """One optimisation step on ``batch``; returns its logs as floats (``"loss"`` included), or
         ``None`` when ``on_nonfinite="skip"`` dropped the update. Raises :class:`NonFiniteError`."""
@@ -395,8 +250,6 @@ class Trainer:
             name = first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.data)
                                     for n, p in self._named)
         if self.distributed:  # gradients agree after the sync, a shard's loss may not: decide together
-            from ..distributed import comm
-
             flags = comm.all_reduce(np.asarray([0.0 if name is None else 1.0]), op="max")
             if name is None and float(flags[0]) > 0:
                 name = "the loss of another rank"
@@ -449,8 +302,6 @@ class Trainer:
             self.load_checkpoint()
         else:
             if self.distributed:
-                from ..distributed import comm, trainer_hooks
-
                 # every rank its own noise; rank 0 keeps the single-process stream
                 if self.seed is not None:
                     B.manual_seed(trainer_hooks.seed_for_rank(self.seed))
@@ -528,8 +379,6 @@ class Trainer:
         """Ctrl-C asked for a stop here — data-parallel, on any rank (so that all stop together)."""
         if not self.distributed:
             return interrupt.requested
-        from ..distributed import comm
-
         flags = comm.all_reduce(np.asarray([1.0 if interrupt.requested else 0.0]), op="max")
         return float(flags[0]) > 0
 
@@ -538,8 +387,6 @@ class Trainer:
         history is the whole batch's and the same on every rank; unchanged otherwise."""
         if not self.distributed or not sums:
             return dict(sums)
-        from ..distributed import comm
-
         keys = sorted(sums)
         mean = comm.all_reduce(np.asarray([sums[k] for k in keys], dtype=np.float64), op="mean")
         return {k: float(v) for k, v in zip(keys, B.to_numpy(mean))}
