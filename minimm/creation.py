@@ -14,6 +14,7 @@ import numpy as np
 
 from . import backend as B
 from .autograd import Tensor, as_dtype, get_default_dtype, int64
+from .ops.checks import check_int, check_shape
 from .random import draw
 
 __all__ = [
@@ -49,10 +50,21 @@ def _finish(data, requires_grad):
     return t
 
 
-def _shape(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(int(s) for s in size[0])
-    return tuple(int(s) for s in size)
+def _shape(size, op):
+    """A size given as ints or one tuple/list; ``zeros(2.5)`` is a TypeError, ``zeros(-1)`` a ValueError."""
+    shape = check_shape(op, size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: size must not hold negative numbers, got {shape}")
+    return shape
+
+
+def _check_data(data, t: Tensor) -> None:
+    """Only numbers make a tensor: None, strings and other objects are refused, as in PyTorch,
+    instead of becoming an object or string array that fails in the first op."""
+    kind = t.dtype.kind if t.data.dtype != object else "O"
+    if kind not in "biuf":
+        what = type(data).__name__ if kind == "O" or not hasattr(data, "dtype") else f"an array of dtype {data.dtype}"
+        raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {what}")
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -65,7 +77,13 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
         data = data.data
     if device is None:
         device = _default_device
-    t = Tensor(data, dtype=dtype, device=device)
+    if data is None or isinstance(data, (str, bytes, dict, set)):
+        raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {type(data).__name__}")
+    try:
+        t = Tensor(data, dtype=dtype, device=device)
+    except ValueError as e:  # ragged nested lists: NumPy's message, said as minimm's
+        raise ValueError(f"tensor: data must be a rectangular nest of numbers ({e})") from None
+    _check_data(data, t)
     if t.data is data:  # tensor() always copies, like PyTorch
         xp = B.get_array_module(data)
         t.data = np.array(data, copy=True) if xp is np else xp.asarray(data, copy=True)
@@ -103,12 +121,12 @@ def _full(shape, value, dtype, device, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given shape."""
-    return _full(_shape(size), 0.0, dtype, device, requires_grad)
+    return _full(_shape(size, "zeros"), 0.0, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _full(_shape(size), 1.0, dtype, device, requires_grad)
+    return _full(_shape(size, "ones"), 1.0, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -118,13 +136,20 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
-    return _full(_shape((size,)), fill_value, dtype, device, requires_grad)
+    return _full(_shape((size,), "full"), fill_value, dtype, device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, end): int64 for integer arguments, else the default dtype."""
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"arange: {name} must be a number, got {type(v).__name__} {v!r}")
+    if step == 0:
+        raise ValueError(f"arange: step must be non-zero, got {step}")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: step {step} moves away from end {end} (start {start})")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
@@ -134,6 +159,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    steps = check_int("linspace", "steps", steps, minimum=0)
     dtype = as_dtype(dtype)
     # computed in float64 and cast, which truncates toward zero as PyTorch does for an integer
     # dtype (NumPy's integer linspace floors: -0.26 would become -1 instead of 0)
@@ -143,26 +169,28 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n × m)."""
+    n = check_int("eye", "n", n, minimum=0)
+    m = None if m is None else check_int("eye", "m", m, minimum=0)
     host = np.eye(n, m, dtype=as_dtype(dtype))
     return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the seeded generator (or from ``generator``)."""
-    data = draw("uniform", _shape(size), as_dtype(dtype), _dev(device), generator)
+    data = draw("uniform", _shape(size, "rand"), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples N(0, 1) from the seeded generator (or from ``generator``)."""
-    data = draw("normal", _shape(size), as_dtype(dtype), _dev(device), generator)
+    data = draw("normal", _shape(size, "randn"), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
 def normal(mean: float, std: float, size, *, generator=None, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Samples from N(mean, std²) of the given ``size``."""
-    data = draw("normal", _shape((size,)), as_dtype(dtype), _dev(device), generator, mean=mean, std=std)
+    data = draw("normal", _shape((size,), "normal"), as_dtype(dtype), _dev(device), generator, mean=mean, std=std)
     return _finish(data, requires_grad)
 
 
@@ -205,7 +233,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, d
         raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
     if requires_grad:
         raise RuntimeError("randint: integer tensors cannot require gradients")
-    shape = () if size is None else _shape((size,))
+    shape = () if size is None else _shape((size,), "randint")
     data = draw("integers", shape, as_dtype(dtype or int64), _dev(device), generator, low=int(low), high=int(high))
     return Tensor._wrap(data)
 

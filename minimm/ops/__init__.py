@@ -124,11 +124,11 @@ def _install() -> None:
     T.__rmul__ = lambda a, b: mul(b, a)
     T.__truediv__ = div
     T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__pow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(a, b))
-    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(b, a))
+    T.__pow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(a, b, "pow"))
+    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(b, a, "pow"))
     T.__matmul__ = lambda a, b: _matmul_other(a, b)
     T.__rmatmul__ = lambda a, b: _matmul_other(b, a)
-    T.__neg__ = lambda a: arithmetic.Neg.apply(a)
+    T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: elementwise.abs(a)
     T.__eq__ = lambda a, b: eq(a, b)

@@ -31,6 +31,7 @@ import builtins
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .resample import pad
 
 __all__ = [
     "unfold", "fold", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "conv_output_size",
@@ -313,8 +314,6 @@ def _same_padding(op, x, weight, dilation, stride):
     left = [t // 2 for t in total]
     extra = [t - 2 * lo for t, lo in zip(total, left)]
     if builtins.any(extra):
-        from .resample import pad
-
         x = pad(x, (0, extra[1], 0, extra[0]))
     return x, tuple(left)
 

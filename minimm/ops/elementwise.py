@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor, get_default_dtype
 from ..autograd.fastpath import fusable
-from ..creation import tensor
-from .arithmetic import cast
+from .arithmetic import cast, promote
+from .checks import check_bool_mask, check_operand
 
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
@@ -232,7 +232,7 @@ class Where(Function):
         return None, xp.where(cond, g, 0), xp.where(cond, 0, g)
 
 
-def _floating(x):
+def as_floating(x):
     """``x`` itself, or as the default float dtype if it holds integers or bools: exp, log and
     friends of an integer tensor give float32 in PyTorch (the array API refuses integers)."""
     if isinstance(x, Tensor) and x.dtype.kind != "f":
@@ -242,22 +242,22 @@ def _floating(x):
 
 def exp(x):
     """eˣ, element-wise."""
-    return Exp.apply(_floating(x))
+    return Exp.apply(as_floating(x))
 
 
 def log(x):
     """The natural logarithm ln x, element-wise."""
-    return Log.apply(_floating(x))
+    return Log.apply(as_floating(x))
 
 
 def log1p(x):
     """ln(1 + x), accurate for tiny x."""
-    return Log1p.apply(_floating(x))
+    return Log1p.apply(as_floating(x))
 
 
 def sqrt(x):
     """√x, element-wise."""
-    return Sqrt.apply(_floating(x))
+    return Sqrt.apply(as_floating(x))
 
 
 def abs(x):
@@ -277,12 +277,12 @@ def square(x):
 
 def tanh(x):
     """tanh x = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ); gradient 1 − tanh²x."""
-    return Tanh.apply(_floating(x))
+    return Tanh.apply(as_floating(x))
 
 
 def sigmoid(x):
     """σ(x) = 1/(1 + e⁻ˣ), stable for every x; gradient σ(x)(1 − σ(x))."""
-    return Sigmoid.apply(_floating(x))
+    return Sigmoid.apply(as_floating(x))
 
 
 def relu(x):
@@ -298,7 +298,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):
     """ln(1 + e^{βx}) / β — computed stably for every x (``threshold`` is accepted for PyTorch
     compatibility; the stable form needs no switch-over)."""
-    x = _floating(x)
+    x = as_floating(x)
     if beta == 1.0:
         return Softplus.apply(x)
     return Softplus.apply(x * beta) / beta
@@ -320,22 +320,21 @@ def clamp(x, min=None, max=None):
 
 def maximum(a, b):
     """The element-wise larger of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
-
-    return Maximum.apply(*promote(a, b))
+    return Maximum.apply(*promote(a, b, "maximum"))  # int32 with float32 is float32, as in PyTorch
 
 
 def minimum(a, b):
     """The element-wise smaller of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
-
-    return Minimum.apply(*promote(a, b))
+    return Minimum.apply(*promote(a, b, "minimum"))  # int32 with float32 is float32, as in PyTorch
 
 
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (PyTorch's order)."""
+    check_bool_mask("where", "condition", condition)
+    check_operand("where", "input", input)
+    check_operand("where", "other", other)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor) and isinstance(condition, Tensor):
         # two Python numbers: the array API needs one array, so the first becomes a tensor on the
         # condition's device (a float takes the default dtype, as in PyTorch)
-        input = tensor(input, device=condition.device)
+        input = Tensor(input, device=condition.device)
     return Where.apply(condition, input, other)

@@ -9,6 +9,7 @@ two's-complement bit flip ``−x − 1``, as in Python and PyTorch. Floats are r
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from .arithmetic import ne, promote
 
 __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not",
@@ -65,8 +66,6 @@ def _as_bool(x):
     if isinstance(x, Tensor):
         if x.dtype.kind == "b":
             return x
-        from .arithmetic import ne
-
         return ne(x, 0)
     return bool(x)
 
@@ -79,8 +78,6 @@ def _integral(op, *xs):
             what = f"a {x.dtype} tensor" if isinstance(x, Tensor) else f"{type(x).__name__} {x!r}"
             raise TypeError(f"{op}: needs bool or integer tensors, got {what} (use logical_* on float masks)")
     if len(xs) == 2:
-        from .arithmetic import promote
-
         return promote(*xs)
     return xs
 
@@ -89,10 +86,8 @@ def _const_on(x, like):
     """A Python bool/int operand as a tensor on ``like``'s device (the array API needs arrays)."""
     if isinstance(x, Tensor):
         return x
-    from ..creation import tensor
-
     dtype = like.dtype if (like.dtype.kind != "b" or isinstance(x, bool)) else None
-    return tensor(x, dtype=dtype, device=like.device)
+    return Tensor(x, dtype=dtype, device=like.device)
 
 
 def _binary(cls, a, b):

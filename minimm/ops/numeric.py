@@ -14,6 +14,8 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .arithmetic import promote
+from .elementwise import as_floating, clamp, softplus
 
 __all__ = [
     "isnan", "isinf", "isfinite", "floor", "ceil", "round", "trunc", "floor_divide", "remainder",
@@ -140,11 +142,9 @@ class Remainder(Function):
 
 
 def _operands(a, b, op):
-    from .arithmetic import promote
-
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f"{op}: expected at least one tensor")
-    return promote(a, b)
+        raise TypeError(f"{op}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
+    return promote(a, b, op)
 
 
 def floor_divide(a, b):
@@ -278,54 +278,44 @@ class ELU(Function):
         return xp.where(pos, g, g * self.params["alpha"] * xp.exp(xp.where(pos, 0, x)))
 
 
-def _float(x):
-    from .elementwise import _floating
-
-    return _floating(x)
-
-
 def rsqrt(input):
     """1/√x, element-wise."""
-    return Rsqrt.apply(_float(input))
+    return Rsqrt.apply(as_floating(input))
 
 
 def log2(input):
     """log₂ x, element-wise."""
-    return Log2.apply(_float(input))
+    return Log2.apply(as_floating(input))
 
 
 def log10(input):
     """log₁₀ x, element-wise."""
-    return Log10.apply(_float(input))
+    return Log10.apply(as_floating(input))
 
 
 def sin(input):
     """sin x, element-wise (radians)."""
-    return Sin.apply(_float(input))
+    return Sin.apply(as_floating(input))
 
 
 def cos(input):
     """cos x, element-wise (radians)."""
-    return Cos.apply(_float(input))
+    return Cos.apply(as_floating(input))
 
 
 def logsigmoid(input):
     """log σ(x) = −softplus(−x), stable for every x (no log of an underflowed 0)."""
-    from .elementwise import softplus
-
-    return -softplus(-_float(input))
+    return -softplus(-as_floating(input))
 
 
 def elu(input, alpha: float = 1.0):
     """x where x > 0, else α(eˣ − 1): smooth at 0 when α = 1, and negative outputs push the mean
     activation toward 0."""
-    return ELU.apply(_float(input), alpha=float(alpha))
+    return ELU.apply(as_floating(input), alpha=float(alpha))
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
     """x clamped to [min_val, max_val] (a linear piece between two flat ones)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    from .elementwise import clamp
-
     return clamp(input, min=min_val, max=max_val)

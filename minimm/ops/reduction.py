@@ -11,31 +11,12 @@ from collections import namedtuple
 from .. import backend as B
 from ..autograd import Function, Tensor
 from . import elementwise as _e
+from .checks import check_not_bool, normalize_dims
 
 __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "softmax", "log_softmax",
     "argmax", "argmin", "all", "any",
 ]
-
-_builtin_max = max
-
-
-def normalize_dims(dim, ndim: int, op: str = "op"):
-    """``dim`` (None, an int or a sequence; negatives count from the end) as a sorted tuple of
-    non-negative axes, or None for all axes. A 0-d tensor accepts dim 0 and -1, as in PyTorch."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    n = _builtin_max(ndim, 1)
-    out = []
-    for d in dims:
-        if not -n <= d < n:
-            raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
-        out.append(d % n)
-    if ndim == 0:
-        return None
-    return tuple(sorted(set(out)))
-
 
 def _kept_shape(shape, axes):
     if axes is None:
@@ -119,7 +100,7 @@ class Var(Function):
     def forward(self, x, axes=None, keepdim=False, correction=1):
         n = _count(x.shape, axes)
         xp = self.xp
-        d = x - xp.mean(x, axis=axes, keepdims=True)
+        d = x - _centre(xp, x, axes, n)
         return _over_dof(xp, xp.sum(d * d, axis=axes, keepdims=keepdim), n - correction)
 
     def backward(self, g):
@@ -127,8 +108,16 @@ class Var(Function):
         xp = self.xp
         axes, c = self.params["axes"], self.params["correction"]
         shape = tuple(x.shape)
-        d = x - xp.mean(x, axis=axes, keepdims=True)
+        d = x - _centre(xp, x, axes, _count(shape, axes))
         return _over_dof(xp, _spread(xp, g, shape, axes) * d * 2, _count(shape, axes) - c)
+
+
+def _centre(xp, x, axes, n):
+    """The mean x̄ over ``axes`` (kept as size-1 axes); nan over an empty slice, as PyTorch gives,
+    without NumPy's "mean of empty slice" warning."""
+    if n == 0:
+        return xp.sum(x, axis=axes, keepdims=True) * float("nan")
+    return xp.mean(x, axis=axes, keepdims=True)
 
 
 def _over_dof(xp, num, dof):
@@ -278,6 +267,7 @@ def _one_dim(dim, ndim, op):
 def softmax(input, dim=None):
     """e^{xᵢ} / Σⱼ e^{xⱼ} along ``dim``."""
     x = _t(input)
+    check_not_bool("softmax", x)
     if x.ndim == 0:
         return Softmax.apply(x.reshape(1), dim=0).reshape(())
     return Softmax.apply(x, dim=_one_dim(dim, x.ndim, "softmax"))
@@ -286,6 +276,7 @@ def softmax(input, dim=None):
 def log_softmax(input, dim=None):
     """xᵢ − logsumexp(x) along ``dim`` (stable; never log of a rounded-to-zero softmax)."""
     x = _t(input)
+    check_not_bool("log_softmax", x)
     if x.ndim == 0:
         return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
     return LogSoftmax.apply(x, dim=_one_dim(dim, x.ndim, "log_softmax"))

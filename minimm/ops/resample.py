@@ -139,9 +139,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         hi = np.minimum(lo + 1, n - 1)
         lam = src - lo
         shape = (m, 1) if a == 0 else (m,)
-        from ..creation import tensor
-
-        lam_t = tensor(lam.reshape(shape), dtype=input.dtype, device=input.device)
+        lam_t = Tensor(lam.reshape(shape), dtype=input.dtype, device=input.device)
         key = (slice(None),) * (2 + a)
         out = out[key + (lo,)] * (1 - lam_t) + out[key + (hi,)] * lam_t
     return out

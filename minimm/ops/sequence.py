@@ -18,18 +18,14 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .arithmetic import cast
+from .checks import check_dim, check_int
 from .elementwise import where
+from .indexing import gather
 
 __all__ = [
     "tril", "triu", "cumsum", "flip", "sort", "argsort", "topk", "repeat", "repeat_interleave", "einsum",
 ]
-
-
-def _dim(d, ndim, op):
-    n = builtins.max(ndim, 1)
-    if not -n <= d < n:
-        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
-    return d % n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,7 +88,7 @@ def flip(input, dims):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if input.ndim == 0:
         return input
-    axes = tuple(sorted({_dim(d, input.ndim, "flip") for d in dims}))
+    axes = tuple(sorted({check_dim("flip", d, input.ndim) for d in dims}))
     return Flip.apply(input, dims=axes)
 
 
@@ -101,10 +97,8 @@ def cumsum(input, dim: int):
     if input.ndim == 0:
         return input
     if input.dtype.kind in "bu":  # PyTorch sums bools and small unsigned ints as int64
-        from .arithmetic import cast
-
         input = cast(input, np.int64)
-    return Cumsum.apply(input, dim=_dim(dim, input.ndim, "cumsum"))
+    return Cumsum.apply(input, dim=check_dim("cumsum", dim, input.ndim))
 
 
 # (values, indices), readable as ``out.values`` / ``out.indices`` as in PyTorch
@@ -133,18 +127,14 @@ def argsort(input, dim: int = -1, descending: bool = False, stable: bool = True)
     if input.ndim == 0:
         return Tensor(B.asarray(np.zeros((), dtype=np.int64), dev=input.device))
     if input.dtype.kind == "b":
-        from .arithmetic import cast
-
         input = cast(input, np.int64)
-    return Argsort.apply(input, dim=_dim(dim, input.ndim, "argsort"), descending=bool(descending))
+    return Argsort.apply(input, dim=check_dim("argsort", dim, input.ndim), descending=bool(descending))
 
 
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
     """``(values, indices)``: ``input`` sorted along ``dim``, and where each value came from. The
     values are ``gather(input, dim, indices)``, so their gradient flows back to the original
     positions."""
-    from .indexing import gather
-
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
         return ValuesIndices(input, idx)
@@ -153,9 +143,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in order."""
-    from .indexing import gather
-
-    d = _dim(dim, input.ndim, "topk") if input.ndim else 0
+    d = check_dim("topk", dim, input.ndim) if input.ndim else 0
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of length {n} (shape {input.shape})")
@@ -192,7 +180,7 @@ def repeat_interleave(input, repeats, dim=None):
     or one count per element as a list or 1-d tensor). Without ``dim`` the input is flattened."""
     if dim is None:
         input, dim = input.reshape(-1), 0
-    d = _dim(dim, input.ndim, "repeat_interleave")
+    d = check_dim("repeat_interleave", dim, input.ndim)
     n = input.shape[d]
     counts = B.to_numpy(repeats.data) if isinstance(repeats, Tensor) else np.asarray(repeats)
     counts = np.broadcast_to(counts, (n,)) if counts.ndim == 0 else counts
