@@ -81,8 +81,8 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
         raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {type(data).__name__}")
     try:
         t = Tensor(data, dtype=dtype, device=device)
-    except ValueError as e:  # ragged nested lists: NumPy's message, said as minimm's
-        raise ValueError(f"tensor: data must be a rectangular nest of numbers ({e})") from None
+    except (TypeError, ValueError) as e:  # ragged lists, strings inside lists: said as tensor's error
+        raise type(e)(f"tensor: data must be a rectangular nest of numbers ({e})") from None
     _check_data(data, t)
     if t.data is data:  # tensor() always copies, like PyTorch
         xp = B.get_array_module(data)

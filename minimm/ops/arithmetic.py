@@ -157,9 +157,8 @@ def add(a, b):
 
 def sub(a, b):
     """a − b with broadcasting."""
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
-        return Sub.apply(a, b)  # the common case, decided without a call: this is a hot path
-    a, b = promote(a, b, "sub")
+    if not (a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype):
+        a, b = promote(a, b, "sub")  # the common case skips this call: sub is a hot path
     if _is_bool(a) and _is_bool(b):
         raise TypeError("sub: both operands have dtype bool, which sub does not support; use logical_xor")
     return Sub.apply(a, b)

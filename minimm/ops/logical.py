@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from .arithmetic import ne, promote
+from .checks import check_operand
 
 __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not",
@@ -61,8 +62,9 @@ class BitwiseNot(_Logic):
         return self.xp.bitwise_invert(a)
 
 
-def _as_bool(x):
+def _as_bool(x, op):
     """Any tensor as bool (non-zero is True), as PyTorch's logical_* functions read their inputs."""
+    check_operand(op, "input", x)
     if isinstance(x, Tensor):
         if x.dtype.kind == "b":
             return x
@@ -73,6 +75,7 @@ def _as_bool(x):
 def _integral(op, *xs):
     """Check that the operands of a bit operation are bool or integer, and give them one dtype."""
     for x in xs:
+        check_operand(op, "input", x)
         kind = x.dtype.kind if isinstance(x, Tensor) else ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
         if kind not in "biu":
             what = f"a {x.dtype} tensor" if isinstance(x, Tensor) else f"{type(x).__name__} {x!r}"
@@ -100,22 +103,22 @@ def _binary(cls, a, b):
 
 def logical_and(a, b):
     """a AND b element-wise, reading non-zero as True; a bool tensor."""
-    return _binary(LogicalAnd, _as_bool(a), _as_bool(b))
+    return _binary(LogicalAnd, _as_bool(a, "logical_and"), _as_bool(b, "logical_and"))
 
 
 def logical_or(a, b):
     """a OR b element-wise, reading non-zero as True; a bool tensor."""
-    return _binary(LogicalOr, _as_bool(a), _as_bool(b))
+    return _binary(LogicalOr, _as_bool(a, "logical_or"), _as_bool(b, "logical_or"))
 
 
 def logical_xor(a, b):
     """a XOR b (exactly one is true) element-wise; a bool tensor."""
-    return _binary(LogicalXor, _as_bool(a), _as_bool(b))
+    return _binary(LogicalXor, _as_bool(a, "logical_xor"), _as_bool(b, "logical_xor"))
 
 
 def logical_not(a):
     """NOT a element-wise, reading non-zero as True; a bool tensor."""
-    return LogicalNot.apply(_as_bool(a))
+    return LogicalNot.apply(_as_bool(a, "logical_not"))
 
 
 def bitwise_and(a, b):

@@ -11,7 +11,7 @@ from collections import namedtuple
 from .. import backend as B
 from ..autograd import Function, Tensor
 from . import elementwise as _e
-from .checks import check_not_bool, normalize_dims
+from .checks import check_not_bool, check_operand, normalize_dims
 
 __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "softmax", "log_softmax",
@@ -182,13 +182,17 @@ class LogSoftmax(Function):
 # ---------------------------------------------------------------------------------------------
 # Public functions (PyTorch's names and keywords)
 # ---------------------------------------------------------------------------------------------
-def _t(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _t(x, op):
+    """A tensor input as is; a number becomes a 0-d tensor; anything else is refused naming ``op``."""
+    if isinstance(x, Tensor):
+        return x
+    check_operand(op, "input", x)
+    return Tensor(x)
 
 
 def sum(input, dim=None, keepdim: bool = False, dtype=None):
     """Σ over ``dim`` (all elements when None)."""
-    x = _t(input)
+    x = _t(input, "sum")
     if dtype is not None:
         x = x.to(dtype=dtype)
     elif x.dtype.kind == "b":
@@ -198,7 +202,7 @@ def sum(input, dim=None, keepdim: bool = False, dtype=None):
 
 def mean(input, dim=None, keepdim: bool = False):
     """Arithmetic mean over ``dim`` (all elements when None)."""
-    x = _t(input)
+    x = _t(input, "mean")
     if x.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype}; cast it with .float()")
     return Mean.apply(x, axes=normalize_dims(dim, x.ndim, "mean"), keepdim=keepdim)
@@ -209,13 +213,13 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 
 def amax(input, dim=None, keepdim: bool = False):
     """The maximum over ``dim`` (all elements when None); ties share the gradient."""
-    x = _t(input)
+    x = _t(input, "amax")
     return Max.apply(x, axes=normalize_dims(dim, x.ndim, "amax"), keepdim=keepdim)
 
 
 def amin(input, dim=None, keepdim: bool = False):
     """The minimum over ``dim`` (all elements when None); ties share the gradient."""
-    x = _t(input)
+    x = _t(input, "amin")
     return Min.apply(x, axes=normalize_dims(dim, x.ndim, "amin"), keepdim=keepdim)
 
 
@@ -240,20 +244,25 @@ def min(input, dim=None, keepdim: bool = False):
 
 def var(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
     """Variance Σ(x − x̄)²/(n − correction); ``correction=1`` (Bessel) by default, as in PyTorch."""
-    x = _t(input)
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    return Var.apply(x, axes=normalize_dims(dim, x.ndim, "var"), keepdim=keepdim, correction=correction)
+    return _variance("var", input, dim, keepdim, correction, unbiased)
 
 
 def std(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
     """Standard deviation √var."""
-    return _e.sqrt(var(input, dim, keepdim, correction, unbiased))
+    return _e.sqrt(_variance("std", input, dim, keepdim, correction, unbiased))
+
+
+def _variance(op, input, dim, keepdim, correction, unbiased):
+    x = _t(input, op)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    check_operand(op, "correction", correction)  # PyTorch allows a float correction
+    return Var.apply(x, axes=normalize_dims(dim, x.ndim, op), keepdim=keepdim, correction=correction)
 
 
 def logsumexp(input, dim, keepdim: bool = False):
     """ln Σ exp(x) over ``dim``, shifted by the maximum so it never overflows."""
-    x = _t(input)
+    x = _t(input, "logsumexp")
     return LogSumExp.apply(x, axes=normalize_dims(dim, x.ndim, "logsumexp"), keepdim=keepdim)
 
 
@@ -266,7 +275,7 @@ def _one_dim(dim, ndim, op):
 
 def softmax(input, dim=None):
     """e^{xᵢ} / Σⱼ e^{xⱼ} along ``dim``."""
-    x = _t(input)
+    x = _t(input, "softmax")
     check_not_bool("softmax", x)
     if x.ndim == 0:
         return Softmax.apply(x.reshape(1), dim=0).reshape(())
@@ -275,7 +284,7 @@ def softmax(input, dim=None):
 
 def log_softmax(input, dim=None):
     """xᵢ − logsumexp(x) along ``dim`` (stable; never log of a rounded-to-zero softmax)."""
-    x = _t(input)
+    x = _t(input, "log_softmax")
     check_not_bool("log_softmax", x)
     if x.ndim == 0:
         return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
@@ -305,7 +314,7 @@ def _one_axis(dim, ndim, op):
 
 def argmax(input, dim=None, keepdim: bool = False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    x = _t(input)
+    x = _t(input, "argmax")
     axis = _one_axis(dim, x.ndim, "argmax")
     if axis is None:
         x = x.reshape(-1)
@@ -315,7 +324,7 @@ def argmax(input, dim=None, keepdim: bool = False):
 
 def argmin(input, dim=None, keepdim: bool = False):
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    x = _t(input)
+    x = _t(input, "argmin")
     axis = _one_axis(dim, x.ndim, "argmin")
     if axis is None:
         x = x.reshape(-1)
@@ -339,13 +348,13 @@ class Any(Function):
 
 def all(input, dim=None, keepdim: bool = False):
     """True where every element over ``dim`` is non-zero (a bool tensor)."""
-    x = _t(input)
+    x = _t(input, "all")
     return All.apply(x, axes=normalize_dims(dim, x.ndim, "all"), keepdim=keepdim)
 
 
 def any(input, dim=None, keepdim: bool = False):
     """True where some element over ``dim`` is non-zero (a bool tensor)."""
-    x = _t(input)
+    x = _t(input, "any")
     return Any.apply(x, axes=normalize_dims(dim, x.ndim, "any"), keepdim=keepdim)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .. import backend as B
 from ..autograd import Function, Tensor
 from .arithmetic import cast
-from .checks import check_dim, check_int
+from .checks import check_dim, check_int, check_shape
 from .elementwise import where
 from .indexing import gather
 
@@ -85,10 +85,10 @@ class Cumsum(Function):
 
 def flip(input, dims):
     """Reverse the order of elements along ``dims`` (an int or a sequence)."""
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(sorted({check_dim("flip", d, input.ndim) for d in dims}))
     if input.ndim == 0:
         return input
-    axes = tuple(sorted({check_dim("flip", d, input.ndim) for d in dims}))
     return Flip.apply(input, dims=axes)
 
 
@@ -135,6 +135,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
     """``(values, indices)``: ``input`` sorted along ``dim``, and where each value came from. The
     values are ``gather(input, dim, indices)``, so their gradient flows back to the original
     positions."""
+    check_dim("sort", dim, input.ndim)  # checked here so that the error names sort, not argsort
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
         return ValuesIndices(input, idx)
@@ -143,6 +144,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in order."""
+    k = check_int("topk", "k", k)
     d = check_dim("topk", dim, input.ndim) if input.ndim else 0
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
@@ -161,9 +163,7 @@ def repeat(input, *sizes):
     """Tile ``input``: ``repeat(x, 2, 3)`` stacks 2 copies along rows and 3 along columns (PyTorch's
     ``Tensor.repeat``, NumPy's ``tile``). Built as broadcast + reshape, so the grad of each copy
     is summed back by broadcast's backward."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    sizes = tuple(int(s) for s in sizes)
+    sizes = check_shape("repeat", sizes, "sizes")
     if len(sizes) < input.ndim:
         raise ValueError(f"repeat: {len(sizes)} repeat counts {sizes} for a tensor of shape {input.shape}; "
                          f"give at least {input.ndim}")
