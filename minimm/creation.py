@@ -10,11 +10,14 @@ Where no ``device`` is given, tensors are made on the default device: the CPU un
 
 from __future__ import annotations
 
+import builtins
+import numbers
+import operator
+
 import numpy as np
 
 from . import backend as B
 from .autograd import Tensor, as_dtype, get_default_dtype, int64
-from .ops.checks import check_int, check_shape
 from .random import draw
 
 __all__ = [
@@ -36,6 +39,41 @@ def set_default_device(device) -> None:
 def get_default_device() -> B.Device:
     """Where factory functions put tensors when no ``device`` is given (the CPU by default)."""
     return B.device(_default_device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Integer and shape arguments (also used by every op, through minimm.ops.checks)
+# ---------------------------------------------------------------------------------------------
+def check_int(op: str, name: str, value, *, minimum=None) -> int:
+    """``value`` as a Python int; a float, str, None ... is a TypeError (``2.5`` elements make no sense)."""
+    if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "iub":
+        value = value.item()
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}") from None
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {v}")
+    return v
+
+
+def check_shape(op: str, size, name: str = "size") -> tuple:
+    """A shape given as ints or as one tuple/list of ints, as a tuple of Python ints (-1 allowed;
+    the caller decides what it means). ``zeros(2.5)`` and ``reshape(x, 'a')`` are TypeErrors."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    elif len(size) == 1 and isinstance(size[0], Tensor) and size[0].ndim == 1:
+        size = tuple(size[0].tolist())
+    out = []
+    for s in size:
+        if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
+            raise TypeError(
+                f"{op}: {name} must be a sequence of ints, got {type(s).__name__} {s!r} in {tuple(size)!r}"
+            )
+        out.append(check_int(op, name, s))
+    if builtins.any(s < -1 for s in out):
+        raise ValueError(f"{op}: {name} must not hold negative sizes, got {tuple(out)}")
+    return tuple(out)
 
 
 def _dev(device) -> B.Device:
@@ -136,6 +174,8 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
+    if isinstance(fill_value, (str, bytes)) or not isinstance(fill_value, (numbers.Real, np.bool_, np.number)):
+        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
     return _full(_shape((size,), "full"), fill_value, dtype, device, requires_grad)
 
 
@@ -240,6 +280,7 @@ def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, d
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n−1 (int64 unless ``dtype`` says otherwise)."""
+    n = check_int("randperm", "n", n, minimum=0)
     data = draw("permutation", (n,), int64, _dev(device), generator, n=n)
     t = Tensor._wrap(data)
     if dtype is not None and as_dtype(dtype) != int64:

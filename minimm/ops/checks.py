@@ -11,30 +11,19 @@ from __future__ import annotations
 
 import builtins
 import numbers
-import operator
 
 import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor
+# check_int and check_shape live one floor down, in creation (zeros(2.5) needs them and creation
+# may not import ops); they are re-exported here so every op finds all its checks in one place
+from ..creation import check_int, check_shape
 
 __all__ = [
-    "check_int", "check_dim", "normalize_dims", "check_shape", "check_operand", "check_tensor",
+    "check_int", "check_dim", "normalize_dims", "check_shape", "is_operand", "check_operand", "check_tensor",
     "kind_of", "check_bool_mask", "check_not_bool",
 ]
-
-
-def check_int(op: str, name: str, value, *, minimum=None) -> int:
-    """``value`` as a Python int; a float, str, None ... is a TypeError (``2.5`` elements make no sense)."""
-    if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "iub":
-        value = value.item()
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}") from None
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {v}")
-    return v
 
 
 def check_dim(op: str, dim, ndim: int, *, extra: int = 0, name: str = "dim") -> int:
@@ -67,25 +56,6 @@ def normalize_dims(dim, ndim: int, op: str = "op"):
     return tuple(sorted(out))
 
 
-def check_shape(op: str, size, name: str = "size") -> tuple:
-    """A shape given as ints or as one tuple/list of ints, as a tuple of Python ints (-1 allowed;
-    the caller decides what it means). ``zeros(2.5)`` and ``reshape(x, 'a')`` are TypeErrors."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    elif len(size) == 1 and isinstance(size[0], Tensor) and size[0].ndim == 1:
-        size = tuple(size[0].tolist())
-    out = []
-    for s in size:
-        if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
-            raise TypeError(
-                f"{op}: {name} must be a sequence of ints, got {type(s).__name__} {s!r} in {tuple(size)!r}"
-            )
-        out.append(check_int(op, name, s))
-    if builtins.any(s < -1 for s in out):
-        raise ValueError(f"{op}: {name} must not hold negative sizes, got {tuple(out)}")
-    return tuple(out)
-
-
 def kind_of(x) -> str:
     """The NumPy kind letter ('b', 'i', 'u', 'f', ...) of a tensor's or any backend array's dtype."""
     if isinstance(x, Tensor):
@@ -97,20 +67,24 @@ def _is_array(x) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, Tensor)
 
 
-def check_operand(op: str, name: str, x) -> None:
-    """A tensor, a Python/NumPy number or a numeric array: anything else (str, None, a list, a
-    dict) is a TypeError naming the op, instead of a confusing failure in the engine."""
-    if isinstance(x, Tensor):
-        return
-    if isinstance(x, (numbers.Real, np.bool_)) and not isinstance(x, (str, bytes)):
-        return
+def is_operand(x) -> bool:
+    """Whether ``x`` can meet a tensor in arithmetic: a tensor, a real number or a numeric array."""
+    if isinstance(x, (Tensor, numbers.Real, np.bool_)):
+        return True
     if _is_array(x):
         try:
-            kind = kind_of(x)
-        except TypeError:
-            kind = "O"
-        if kind in "biuf":
-            return
+            return kind_of(x) in "biuf"
+        except TypeError:  # a dtype NumPy does not know
+            return False
+    return False
+
+
+def check_operand(op: str, name: str, x) -> None:
+    """A tensor, a Python/NumPy number or a numeric array: anything else (str, None, a list, a
+    dict, an object array) is a TypeError naming the op, instead of a confusing failure in the engine."""
+    if is_operand(x):
+        return
+    if _is_array(x):
         raise TypeError(f"{op}: {name} must hold numbers, got an array of dtype {x.dtype}")
     raise TypeError(f"{op}: {name} must be a Tensor or a number, got {type(x).__name__}")
 

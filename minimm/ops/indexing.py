@@ -214,7 +214,7 @@ def _move_last(ndim, dim):
     return tuple(i for i in range(ndim) if i != dim) + (dim,)
 
 
-def _normalize_key(x: Tensor, key):
+def normalize_key(x: Tensor, key):
     """Index components as arrays on x's device; explicit ``...`` so strict backends agree."""
     if not isinstance(key, tuple):
         key = (key,)
@@ -299,7 +299,7 @@ def _canonical_key(shape, key):
 
 def getitem(input, key):
     """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
-    key = _normalize_key(input, key)
+    key = normalize_key(input, key)
     if builtins.any(isinstance(k, int) for k in key) and builtins.any(_is_int_index(k) and hasattr(k, "shape") for k in key):
         # PyTorch applies plain integers first, as basic indexing: x[1, :, :, idx] is
         # x[1][:, :, idx] with shape (5, 6, 3). NumPy would count the 1 as an array index

@@ -263,10 +263,15 @@ def einsum(equation: str, *operands):
     attention scores; ``'bhqk,bhkd->bhqd'`` applies them to the values. Letters in two operands and
     the output are batch axes, in two operands but not the output are summed (contracted), in one
     operand only are kept or summed. Each pair is contracted by one batched matmul."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str such as 'ij,jk->ik', got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: needs at least one operand")
+    for i, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(x).__name__}")
     terms, out, sizes = _parse(equation, operands)
     x, t = operands[0], terms[0]
     for k in range(1, len(operands)):
