@@ -64,16 +64,18 @@ def check_shape(op: str, size, name: str = "size") -> tuple:
         size = tuple(size[0])
     elif len(size) == 1 and isinstance(size[0], Tensor) and size[0].ndim == 1:
         size = tuple(size[0].tolist())
-    out = []
-    for s in size:
-        if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
-            raise TypeError(
-                f"{op}: {name} must be a sequence of ints, got {type(s).__name__} {s!r} in {tuple(size)!r}"
-            )
-        out.append(check_int(op, name, s))
-    if builtins.any(s < -1 for s in out):
-        raise ValueError(f"{op}: {name} must not hold negative sizes, got {tuple(out)}")
-    return tuple(out)
+    if builtins.all(s.__class__ is int for s in size):  # the usual call, decided fast (reshape is hot)
+        out = tuple(size)
+    else:
+        for s in size:
+            if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
+                raise TypeError(
+                    f"{op}: {name} must be a sequence of ints, got {type(s).__name__} {s!r} in {tuple(size)!r}"
+                )
+        out = tuple(check_int(op, name, s) for s in size)
+    if out and builtins.min(out) < -1:
+        raise ValueError(f"{op}: {name} must not hold negative sizes, got {out}")
+    return out
 
 
 def _dev(device) -> B.Device:

@@ -9,7 +9,6 @@ exception types follow PyTorch: a wrong *type* is a ``TypeError``, a wrong *valu
 
 from __future__ import annotations
 
-import builtins
 import numbers
 
 import numpy as np
@@ -29,8 +28,8 @@ __all__ = [
 def check_dim(op: str, dim, ndim: int, *, extra: int = 0, name: str = "dim") -> int:
     """``dim`` as an axis in [0, ndim + extra); negatives count from the end. A 0-d tensor
     accepts dims 0 and -1, as in PyTorch; ``extra=1`` is for ops that insert an axis."""
-    d = check_int(op, name, dim)
-    n = builtins.max(ndim + extra, 1)
+    d = dim if dim.__class__ is int else check_int(op, name, dim)  # a plain int needs no conversion
+    n = ndim + extra if ndim + extra > 0 else 1
     if not -n <= d < n:
         raise IndexError(
             f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s) "
@@ -44,11 +43,10 @@ def normalize_dims(dim, ndim: int, op: str = "op"):
     non-negative axes, or None for all axes. A 0-d tensor accepts dim 0 and -1, as in PyTorch."""
     if dim is None:
         return None
-    if isinstance(dim, (tuple, list)):
-        dims = tuple(dim)
-    else:
-        dims = (dim,)
-    out = tuple(check_dim(op, d, ndim) for d in dims)
+    if not isinstance(dim, (tuple, list)):  # one dim, the usual call
+        d = check_dim(op, dim, ndim)
+        return None if ndim == 0 else (d,)
+    out = tuple(check_dim(op, d, ndim) for d in dim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: dim {dim} names a dimension more than once")
     if ndim == 0:

@@ -342,8 +342,11 @@ def _check_index_range(op, idx, n, dim):
     """Every index in [0, n): PyTorch's gather refuses −1 (NumPy would wrap it to the last row)."""
     if idx.size == 0:
         return
-    xp = B.get_array_module(idx)
-    lo, hi = int(xp.min(idx)), int(xp.max(idx))
+    if isinstance(idx, np.ndarray):  # the array's own methods: no dispatch, this runs every step
+        lo, hi = int(idx.min()), int(idx.max())
+    else:
+        xp = B.get_array_module(idx)
+        lo, hi = int(xp.min(idx)), int(xp.max(idx))
     if lo < 0 or hi >= n:
         raise IndexError(
             f"{op}: index {lo if lo < 0 else hi} is out of range for dim {dim} of size {n} "

@@ -21,7 +21,7 @@ from ..autograd import Function, Tensor
 from .arithmetic import cast
 from .checks import check_dim, check_int, check_shape
 from .elementwise import where
-from .indexing import gather
+from .indexing import Gather
 
 __all__ = [
     "tril", "triu", "cumsum", "flip", "sort", "argsort", "topk", "repeat", "repeat_interleave", "einsum",
@@ -139,7 +139,8 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
         return ValuesIndices(input, idx)
-    return ValuesIndices(gather(input, dim, idx), idx)
+    # argsort's indices are in range by construction: Gather directly, without gather's range check
+    return ValuesIndices(Gather.apply(input, idx.data, dim=check_dim("sort", dim, input.ndim)), idx)
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
@@ -153,7 +154,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         return ValuesIndices(input, argsort(input))
     idx = argsort(input, d, descending=largest)
     idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return ValuesIndices(gather(input, d, idx), idx)
+    return ValuesIndices(Gather.apply(input, idx.data, dim=d), idx)  # in range by construction, as in sort
 
 
 # ---------------------------------------------------------------------------------------------
