@@ -10,6 +10,10 @@ Where no ``device`` is given, tensors are made on the default device: the CPU un
 
 from __future__ import annotations
 
+import builtins
+import numbers
+import operator
+
 import numpy as np
 
 from . import backend as B
@@ -37,6 +41,43 @@ def get_default_device() -> B.Device:
     return B.device(_default_device)
 
 
+# ---------------------------------------------------------------------------------------------
+# Integer and shape arguments (also used by every op, through minimm.ops.checks)
+# ---------------------------------------------------------------------------------------------
+def check_int(op: str, name: str, value, *, minimum=None) -> int:
+    """``value`` as a Python int; a float, str, None ... is a TypeError (``2.5`` elements make no sense)."""
+    if isinstance(value, Tensor) and value.ndim == 0 and value.dtype.kind in "iub":
+        value = value.item()
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__} {value!r}") from None
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {v}")
+    return v
+
+
+def check_shape(op: str, size, name: str = "size") -> tuple:
+    """A shape given as ints or as one tuple/list of ints, as a tuple of Python ints (-1 allowed;
+    the caller decides what it means). ``zeros(2.5)`` and ``reshape(x, 'a')`` are TypeErrors."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    elif len(size) == 1 and isinstance(size[0], Tensor) and size[0].ndim == 1:
+        size = tuple(size[0].tolist())
+    if builtins.all(s.__class__ is int for s in size):  # the usual call, decided fast (reshape is hot)
+        out = tuple(size)
+    else:
+        for s in size:
+            if isinstance(s, bool) or not isinstance(s, (numbers.Integral, Tensor)):
+                raise TypeError(
+                    f"{op}: {name} must be a sequence of ints, got {type(s).__name__} {s!r} in {tuple(size)!r}"
+                )
+        out = tuple(check_int(op, name, s) for s in size)
+    if out and builtins.min(out) < -1:
+        raise ValueError(f"{op}: {name} must not hold negative sizes, got {out}")
+    return out
+
+
 def _dev(device) -> B.Device:
     """The device asked for, or the default one."""
     return B.device(device if device is not None else _default_device)
@@ -49,10 +90,21 @@ def _finish(data, requires_grad):
     return t
 
 
-def _shape(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(int(s) for s in size[0])
-    return tuple(int(s) for s in size)
+def _shape(size, op):
+    """A size given as ints or one tuple/list; ``zeros(2.5)`` is a TypeError, ``zeros(-1)`` a ValueError."""
+    shape = check_shape(op, size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{op}: size must not hold negative numbers, got {shape}")
+    return shape
+
+
+def _check_data(data, t: Tensor) -> None:
+    """Only numbers make a tensor: None, strings and other objects are refused, as in PyTorch,
+    instead of becoming an object or string array that fails in the first op."""
+    kind = t.dtype.kind if t.data.dtype != object else "O"
+    if kind not in "biuf":
+        what = type(data).__name__ if kind == "O" or not hasattr(data, "dtype") else f"an array of dtype {data.dtype}"
+        raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {what}")
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -65,7 +117,13 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
         data = data.data
     if device is None:
         device = _default_device
-    t = Tensor(data, dtype=dtype, device=device)
+    if data is None or isinstance(data, (str, bytes, dict, set)):
+        raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {type(data).__name__}")
+    try:
+        t = Tensor(data, dtype=dtype, device=device)
+    except (TypeError, ValueError) as e:  # ragged lists, strings inside lists: said as tensor's error
+        raise type(e)(f"tensor: data must be a rectangular nest of numbers ({e})") from None
+    _check_data(data, t)
     if t.data is data:  # tensor() always copies, like PyTorch
         xp = B.get_array_module(data)
         t.data = np.array(data, copy=True) if xp is np else xp.asarray(data, copy=True)
@@ -103,12 +161,12 @@ def _full(shape, value, dtype, device, requires_grad):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given shape."""
-    return _full(_shape(size), 0.0, dtype, device, requires_grad)
+    return _full(_shape(size, "zeros"), 0.0, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _full(_shape(size), 1.0, dtype, device, requires_grad)
+    return _full(_shape(size, "ones"), 1.0, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -118,13 +176,22 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
-    return _full(_shape((size,)), fill_value, dtype, device, requires_grad)
+    if isinstance(fill_value, (str, bytes)) or not isinstance(fill_value, (numbers.Real, np.bool_, np.number)):
+        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+    return _full(_shape((size,), "full"), fill_value, dtype, device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Evenly spaced values in [start, end): int64 for integer arguments, else the default dtype."""
     if end is None:
         start, end = 0, start
+    for name, v in (("start", start), ("end", end), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"arange: {name} must be a number, got {type(v).__name__} {v!r}")
+    if step == 0:
+        raise ValueError(f"arange: step must be non-zero, got {step}")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: step {step} moves away from end {end} (start {start})")
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
@@ -134,6 +201,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    steps = check_int("linspace", "steps", steps, minimum=0)
     dtype = as_dtype(dtype)
     # computed in float64 and cast, which truncates toward zero as PyTorch does for an integer
     # dtype (NumPy's integer linspace floors: -0.26 would become -1 instead of 0)
@@ -143,26 +211,28 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (n × m)."""
+    n = check_int("eye", "n", n, minimum=0)
+    m = None if m is None else check_int("eye", "m", m, minimum=0)
     host = np.eye(n, m, dtype=as_dtype(dtype))
     return _finish(B.asarray(host, dev=_dev(device)), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the seeded generator (or from ``generator``)."""
-    data = draw("uniform", _shape(size), as_dtype(dtype), _dev(device), generator)
+    data = draw("uniform", _shape(size, "rand"), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples N(0, 1) from the seeded generator (or from ``generator``)."""
-    data = draw("normal", _shape(size), as_dtype(dtype), _dev(device), generator)
+    data = draw("normal", _shape(size, "randn"), as_dtype(dtype), _dev(device), generator)
     return _finish(data, requires_grad)
 
 
 def normal(mean: float, std: float, size, *, generator=None, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Samples from N(mean, std²) of the given ``size``."""
-    data = draw("normal", _shape((size,)), as_dtype(dtype), _dev(device), generator, mean=mean, std=std)
+    data = draw("normal", _shape((size,), "normal"), as_dtype(dtype), _dev(device), generator, mean=mean, std=std)
     return _finish(data, requires_grad)
 
 
@@ -205,13 +275,14 @@ def randint(*args, size=None, low=None, high=None, generator=None, dtype=None, d
         raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
     if requires_grad:
         raise RuntimeError("randint: integer tensors cannot require gradients")
-    shape = () if size is None else _shape((size,))
+    shape = () if size is None else _shape((size,), "randint")
     data = draw("integers", shape, as_dtype(dtype or int64), _dev(device), generator, low=int(low), high=int(high))
     return Tensor._wrap(data)
 
 
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A random permutation of 0 … n−1 (int64 unless ``dtype`` says otherwise)."""
+    n = check_int("randperm", "n", n, minimum=0)
     data = draw("permutation", (n,), int64, _dev(device), generator, n=n)
     t = Tensor._wrap(data)
     if dtype is not None and as_dtype(dtype) != int64:

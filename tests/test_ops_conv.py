@@ -259,3 +259,13 @@ def test_unbatched_input_and_module_shapes(device):
 def test_bad_arguments_name_the_op_and_the_shapes(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_conv_module_keeps_its_public_names_after_the_split():
+    # im2col/col2im moved to ops.im2col and pooling to ops.pooling; minimm.ops.conv still offers them
+    from minimm.ops import conv, im2col, pooling
+
+    for name in conv.__all__:
+        assert callable(getattr(conv, name)), name
+    assert conv.unfold is im2col.unfold and conv.fold is im2col.fold
+    assert conv.max_pool2d is pooling.max_pool2d and conv.avg_pool2d is pooling.avg_pool2d

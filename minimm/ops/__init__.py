@@ -11,8 +11,8 @@ import numpy as np
 from .. import backend as B
 from ..autograd import Tensor, is_grad_enabled, no_grad
 from . import (
-    arithmetic, conv, elementwise, indexing, linalg, logical, loss, numeric, reduction, resample, sequence, shape,
-    special,
+    arithmetic, checks, conv, elementwise, im2col, indexing, linalg, logical, loss, numeric, pooling, reduction,
+    resample, sequence, shape, special,
 )
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold
@@ -55,7 +55,7 @@ def _setitem(self: Tensor, key, value) -> None:
         )
     if self.grad_fn is not None:
         raise RuntimeError("in-place assignment to a tensor computed by the graph is not supported")
-    key = indexing._normalize_key(self, key)
+    key = indexing.normalize_key(self, key)
     v = value.data if isinstance(value, Tensor) else value
     if hasattr(v, "shape") and not isinstance(v, (int, float)):
         if B.device_of(v) != self.device:
@@ -114,8 +114,8 @@ def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
     return reshape(self, other.shape)
 
 
-def _install() -> None:
-    T = Tensor
+def _install_operators(T) -> None:
+    """``x + y``, ``-x``, ``x == y``, ``x & y`` ...: Python's operators, through the op functions."""
     T.__add__ = add  # through the functions: they promote mixed dtypes the way PyTorch does
     T.__radd__ = lambda a, b: add(b, a)
     T.__sub__ = sub
@@ -124,15 +124,16 @@ def _install() -> None:
     T.__rmul__ = lambda a, b: mul(b, a)
     T.__truediv__ = div
     T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__pow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(a, b))
-    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(b, a))
+    T.__pow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(a, b, "pow"))
+    T.__rpow__ = lambda a, b: arithmetic.Pow.apply(*arithmetic.promote(b, a, "pow"))
     T.__matmul__ = lambda a, b: _matmul_other(a, b)
     T.__rmatmul__ = lambda a, b: _matmul_other(b, a)
-    T.__neg__ = lambda a: arithmetic.Neg.apply(a)
+    T.__neg__ = neg
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: elementwise.abs(a)
-    T.__eq__ = lambda a, b: eq(a, b)
-    T.__ne__ = lambda a, b: ne(a, b)
+    # x == "a" or x != None is False / True in Python and in PyTorch, not an error: Python's fallback
+    T.__eq__ = lambda a, b: eq(a, b) if checks.is_operand(b) else NotImplemented
+    T.__ne__ = lambda a, b: ne(a, b) if checks.is_operand(b) else NotImplemented
     T.__lt__ = lambda a, b: lt(a, b)
     T.__le__ = lambda a, b: le(a, b)
     T.__gt__ = lambda a, b: gt(a, b)
@@ -144,6 +145,14 @@ def _install() -> None:
     T.__ror__ = lambda a, b: bitwise_or(b, a)
     T.__xor__ = bitwise_xor
     T.__rxor__ = lambda a, b: bitwise_xor(b, a)
+    T.__floordiv__ = floor_divide
+    T.__rfloordiv__ = lambda a, b: floor_divide(b, a)
+    T.__mod__ = remainder
+    T.__rmod__ = lambda a, b: remainder(b, a)
+
+
+def _install_indexing(T) -> None:
+    """``x[key]``, ``x[key] = v``, the in-place ``x += y`` family and iteration."""
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
     T.__iadd__ = _inplace(add, "+")
@@ -151,11 +160,10 @@ def _install() -> None:
     T.__imul__ = _inplace(mul, "*")
     T.__itruediv__ = _inplace(div, "/")
     T.__iter__ = lambda a: (a[i] for i in range(len(a)))
-    T.__floordiv__ = floor_divide
-    T.__rfloordiv__ = lambda a, b: floor_divide(b, a)
-    T.__mod__ = remainder
-    T.__rmod__ = lambda a, b: remainder(b, a)
 
+
+def _install_methods(T) -> None:
+    """``x.exp()``, ``x.sum(dim)``, ``x.reshape(...)`` ...: the op functions as Tensor methods."""
     methods = dict(
         add=add, sub=sub, mul=mul, div=div, neg=neg, pow=pow, exp=exp, log=log, log1p=log1p, sqrt=sqrt,
         abs=abs, sign=sign, square=square, tanh=tanh, sigmoid=sigmoid, relu=relu, softplus=softplus,
@@ -178,6 +186,12 @@ def _install() -> None:
     T.t = _t
     T.expand_as = _expand_as
     T.view_as = T.reshape_as = _reshape_as
+
+
+def _install() -> None:
+    _install_operators(Tensor)
+    _install_indexing(Tensor)
+    _install_methods(Tensor)
 
 
 _install()

@@ -10,6 +10,7 @@ import math
 
 from .. import backend as B
 from ..autograd import Function, Tensor, as_dtype, get_default_dtype
+from .checks import check_not_bool, check_operand
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "cast", "ToDevice", "eq", "ne", "lt", "le", "gt", "ge"]
 
@@ -111,7 +112,7 @@ class Pow(Function):
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
-def promote(a, b):
+def promote(a, b, op: str = "binary op"):
     """The operands of a binary op, converted the way PyTorch promotes mixed kinds.
 
     NumPy would turn ``float32 * int64`` into float64 and ``int * 0.5`` into float64, and the
@@ -120,6 +121,10 @@ def promote(a, b):
     dtype (float32); a bool meeting an integer tensor takes the integer's dtype.
     """
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if not ta:
+        check_operand(op, "input", a)
+    if not tb:
+        check_operand(op, "other", b)
     if ta and tb:
         if a.data.dtype is b.data.dtype:  # the common case (dtypes are singletons), decided fast
             return a, b
@@ -139,30 +144,36 @@ def promote(a, b):
     return a, b
 
 
+def _is_bool(x) -> bool:
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x.dtype.kind == "b")
+
+
 def add(a, b):
     """a + b with broadcasting and PyTorch type promotion."""
     if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
         return Add.apply(a, b)  # the common case, decided without a call: this is a hot path
-    return Add.apply(*promote(a, b))
+    return Add.apply(*promote(a, b, "add"))
 
 
 def sub(a, b):
     """a − b with broadcasting."""
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
-        return Sub.apply(a, b)  # the common case, decided without a call: this is a hot path
-    return Sub.apply(*promote(a, b))
+    if not (a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype):
+        a, b = promote(a, b, "sub")  # the common case skips this call: sub is a hot path
+    if _is_bool(a) and _is_bool(b):
+        raise TypeError("sub: both operands have dtype bool, which sub does not support; use logical_xor")
+    return Sub.apply(a, b)
 
 
 def mul(a, b):
     """a · b, element-wise with broadcasting."""
     if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
         return Mul.apply(a, b)  # the common case, decided without a call: this is a hot path
-    return Mul.apply(*promote(a, b))
+    return Mul.apply(*promote(a, b, "mul"))
 
 
 def div(a, b):
     """True division: integer operands give the default float dtype, as in PyTorch."""
-    a, b = promote(a, b)
+    a, b = promote(a, b, "div")
     if isinstance(a, Tensor) and a.dtype.kind != "f":
         a = cast(a, get_default_dtype())
     if isinstance(b, Tensor) and b.dtype.kind != "f":
@@ -172,13 +183,17 @@ def div(a, b):
 
 def neg(a):
     """−a."""
+    check_operand("neg", "input", a)
+    check_not_bool("neg", a)
     return Neg.apply(a)
 
 
 def pow(a, b):
     """aᵇ, element-wise (either may be a tensor or a number)."""
     if isinstance(b, Tensor) or isinstance(a, Tensor):
-        return Pow.apply(*promote(a, b))
+        return Pow.apply(*promote(a, b, "pow"))
+    check_operand("pow", "input", a)
+    check_operand("pow", "exponent", b)
     return Pow.apply(Tensor(a), b)
 
 
@@ -261,29 +276,29 @@ class Ge(_Compare):
 
 def eq(a, b):
     """a == b element-wise, as a bool tensor (no gradient)."""
-    return Eq.apply(*promote(a, b))
+    return Eq.apply(*promote(a, b, "eq"))
 
 
 def ne(a, b):
     """a != b element-wise, as a bool tensor (no gradient)."""
-    return Ne.apply(*promote(a, b))
+    return Ne.apply(*promote(a, b, "ne"))
 
 
 def lt(a, b):
     """a < b element-wise, as a bool tensor (no gradient)."""
-    return Lt.apply(*promote(a, b))
+    return Lt.apply(*promote(a, b, "lt"))
 
 
 def le(a, b):
     """a <= b element-wise, as a bool tensor (no gradient)."""
-    return Le.apply(*promote(a, b))
+    return Le.apply(*promote(a, b, "le"))
 
 
 def gt(a, b):
     """a > b element-wise, as a bool tensor (no gradient)."""
-    return Gt.apply(*promote(a, b))
+    return Gt.apply(*promote(a, b, "gt"))
 
 
 def ge(a, b):
     """a >= b element-wise, as a bool tensor (no gradient)."""
-    return Ge.apply(*promote(a, b))
+    return Ge.apply(*promote(a, b, "ge"))

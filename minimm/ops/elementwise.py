@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor, get_default_dtype
 from ..autograd.fastpath import fusable
-from ..creation import tensor
-from .arithmetic import cast
+from .arithmetic import cast, promote
+from .checks import check_bool_mask, check_operand
 
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
@@ -232,9 +232,11 @@ class Where(Function):
         return None, xp.where(cond, g, 0), xp.where(cond, 0, g)
 
 
-def _floating(x):
+def as_floating(x, op: str):
     """``x`` itself, or as the default float dtype if it holds integers or bools: exp, log and
-    friends of an integer tensor give float32 in PyTorch (the array API refuses integers)."""
+    friends of an integer tensor give float32 in PyTorch (the array API refuses integers).
+    ``x`` must be a tensor or a number (a string is refused here, naming ``op``)."""
+    check_operand(op, "input", x)
     if isinstance(x, Tensor) and x.dtype.kind != "f":
         return cast(x, get_default_dtype())
     return x
@@ -242,63 +244,69 @@ def _floating(x):
 
 def exp(x):
     """eˣ, element-wise."""
-    return Exp.apply(_floating(x))
+    return Exp.apply(as_floating(x, "exp"))
 
 
 def log(x):
     """The natural logarithm ln x, element-wise."""
-    return Log.apply(_floating(x))
+    return Log.apply(as_floating(x, "log"))
 
 
 def log1p(x):
     """ln(1 + x), accurate for tiny x."""
-    return Log1p.apply(_floating(x))
+    return Log1p.apply(as_floating(x, "log1p"))
 
 
 def sqrt(x):
     """√x, element-wise."""
-    return Sqrt.apply(_floating(x))
+    return Sqrt.apply(as_floating(x, "sqrt"))
 
 
 def abs(x):
     """|x|, element-wise (gradient sign(x), 0 at 0)."""
+    check_operand("abs", "input", x)
     return Abs.apply(x)
 
 
 def sign(x):
     """−1, 0 or 1 by the sign of x (a constant: no gradient)."""
+    check_operand("sign", "input", x)
     return Sign.apply(x)
 
 
 def square(x):
     """x², element-wise."""
+    check_operand("square", "input", x)
     return x * x
 
 
 def tanh(x):
     """tanh x = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ); gradient 1 − tanh²x."""
-    return Tanh.apply(_floating(x))
+    return Tanh.apply(as_floating(x, "tanh"))
 
 
 def sigmoid(x):
     """σ(x) = 1/(1 + e⁻ˣ), stable for every x; gradient σ(x)(1 − σ(x))."""
-    return Sigmoid.apply(_floating(x))
+    return Sigmoid.apply(as_floating(x, "sigmoid"))
 
 
 def relu(x):
     """max(x, 0), element-wise."""
+    check_operand("relu", "input", x)
     return ReLU.apply(x)
 
 
 def leaky_relu(x, negative_slope: float = 0.01):
     """x where x > 0, else αx (α = ``negative_slope``)."""
+    check_operand("leaky_relu", "input", x)
+    check_operand("leaky_relu", "negative_slope", negative_slope)
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0):
     """ln(1 + e^{βx}) / β — computed stably for every x (``threshold`` is accepted for PyTorch
     compatibility; the stable form needs no switch-over)."""
-    x = _floating(x)
+    x = as_floating(x, "softplus")
     if beta == 1.0:
         return Softplus.apply(x)
     return Softplus.apply(x * beta) / beta
@@ -308,6 +316,10 @@ def clamp(x, min=None, max=None):
     """Limit ``x`` to [min, max] (either bound may be None)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    check_operand("clamp", "input", x)
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None:
+            check_operand("clamp", name, bound)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         y = x
         if min is not None:
@@ -320,22 +332,21 @@ def clamp(x, min=None, max=None):
 
 def maximum(a, b):
     """The element-wise larger of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
-
-    return Maximum.apply(*promote(a, b))
+    return Maximum.apply(*promote(a, b, "maximum"))  # int32 with float32 is float32, as in PyTorch
 
 
 def minimum(a, b):
     """The element-wise smaller of ``a`` and ``b`` (broadcast; ties share the gradient)."""
-    from .arithmetic import promote  # int32 with float32 is float32, as in PyTorch (not NumPy's float64)
-
-    return Minimum.apply(*promote(a, b))
+    return Minimum.apply(*promote(a, b, "minimum"))  # int32 with float32 is float32, as in PyTorch
 
 
 def where(condition, input, other):
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (PyTorch's order)."""
+    check_bool_mask("where", "condition", condition)
+    check_operand("where", "input", input)
+    check_operand("where", "other", other)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor) and isinstance(condition, Tensor):
         # two Python numbers: the array API needs one array, so the first becomes a tensor on the
         # condition's device (a float takes the default dtype, as in PyTorch)
-        input = tensor(input, device=condition.device)
+        input = Tensor(input, device=condition.device)
     return Where.apply(condition, input, other)

@@ -16,7 +16,8 @@ import numpy as np
 from .. import backend as B
 from ..autograd import Function, Tensor
 from . import elementwise as _e
-from .shape import _dim, reshape
+from .checks import check_bool_mask, check_dim, check_int, check_operand, check_tensor
+from .shape import reshape
 
 __all__ = ["getitem", "gather", "masked_fill", "split", "chunk"]
 
@@ -213,7 +214,7 @@ def _move_last(ndim, dim):
     return tuple(i for i in range(ndim) if i != dim) + (dim,)
 
 
-def _normalize_key(x: Tensor, key):
+def normalize_key(x: Tensor, key):
     """Index components as arrays on x's device; explicit ``...`` so strict backends agree."""
     if not isinstance(key, tuple):
         key = (key,)
@@ -298,7 +299,7 @@ def _canonical_key(shape, key):
 
 def getitem(input, key):
     """``x[key]`` with basic slicing, integers, ``None``, integer arrays and boolean masks."""
-    key = _normalize_key(input, key)
+    key = normalize_key(input, key)
     if builtins.any(isinstance(k, int) for k in key) and builtins.any(_is_int_index(k) and hasattr(k, "shape") for k in key):
         # PyTorch applies plain integers first, as basic indexing: x[1, :, :, idx] is
         # x[1][:, :, idx] with shape (5, 6, 3). NumPy would count the 1 as an array index
@@ -312,12 +313,19 @@ def getitem(input, key):
 
 def gather(input, dim: int, index):
     """``out[i][j] = input[i][index[i][j]]`` for ``dim=1`` (and likewise for any ``dim``)."""
-    d = _dim(dim, input.ndim, "gather")
+    check_tensor("gather", "input", input)
+    d = check_dim("gather", dim, input.ndim)
     idx = index.data if isinstance(index, Tensor) else index
+    if not hasattr(idx, "dtype"):
+        raise TypeError(f"gather: index must be an integer Tensor, got {type(index).__name__}")
     if B.dtype_name(idx.dtype) not in ("int64", "int32"):
         raise TypeError(f"gather: index must be an integer tensor, got {B.dtype_name(idx.dtype)}")
     if idx.ndim != input.ndim:
-        raise ValueError(f"gather: index has {idx.ndim} dims but input has {input.ndim}")
+        raise ValueError(
+            f"gather: index has {idx.ndim} dims (shape {tuple(idx.shape)}) but input has {input.ndim} "
+            f"(shape {input.shape})"
+        )
+    _check_index_range("gather", idx, input.shape[d] if input.ndim else 1, dim)
     if builtins.any(i != d and n != m for i, (n, m) in enumerate(zip(idx.shape, input.shape))):
         # PyTorch allows an index smaller than the input on the other axes: only the leading
         # part of the input is read there, so gather from that slice (its grad is zero elsewhere)
@@ -330,24 +338,47 @@ def gather(input, dim: int, index):
     return Gather.apply(input, idx, dim=d)
 
 
+def _check_index_range(op, idx, n, dim):
+    """Every index in [0, n): PyTorch's gather refuses −1 (NumPy would wrap it to the last row)."""
+    if idx.size == 0:
+        return
+    if isinstance(idx, np.ndarray):  # the array's own methods: no dispatch, this runs every step
+        lo, hi = int(idx.min()), int(idx.max())
+    else:
+        xp = B.get_array_module(idx)
+        lo, hi = int(xp.min(idx)), int(xp.max(idx))
+    if lo < 0 or hi >= n:
+        raise IndexError(
+            f"{op}: index {lo if lo < 0 else hi} is out of range for dim {dim} of size {n} "
+            f"(indices must lie in [0, {n - 1}])"
+        )
+
+
 def masked_fill(input, mask, value):
     """``input`` with ``value`` wherever ``mask`` is True (the grad of those positions is 0)."""
+    check_tensor("masked_fill", "input", input)
+    check_bool_mask("masked_fill", "mask", mask)
+    check_operand("masked_fill", "value", value)
     return _e.where(mask, value, input)
 
 
 def split(input, split_size_or_sections, dim: int = 0):
     """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
-    d = _dim(dim, input.ndim, "split")
+    d = check_dim("split", dim, input.ndim)
     n = input.shape[d]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
+    if isinstance(split_size_or_sections, (tuple, list)):
+        sizes = [check_int("split", "split_size_or_sections", s) for s in split_size_or_sections]
+        if builtins.any(s < 0 for s in sizes):
+            raise ValueError(f"split: sections must not be negative, got {sizes}")
+        if builtins.sum(sizes) != n:
+            raise ValueError(
+                f"split: sections {sizes} do not add up to the length {n} of dim {dim} (shape {input.shape})"
+            )
+    else:
+        size = check_int("split", "split_size_or_sections", split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, got {size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
-    else:
-        sizes = list(split_size_or_sections)
-        if builtins.sum(sizes) != n:
-            raise ValueError(f"split: sections {sizes} do not add up to the dimension's length {n}")
     out, start = [], 0
     for s in sizes:
         out.append(getitem(input, (slice(None),) * d + (slice(start, start + s),)))
@@ -357,7 +388,10 @@ def split(input, split_size_or_sections, dim: int = 0):
 
 def chunk(input, chunks: int, dim: int = 0):
     """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
-    d = _dim(dim, input.ndim, "chunk")
+    chunks = check_int("chunk", "chunks", chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    d = check_dim("chunk", dim, input.ndim)
     n = input.shape[d]
     size = -(-n // chunks)
     return split(input, size, d)

@@ -7,6 +7,7 @@ Batch axes that were broadcast are summed back to each input's shape by the engi
 from __future__ import annotations
 
 from ..autograd import Function
+from .checks import check_tensor
 
 __all__ = ["matmul", "linear"]
 
@@ -35,6 +36,8 @@ class MatMul(Function):
 
 def matmul(input, other):
     """Matrix product with NumPy's rules: 1-D vectors, batches and broadcast batch axes."""
+    check_tensor("matmul", "input", input)
+    check_tensor("matmul", "other", other)
     if input.ndim == 0 or other.ndim == 0:
         raise ValueError(
             f"matmul: both arguments need at least one dimension, got shapes {input.shape} and {other.shape}"

@@ -9,6 +9,8 @@ two's-complement bit flip ``−x − 1``, as in Python and PyTorch. Floats are r
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from .arithmetic import ne, promote
+from .checks import check_operand
 
 __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not",
@@ -60,13 +62,12 @@ class BitwiseNot(_Logic):
         return self.xp.bitwise_invert(a)
 
 
-def _as_bool(x):
+def _as_bool(x, op):
     """Any tensor as bool (non-zero is True), as PyTorch's logical_* functions read their inputs."""
+    check_operand(op, "input", x)
     if isinstance(x, Tensor):
         if x.dtype.kind == "b":
             return x
-        from .arithmetic import ne
-
         return ne(x, 0)
     return bool(x)
 
@@ -74,13 +75,12 @@ def _as_bool(x):
 def _integral(op, *xs):
     """Check that the operands of a bit operation are bool or integer, and give them one dtype."""
     for x in xs:
+        check_operand(op, "input", x)
         kind = x.dtype.kind if isinstance(x, Tensor) else ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
         if kind not in "biu":
             what = f"a {x.dtype} tensor" if isinstance(x, Tensor) else f"{type(x).__name__} {x!r}"
             raise TypeError(f"{op}: needs bool or integer tensors, got {what} (use logical_* on float masks)")
     if len(xs) == 2:
-        from .arithmetic import promote
-
         return promote(*xs)
     return xs
 
@@ -89,10 +89,8 @@ def _const_on(x, like):
     """A Python bool/int operand as a tensor on ``like``'s device (the array API needs arrays)."""
     if isinstance(x, Tensor):
         return x
-    from ..creation import tensor
-
     dtype = like.dtype if (like.dtype.kind != "b" or isinstance(x, bool)) else None
-    return tensor(x, dtype=dtype, device=like.device)
+    return Tensor(x, dtype=dtype, device=like.device)
 
 
 def _binary(cls, a, b):
@@ -105,22 +103,22 @@ def _binary(cls, a, b):
 
 def logical_and(a, b):
     """a AND b element-wise, reading non-zero as True; a bool tensor."""
-    return _binary(LogicalAnd, _as_bool(a), _as_bool(b))
+    return _binary(LogicalAnd, _as_bool(a, "logical_and"), _as_bool(b, "logical_and"))
 
 
 def logical_or(a, b):
     """a OR b element-wise, reading non-zero as True; a bool tensor."""
-    return _binary(LogicalOr, _as_bool(a), _as_bool(b))
+    return _binary(LogicalOr, _as_bool(a, "logical_or"), _as_bool(b, "logical_or"))
 
 
 def logical_xor(a, b):
     """a XOR b (exactly one is true) element-wise; a bool tensor."""
-    return _binary(LogicalXor, _as_bool(a), _as_bool(b))
+    return _binary(LogicalXor, _as_bool(a, "logical_xor"), _as_bool(b, "logical_xor"))
 
 
 def logical_not(a):
     """NOT a element-wise, reading non-zero as True; a bool tensor."""
-    return LogicalNot.apply(_as_bool(a))
+    return LogicalNot.apply(_as_bool(a, "logical_not"))
 
 
 def bitwise_and(a, b):

@@ -14,6 +14,9 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .arithmetic import promote
+from .checks import check_dim, check_int, check_tensor
+from .elementwise import as_floating, clamp, softplus
 
 __all__ = [
     "isnan", "isinf", "isfinite", "floor", "ceil", "round", "trunc", "floor_divide", "remainder",
@@ -45,16 +48,19 @@ class IsFinite(_Check):
 
 def isnan(input):
     """Where ``input`` is NaN (a bool tensor; integers never are)."""
+    check_tensor("isnan", "input", input)
     return IsNan.apply(input)
 
 
 def isinf(input):
     """Where ``input`` is +∞ or −∞ (a bool tensor)."""
+    check_tensor("isinf", "input", input)
     return IsInf.apply(input)
 
 
 def isfinite(input):
     """Where ``input`` is neither NaN nor ±∞ (a bool tensor)."""
+    check_tensor("isfinite", "input", input)
     return IsFinite.apply(input)
 
 
@@ -92,16 +98,20 @@ class Trunc(_Rounding):
 
 def floor(input):
     """⌊x⌋, the largest integer ≤ x (gradient 0)."""
+    check_tensor("floor", "input", input)
     return Floor.apply(input) if input.dtype.kind == "f" else input
 
 
 def ceil(input):
     """⌈x⌉, the smallest integer ≥ x (gradient 0)."""
+    check_tensor("ceil", "input", input)
     return Ceil.apply(input) if input.dtype.kind == "f" else input
 
 
 def round(input, decimals: int = 0):
     """x rounded to ``decimals`` places, halves to even (gradient 0)."""
+    check_tensor("round", "input", input)
+    decimals = check_int("round", "decimals", decimals)
     if input.dtype.kind != "f":
         return input
     if decimals == 0:
@@ -112,6 +122,7 @@ def round(input, decimals: int = 0):
 
 def trunc(input):
     """x with its fraction dropped (toward zero; gradient 0)."""
+    check_tensor("trunc", "input", input)
     return Trunc.apply(input) if input.dtype.kind == "f" else input
 
 
@@ -140,11 +151,9 @@ class Remainder(Function):
 
 
 def _operands(a, b, op):
-    from .arithmetic import promote
-
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f"{op}: expected at least one tensor")
-    return promote(a, b)
+        raise TypeError(f"{op}: expected at least one tensor, got {type(a).__name__} and {type(b).__name__}")
+    return promote(a, b, op)
 
 
 def floor_divide(a, b):
@@ -197,14 +206,13 @@ def _move_back(xp, x, dim, nd):
 
 def prod(input, dim=None, keepdim: bool = False):
     """The product of the elements (of all, or along ``dim``)."""
+    check_tensor("prod", "input", input)
     if dim is None:
         out = Prod.apply(input.reshape(-1), dim=0, keepdim=False)
         return out.reshape(*([1] * input.ndim)) if keepdim else out
+    d = check_dim("prod", dim, input.ndim)
     if input.ndim == 0:
         return input
-    d = dim % input.ndim if -input.ndim <= dim < input.ndim else None
-    if d is None:
-        raise IndexError(f"prod: dimension {dim} is out of range for a tensor of shape {input.shape}")
     return Prod.apply(input, dim=d, keepdim=keepdim)
 
 
@@ -278,54 +286,44 @@ class ELU(Function):
         return xp.where(pos, g, g * self.params["alpha"] * xp.exp(xp.where(pos, 0, x)))
 
 
-def _float(x):
-    from .elementwise import _floating
-
-    return _floating(x)
-
-
 def rsqrt(input):
     """1/√x, element-wise."""
-    return Rsqrt.apply(_float(input))
+    return Rsqrt.apply(as_floating(input, "rsqrt"))
 
 
 def log2(input):
     """log₂ x, element-wise."""
-    return Log2.apply(_float(input))
+    return Log2.apply(as_floating(input, "log2"))
 
 
 def log10(input):
     """log₁₀ x, element-wise."""
-    return Log10.apply(_float(input))
+    return Log10.apply(as_floating(input, "log10"))
 
 
 def sin(input):
     """sin x, element-wise (radians)."""
-    return Sin.apply(_float(input))
+    return Sin.apply(as_floating(input, "sin"))
 
 
 def cos(input):
     """cos x, element-wise (radians)."""
-    return Cos.apply(_float(input))
+    return Cos.apply(as_floating(input, "cos"))
 
 
 def logsigmoid(input):
     """log σ(x) = −softplus(−x), stable for every x (no log of an underflowed 0)."""
-    from .elementwise import softplus
-
-    return -softplus(-_float(input))
+    return -softplus(-as_floating(input, "logsigmoid"))
 
 
 def elu(input, alpha: float = 1.0):
     """x where x > 0, else α(eˣ − 1): smooth at 0 when α = 1, and negative outputs push the mean
     activation toward 0."""
-    return ELU.apply(_float(input), alpha=float(alpha))
+    return ELU.apply(as_floating(input, "elu"), alpha=float(alpha))
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
     """x clamped to [min_val, max_val] (a linear piece between two flat ones)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    from .elementwise import clamp
-
     return clamp(input, min=min_val, max=max_val)

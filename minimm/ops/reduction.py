@@ -11,31 +11,12 @@ from collections import namedtuple
 from .. import backend as B
 from ..autograd import Function, Tensor
 from . import elementwise as _e
+from .checks import check_not_bool, check_operand, normalize_dims
 
 __all__ = [
     "sum", "mean", "max", "min", "amax", "amin", "var", "std", "logsumexp", "softmax", "log_softmax",
     "argmax", "argmin", "all", "any",
 ]
-
-_builtin_max = max
-
-
-def normalize_dims(dim, ndim: int, op: str = "op"):
-    """``dim`` (None, an int or a sequence; negatives count from the end) as a sorted tuple of
-    non-negative axes, or None for all axes. A 0-d tensor accepts dim 0 and -1, as in PyTorch."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    n = _builtin_max(ndim, 1)
-    out = []
-    for d in dims:
-        if not -n <= d < n:
-            raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
-        out.append(d % n)
-    if ndim == 0:
-        return None
-    return tuple(sorted(set(out)))
-
 
 def _kept_shape(shape, axes):
     if axes is None:
@@ -119,7 +100,7 @@ class Var(Function):
     def forward(self, x, axes=None, keepdim=False, correction=1):
         n = _count(x.shape, axes)
         xp = self.xp
-        d = x - xp.mean(x, axis=axes, keepdims=True)
+        d = x - _centre(xp, x, axes, n)
         return _over_dof(xp, xp.sum(d * d, axis=axes, keepdims=keepdim), n - correction)
 
     def backward(self, g):
@@ -127,8 +108,16 @@ class Var(Function):
         xp = self.xp
         axes, c = self.params["axes"], self.params["correction"]
         shape = tuple(x.shape)
-        d = x - xp.mean(x, axis=axes, keepdims=True)
+        d = x - _centre(xp, x, axes, _count(shape, axes))
         return _over_dof(xp, _spread(xp, g, shape, axes) * d * 2, _count(shape, axes) - c)
+
+
+def _centre(xp, x, axes, n):
+    """The mean x̄ over ``axes`` (kept as size-1 axes); nan over an empty slice, as PyTorch gives,
+    without NumPy's "mean of empty slice" warning."""
+    if n == 0:
+        return xp.sum(x, axis=axes, keepdims=True) * float("nan")
+    return xp.mean(x, axis=axes, keepdims=True)
 
 
 def _over_dof(xp, num, dof):
@@ -193,13 +182,17 @@ class LogSoftmax(Function):
 # ---------------------------------------------------------------------------------------------
 # Public functions (PyTorch's names and keywords)
 # ---------------------------------------------------------------------------------------------
-def _t(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
+def _t(x, op):
+    """A tensor input as is; a number becomes a 0-d tensor; anything else is refused naming ``op``."""
+    if isinstance(x, Tensor):
+        return x
+    check_operand(op, "input", x)
+    return Tensor(x)
 
 
 def sum(input, dim=None, keepdim: bool = False, dtype=None):
     """Σ over ``dim`` (all elements when None)."""
-    x = _t(input)
+    x = _t(input, "sum")
     if dtype is not None:
         x = x.to(dtype=dtype)
     elif x.dtype.kind == "b":
@@ -209,7 +202,7 @@ def sum(input, dim=None, keepdim: bool = False, dtype=None):
 
 def mean(input, dim=None, keepdim: bool = False):
     """Arithmetic mean over ``dim`` (all elements when None)."""
-    x = _t(input)
+    x = _t(input, "mean")
     if x.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype}; cast it with .float()")
     return Mean.apply(x, axes=normalize_dims(dim, x.ndim, "mean"), keepdim=keepdim)
@@ -220,13 +213,13 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 
 def amax(input, dim=None, keepdim: bool = False):
     """The maximum over ``dim`` (all elements when None); ties share the gradient."""
-    x = _t(input)
+    x = _t(input, "amax")
     return Max.apply(x, axes=normalize_dims(dim, x.ndim, "amax"), keepdim=keepdim)
 
 
 def amin(input, dim=None, keepdim: bool = False):
     """The minimum over ``dim`` (all elements when None); ties share the gradient."""
-    x = _t(input)
+    x = _t(input, "amin")
     return Min.apply(x, axes=normalize_dims(dim, x.ndim, "amin"), keepdim=keepdim)
 
 
@@ -251,20 +244,25 @@ def min(input, dim=None, keepdim: bool = False):
 
 def var(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
     """Variance Σ(x − x̄)²/(n − correction); ``correction=1`` (Bessel) by default, as in PyTorch."""
-    x = _t(input)
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
-    return Var.apply(x, axes=normalize_dims(dim, x.ndim, "var"), keepdim=keepdim, correction=correction)
+    return _variance("var", input, dim, keepdim, correction, unbiased)
 
 
 def std(input, dim=None, keepdim: bool = False, correction: int = 1, unbiased=None):
     """Standard deviation √var."""
-    return _e.sqrt(var(input, dim, keepdim, correction, unbiased))
+    return _e.sqrt(_variance("std", input, dim, keepdim, correction, unbiased))
+
+
+def _variance(op, input, dim, keepdim, correction, unbiased):
+    x = _t(input, op)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    check_operand(op, "correction", correction)  # PyTorch allows a float correction
+    return Var.apply(x, axes=normalize_dims(dim, x.ndim, op), keepdim=keepdim, correction=correction)
 
 
 def logsumexp(input, dim, keepdim: bool = False):
     """ln Σ exp(x) over ``dim``, shifted by the maximum so it never overflows."""
-    x = _t(input)
+    x = _t(input, "logsumexp")
     return LogSumExp.apply(x, axes=normalize_dims(dim, x.ndim, "logsumexp"), keepdim=keepdim)
 
 
@@ -277,7 +275,8 @@ def _one_dim(dim, ndim, op):
 
 def softmax(input, dim=None):
     """e^{xᵢ} / Σⱼ e^{xⱼ} along ``dim``."""
-    x = _t(input)
+    x = _t(input, "softmax")
+    check_not_bool("softmax", x)
     if x.ndim == 0:
         return Softmax.apply(x.reshape(1), dim=0).reshape(())
     return Softmax.apply(x, dim=_one_dim(dim, x.ndim, "softmax"))
@@ -285,7 +284,8 @@ def softmax(input, dim=None):
 
 def log_softmax(input, dim=None):
     """xᵢ − logsumexp(x) along ``dim`` (stable; never log of a rounded-to-zero softmax)."""
-    x = _t(input)
+    x = _t(input, "log_softmax")
+    check_not_bool("log_softmax", x)
     if x.ndim == 0:
         return LogSoftmax.apply(x.reshape(1), dim=0).reshape(())
     return LogSoftmax.apply(x, dim=_one_dim(dim, x.ndim, "log_softmax"))
@@ -314,7 +314,7 @@ def _one_axis(dim, ndim, op):
 
 def argmax(input, dim=None, keepdim: bool = False):
     """Index of the largest element (of the flattened tensor when ``dim`` is None)."""
-    x = _t(input)
+    x = _t(input, "argmax")
     axis = _one_axis(dim, x.ndim, "argmax")
     if axis is None:
         x = x.reshape(-1)
@@ -324,7 +324,7 @@ def argmax(input, dim=None, keepdim: bool = False):
 
 def argmin(input, dim=None, keepdim: bool = False):
     """Index of the smallest element (of the flattened tensor when ``dim`` is None)."""
-    x = _t(input)
+    x = _t(input, "argmin")
     axis = _one_axis(dim, x.ndim, "argmin")
     if axis is None:
         x = x.reshape(-1)
@@ -348,13 +348,13 @@ class Any(Function):
 
 def all(input, dim=None, keepdim: bool = False):
     """True where every element over ``dim`` is non-zero (a bool tensor)."""
-    x = _t(input)
+    x = _t(input, "all")
     return All.apply(x, axes=normalize_dims(dim, x.ndim, "all"), keepdim=keepdim)
 
 
 def any(input, dim=None, keepdim: bool = False):
     """True where some element over ``dim`` is non-zero (a bool tensor)."""
-    x = _t(input)
+    x = _t(input, "any")
     return Any.apply(x, axes=normalize_dims(dim, x.ndim, "any"), keepdim=keepdim)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .checks import check_int, is_operand
 
 __all__ = ["pad", "interpolate"]
 
@@ -92,10 +93,17 @@ def _output_size(op, x, size, scale_factor, spatial):
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: give exactly one of size and scale_factor")
     if size is not None:
-        sizes = (size,) * spatial if isinstance(size, int) else tuple(size)
+        sizes = (size,) * spatial if not isinstance(size, (tuple, list)) else tuple(size)
+        sizes = tuple(check_int(op, "size", s) for s in sizes)
+        if len(sizes) != spatial or builtins.min(sizes) < 1:
+            raise ValueError(f"{op}: the output size {sizes} must have {spatial} positive sides for input {x.shape}")
         scales = [x.shape[2 + a] / sizes[a] for a in range(spatial)]  # input pixels per output pixel
     else:
-        factors = (scale_factor,) * spatial if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        factors = (scale_factor,) * spatial if not isinstance(scale_factor, (tuple, list)) else tuple(scale_factor)
+        if len(factors) != spatial or not builtins.all(is_operand(f) and not isinstance(f, Tensor) for f in factors):
+            raise TypeError(f"{op}: scale_factor must be a number or {spatial} numbers, got {scale_factor!r}")
+        if builtins.min(factors) <= 0:
+            raise ValueError(f"{op}: scale_factor must be positive, got {scale_factor!r}")
         sizes = tuple(int(math.floor(x.shape[2 + a] * factors[a])) for a in range(spatial))
         scales = [1.0 / factors[a] for a in range(spatial)]
     if len(sizes) != spatial or builtins.min(sizes) < 1:
@@ -139,9 +147,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         hi = np.minimum(lo + 1, n - 1)
         lam = src - lo
         shape = (m, 1) if a == 0 else (m,)
-        from ..creation import tensor
-
-        lam_t = tensor(lam.reshape(shape), dtype=input.dtype, device=input.device)
+        lam_t = Tensor(lam.reshape(shape), dtype=input.dtype, device=input.device)
         key = (slice(None),) * (2 + a)
         out = out[key + (lo,)] * (1 - lam_t) + out[key + (hi,)] * lam_t
     return out

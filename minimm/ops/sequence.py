@@ -18,18 +18,14 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Function, Tensor
+from .arithmetic import cast
+from .checks import check_dim, check_int, check_shape
 from .elementwise import where
+from .indexing import Gather
 
 __all__ = [
     "tril", "triu", "cumsum", "flip", "sort", "argsort", "topk", "repeat", "repeat_interleave", "einsum",
 ]
-
-
-def _dim(d, ndim, op):
-    n = builtins.max(ndim, 1)
-    if not -n <= d < n:
-        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
-    return d % n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,10 +85,10 @@ class Cumsum(Function):
 
 def flip(input, dims):
     """Reverse the order of elements along ``dims`` (an int or a sequence)."""
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(sorted({check_dim("flip", d, input.ndim) for d in dims}))
     if input.ndim == 0:
         return input
-    axes = tuple(sorted({_dim(d, input.ndim, "flip") for d in dims}))
     return Flip.apply(input, dims=axes)
 
 
@@ -101,10 +97,8 @@ def cumsum(input, dim: int):
     if input.ndim == 0:
         return input
     if input.dtype.kind in "bu":  # PyTorch sums bools and small unsigned ints as int64
-        from .arithmetic import cast
-
         input = cast(input, np.int64)
-    return Cumsum.apply(input, dim=_dim(dim, input.ndim, "cumsum"))
+    return Cumsum.apply(input, dim=check_dim("cumsum", dim, input.ndim))
 
 
 # (values, indices), readable as ``out.values`` / ``out.indices`` as in PyTorch
@@ -133,29 +127,26 @@ def argsort(input, dim: int = -1, descending: bool = False, stable: bool = True)
     if input.ndim == 0:
         return Tensor(B.asarray(np.zeros((), dtype=np.int64), dev=input.device))
     if input.dtype.kind == "b":
-        from .arithmetic import cast
-
         input = cast(input, np.int64)
-    return Argsort.apply(input, dim=_dim(dim, input.ndim, "argsort"), descending=bool(descending))
+    return Argsort.apply(input, dim=check_dim("argsort", dim, input.ndim), descending=bool(descending))
 
 
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
     """``(values, indices)``: ``input`` sorted along ``dim``, and where each value came from. The
     values are ``gather(input, dim, indices)``, so their gradient flows back to the original
     positions."""
-    from .indexing import gather
-
+    check_dim("sort", dim, input.ndim)  # checked here so that the error names sort, not argsort
     idx = argsort(input, dim, descending)
     if input.ndim == 0:
         return ValuesIndices(input, idx)
-    return ValuesIndices(gather(input, dim, idx), idx)
+    # argsort's indices are in range by construction: Gather directly, without gather's range check
+    return ValuesIndices(Gather.apply(input, idx.data, dim=check_dim("sort", dim, input.ndim)), idx)
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``, in order."""
-    from .indexing import gather
-
-    d = _dim(dim, input.ndim, "topk") if input.ndim else 0
+    k = check_int("topk", "k", k)
+    d = check_dim("topk", dim, input.ndim) if input.ndim else 0
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of length {n} (shape {input.shape})")
@@ -163,7 +154,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         return ValuesIndices(input, argsort(input))
     idx = argsort(input, d, descending=largest)
     idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return ValuesIndices(gather(input, d, idx), idx)
+    return ValuesIndices(Gather.apply(input, idx.data, dim=d), idx)  # in range by construction, as in sort
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,9 +164,7 @@ def repeat(input, *sizes):
     """Tile ``input``: ``repeat(x, 2, 3)`` stacks 2 copies along rows and 3 along columns (PyTorch's
     ``Tensor.repeat``, NumPy's ``tile``). Built as broadcast + reshape, so the grad of each copy
     is summed back by broadcast's backward."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    sizes = tuple(int(s) for s in sizes)
+    sizes = check_shape("repeat", sizes, "sizes")
     if len(sizes) < input.ndim:
         raise ValueError(f"repeat: {len(sizes)} repeat counts {sizes} for a tensor of shape {input.shape}; "
                          f"give at least {input.ndim}")
@@ -192,7 +181,7 @@ def repeat_interleave(input, repeats, dim=None):
     or one count per element as a list or 1-d tensor). Without ``dim`` the input is flattened."""
     if dim is None:
         input, dim = input.reshape(-1), 0
-    d = _dim(dim, input.ndim, "repeat_interleave")
+    d = check_dim("repeat_interleave", dim, input.ndim)
     n = input.shape[d]
     counts = B.to_numpy(repeats.data) if isinstance(repeats, Tensor) else np.asarray(repeats)
     counts = np.broadcast_to(counts, (n,)) if counts.ndim == 0 else counts
@@ -275,10 +264,15 @@ def einsum(equation: str, *operands):
     attention scores; ``'bhqk,bhkd->bhqd'`` applies them to the values. Letters in two operands and
     the output are batch axes, in two operands but not the output are summed (contracted), in one
     operand only are kept or summed. Each pair is contracted by one batched matmul."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: equation must be a str such as 'ij,jk->ik', got {type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum: needs at least one operand")
+    for i, x in enumerate(operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(x).__name__}")
     terms, out, sizes = _parse(equation, operands)
     x, t = operands[0], terms[0]
     for k in range(1, len(operands)):

@@ -10,7 +10,8 @@ import builtins
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
+from .checks import check_dim, check_shape, check_tensor
 
 __all__ = [
     "reshape", "view", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "expand",
@@ -92,9 +93,7 @@ class Stack(Function):
 # Public functions
 # ---------------------------------------------------------------------------------------------
 def _resolve_shape(shape, numel, op="reshape"):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape(op, shape, "shape")
     if shape.count(-1) > 1:
         raise ValueError(f"{op}: only one dimension can be -1, got {shape}")
     if -1 in shape:
@@ -115,6 +114,7 @@ def _resolve_shape(shape, numel, op="reshape"):
 
 def reshape(input, *shape):
     """The same elements in a new shape (one dimension may be -1)."""
+    check_tensor("reshape", "input", input)
     shape = _resolve_shape(shape, input.numel(), "reshape")
     if shape == input.shape:
         return input
@@ -126,20 +126,13 @@ def view(input, *shape):
     return reshape(input, *shape)
 
 
-def _dim(d, ndim, op, extra=0):
-    n = builtins.max(ndim + extra, 1)
-    if not -n <= d < n:
-        raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimension(s)")
-    return d % n
-
-
 def permute(input, *dims):
     """Reorder the axes: ``permute(x, 1, 0)`` transposes a matrix."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     if len(dims) != input.ndim:
         raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor with {input.ndim} dimension(s)")
-    axes = tuple(_dim(d, input.ndim, "permute") for d in dims)
+    axes = tuple(check_dim("permute", d, input.ndim) for d in dims)
     if sorted(axes) != list(range(input.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {input.ndim} dimensions")
     if axes == tuple(range(input.ndim)):
@@ -151,7 +144,7 @@ def transpose(input, dim0: int, dim1: int):
     """Swap two axes."""
     if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return input
-    d0, d1 = _dim(dim0, input.ndim, "transpose"), _dim(dim1, input.ndim, "transpose")
+    d0, d1 = check_dim("transpose", dim0, input.ndim), check_dim("transpose", dim1, input.ndim)
     axes = list(range(input.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return permute(input, *axes)
@@ -159,7 +152,7 @@ def transpose(input, dim0: int, dim1: int):
 
 def movedim(input, source: int, destination: int):
     """Move axis ``source`` to position ``destination``."""
-    src, dst = _dim(source, input.ndim, "movedim"), _dim(destination, input.ndim, "movedim")
+    src, dst = check_dim("movedim", source, input.ndim), check_dim("movedim", destination, input.ndim)
     if input.ndim == 0:
         return input  # dims 0 and -1 of a 0-d tensor name the tensor itself, as in PyTorch
     order = [i for i in range(input.ndim) if i != src]
@@ -173,15 +166,15 @@ def squeeze(input, dim=None):
     if dim is None:
         new = tuple(s for s in shape if s != 1)
     else:
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        axes = {_dim(d, input.ndim, "squeeze") for d in dims}
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {check_dim("squeeze", d, input.ndim) for d in dims}
         new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
     return reshape(input, new)
 
 
 def unsqueeze(input, dim: int):
     """Insert an axis of length 1 at ``dim`` (negative counts from the end of the result)."""
-    d = _dim(dim, input.ndim, "unsqueeze", extra=1)
+    d = check_dim("unsqueeze", dim, input.ndim, extra=1)
     shape = list(input.shape)
     shape.insert(d, 1)
     return reshape(input, tuple(shape))
@@ -190,8 +183,15 @@ def unsqueeze(input, dim: int):
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     """Merge axes ``start_dim`` … ``end_dim`` into one."""
     if input.ndim == 0:
+        check_dim("flatten", start_dim, 0, name="start_dim")
+        check_dim("flatten", end_dim, 0, name="end_dim")
         return reshape(input, (1,))
-    s, e = _dim(start_dim, input.ndim, "flatten"), _dim(end_dim, input.ndim, "flatten")
+    s = check_dim("flatten", start_dim, input.ndim, name="start_dim")
+    e = check_dim("flatten", end_dim, input.ndim, name="end_dim")
+    if s > e:
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of shape {input.shape}"
+        )
     shape = input.shape
     merged = 1
     for v in shape[s : e + 1]:
@@ -201,7 +201,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 
 def broadcast_to(input, shape):
     """Repeat ``input`` along axes of length 1 (and new leading axes) to ``shape``."""
-    shape = tuple(int(s) for s in shape)
+    shape = check_shape("broadcast_to", (shape,) if isinstance(shape, (tuple, list)) else (shape,), "shape")
     if len(shape) < input.ndim:
         raise ValueError(f"broadcast_to: cannot broadcast shape {input.shape} to the shorter shape {shape}")
     lead = len(shape) - input.ndim
@@ -216,18 +216,25 @@ def broadcast_to(input, shape):
 
 def expand(input, *sizes):
     """PyTorch's ``expand``: broadcast to ``sizes`` (-1 keeps a dimension)."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    return broadcast_to(input, sizes)
+    return broadcast_to(input, check_shape("expand", sizes, "sizes"))
+
+
+def _tensor_list(op, tensors):
+    if isinstance(tensors, (Tensor, str, bytes, dict)) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{op}: tensors must be a sequence of Tensors, got {type(tensors).__name__}")
+    tensors = list(tensors)
+    for i, t in enumerate(tensors):
+        check_tensor(op, f"tensors[{i}]", t)
+    return tensors
 
 
 def cat(tensors, dim: int = 0):
     """Join tensors along an existing axis ``dim``."""
-    tensors = list(tensors)
+    tensors = _tensor_list("cat", tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     ref = tensors[0]
-    d = _dim(dim, ref.ndim, "cat")
+    d = check_dim("cat", dim, ref.ndim)
     for t in tensors[1:]:
         if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise ValueError(
@@ -241,13 +248,13 @@ concat = cat
 
 def stack(tensors, dim: int = 0):
     """Stack equally shaped tensors along a new axis ``dim``."""
-    tensors = list(tensors)
+    tensors = _tensor_list("stack", tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) != 1:
         raise ValueError(f"stack: all tensors must have one shape, got {[tuple(t.shape) for t in tensors]}")
-    d = _dim(dim, tensors[0].ndim, "stack", extra=1)
+    d = check_dim("stack", dim, tensors[0].ndim, extra=1)
     return Stack.apply(*tensors, dim=d)
 
 
