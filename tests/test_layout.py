@@ -40,15 +40,10 @@ SIDE_FLOORS = {"distributed": ("multimodal", "generative", "metrics")}
 ALLOWED = {
     "autograd/fastpath.py:walk": "the plain walk unrolled for speed: one loop that runs once per node "
                                  "of every backward pass, so its helpers are inlined on purpose",
-    "ops/conv.py": "being split in the ops-validation branch",
-    "ops/__init__.py:_install": "being split in the ops-validation branch",
 }
 
 # "importer -> exporter.name" (paths relative to minimm/) -> why it may use another module's private name
 PRIVATE_ALLOWED = {
-    "ops/__init__.py -> ops/indexing.py._normalize_key": "ops-validation branch",
-    "ops/indexing.py -> ops/shape.py._dim": "ops-validation branch",
-    "ops/numeric.py -> ops/elementwise.py._floating": "ops-validation branch",
 }
 
 
