@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from .. import nn
 from ..autograd import Tensor
+from .common import cat_features
 from .gan import ConditionalGAN
-from .vae import VAE, _cat
+from .vae import VAE
 
 __all__ = ["ConvGenerator", "ConvDiscriminator", "ConvGAN", "ConvEncoder", "ConvDecoder", "ConvVAE"]
 
@@ -77,7 +78,7 @@ class ConvGenerator(nn.Module):
                                  *_up(channels, 1, h, w, norm=batch_norm), nn.Sigmoid())
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z if y is None else _cat(z, y))
+        return self.net(z if y is None else cat_features(z, y))
 
 
 class ConvDiscriminator(nn.Module):
