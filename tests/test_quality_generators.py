@@ -150,7 +150,12 @@ def test_every_generator_trains_and_evaluates_on_any_device(device):
     for condition in ("label", "text"):
         m, _ = app.train_cgan(small_d, epochs=1, device=device, condition=condition)
         assert app.evaluate_cgan(m, small_d, evaluator=ev_d, n_per_class=4)["frechet"] >= 0
+    m, _ = app.train_conv_vae(small_db, epochs=1, device=device, channels=4)
+    assert app.evaluate_vae(m, small_db, k=5)["iwae"] > 0
+    m, _ = app.train_conv_gan(small_d, epochs=1, device=device, channels=4)
+    assert app.evaluate_cgan(m, small_d, evaluator=ev_d, n_per_class=4)["frechet"] >= 0
     m, _ = app.train_captioner(s, epochs=1, device=device)
     assert app.evaluate_captioner(m, s, strategy="sample", top_k=3)["n_test"] == 40
+    assert app.evaluate_captioner(m, s, strategy="top_p", top_p=0.9)["n_test"] == 40
     m, _ = app.train_tone_generator(small_d, epochs=1, device=device)
     assert app.evaluate_tone_generator(m, small_d)["decoder_accuracy"] == 1.0

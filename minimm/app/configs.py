@@ -34,9 +34,9 @@ CONFIGS: dict = {
     # conditional GAN: G [z16, y] → 128 → 64, D [x, y] → 128 → 1, Adam β₁ = 0.5
     "cgan_digits": {"model": {"z_dim": 16, "hidden": 128}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
                     "epochs": 100, "quick_epochs": 50, "cli_epochs": 50},
-    # DCGAN-style players (ConvGAN) in the same game: channels 16 → 32, 8×8 → 4×4 → 2×2
+    # DCGAN-style players (ConvGAN) in the cGAN's game and setting: channels 16 → 32, 8×8 → 4×4 → 2×2
     "conv_gan_digits": {"model": {"z_dim": 16, "channels": 16}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
-                        "epochs": 30, "quick_epochs": 10},
+                        "epochs": 100, "quick_epochs": 20},
     # text-conditioned GAN on shapes (``minimm train cgan --dataset shapes``)
     "cgan_shapes": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 64,
                     "epochs": 50, "quick_epochs": 50},

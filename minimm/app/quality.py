@@ -12,8 +12,9 @@ key                         meaning
 ``task``                    what is measured, e.g. ``"test -ELBO"``
 ``metric``                  the metric's short name, e.g. ``"neg_elbo_nats"``
 ``value``                   the measured value (float; ``None`` when the recipe failed)
-``target``                  the bound to reach, as text: ``">= 0.95"`` or ``"<= 19.5"``
-``passed``                  ``value`` meets ``target`` (bool)
+``target``                  the bound to reach, as text: ``">= 0.95"`` or ``"<= 19.5"``; or
+                            ``"report"``: shown beside the MLP counterpart, without a bound
+``passed``                  ``value`` meets ``target`` (bool; for ``"report"``: ``value`` is finite)
 ``evaluator_accuracy``      for coherence metrics: the independent evaluator's accuracy on the
                             real test images (the ceiling the coherence compares with); else
                             absent
@@ -57,17 +58,22 @@ HOLDOUT_COMBINATIONS = [
     ("square", "large", "top right", "bright"),
 ]
 
+REPORT = "report"  # a target meaning "shown beside its MLP counterpart, no bound"
 CONV_VAE_NAME = "convolutional VAE, binarised digits, z = 8"
 CONV_GAN_NAME = "convolutional (DCGAN-style) conditional GAN, digits"
 
 
 def _entry(model, task, metric, value, target, evaluator_accuracy=None, **extra) -> dict:
-    """One table entry; ``target`` is ``(">=", 0.95)`` or ``("<=", 19.5)``."""
-    op, bound = target
+    """One table entry; ``target`` is ``(">=", 0.95)``, ``("<=", 19.5)`` or ``"report"`` (a figure
+    shown for comparison with no bound of its own: ``passed`` then only says it is finite)."""
     value = None if value is None else float(value)
-    ok = value is not None and math.isfinite(value) and (value >= bound if op == ">=" else value <= bound)
-    e = {"model": model, "task": task, "metric": metric, "value": value, "target": f"{op} {bound:g}",
-         "passed": bool(ok)}
+    finite = value is not None and math.isfinite(value)
+    if target == REPORT:
+        shown, ok = REPORT, finite
+    else:
+        op, bound = target
+        shown, ok = f"{op} {bound:g}", finite and (value >= bound if op == ">=" else value <= bound)
+    e = {"model": model, "task": task, "metric": metric, "value": value, "target": shown, "passed": bool(ok)}
     if evaluator_accuracy is not None:
         e["evaluator_accuracy"] = float(evaluator_accuracy)
     e.update(extra)
@@ -134,10 +140,11 @@ def cgan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 def conv_gan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Convolutional (DCGAN-style) conditional GAN on digits, judged like the MLP one: evaluator
-    accuracy of samples >= 90 %, Fréchet distance <= 7 (it does not beat the MLP's; see the README)."""
+    accuracy of samples >= 90 %; its Fréchet distance is reported beside the MLP's, without a bound
+    (it does not reach the MLP's <= 4; the README says why)."""
     model, _ = train_conv_gan(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_cgan(model, seed=seed)
-    return _gan_entries(CONV_GAN_NAME, m, (">=", 0.90), ("<=", 7.0))
+    return _gan_entries(CONV_GAN_NAME, m, (">=", 0.90), REPORT)
 
 
 def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -234,11 +241,13 @@ def format_table(entries: list[dict]) -> str:
     ]
     for e in entries:
         target = e["target"]
-        if target and "nats" not in e["metric"] and "frechet" not in e["metric"]:
+        if target and target != REPORT and "nats" not in e["metric"] and "frechet" not in e["metric"]:
             op, bound = target.split()
             target = f"{op} {100 * float(bound):g} %"
         ev = _fmt(e.get("evaluator_accuracy"), "accuracy") if "evaluator_accuracy" in e else ""
         passed = "yes" if e["passed"] else ("**error**" if "error" in e else "no")
+        if target == REPORT and e["passed"]:
+            passed = "—"  # reported, not judged
         lines.append(f"| {e['model']}: {e['task']} | `{e['metric']}` | {_fmt(e['value'], e['metric'])} | {target} "
                      f"| {passed} | {ev} | {e.get('seconds', 0):.1f} |")
     return "\n".join(lines)

@@ -188,7 +188,7 @@ def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
                    condition: str = "label", z_dim=None, channels=None, lr=None, batch_size=None):
     """Train a DCGAN-style :class:`~minimm.multimodal.conv_models.ConvGAN` on digits, the MLP
     :func:`train_cgan`'s setting with convolutional players: z 16, 16 channels (8×8 → 4×4 → 2×2),
-    Adam 1e-3, β₁ = 0.5, batch 32, 30 epochs (``quick``: 10)."""
+    Adam 1e-3, β₁ = 0.5, batch 32, 100 epochs (``quick``: 20)."""
     c = _setting("conv_gan_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(with_sound=False)
     B.manual_seed(seed)
