@@ -45,8 +45,8 @@ from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan
 
 __all__ = [
     "RECIPES", "HOLDOUT_COMBINATIONS", "evaluate_all", "format_table",
-    "digit_evaluator_row", "vae_row", "conv_vae_row", "cgan_row", "conv_gan_row", "alignment_row", "mvae_row", "cvae_shapes_row",
-    "captioner_row", "heldout_row", "tone_row",
+    "digit_evaluator_row", "vae_row", "conv_vae_row", "cgan_row", "conv_gan_row", "alignment_row", "mvae_row",
+    "cvae_shapes_row", "captioner_row", "heldout_row", "tone_row", "REPORT",
 ]
 
 # Combinations of the shapes data never shown in training in the held-out row: each value of each

@@ -30,9 +30,9 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config, epochs_for
 
-__all__ = ["make_loader", "fit", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes", "train_mvae",
-           "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment", "train_digit_evaluator",
-           "train_shapes_evaluator"]
+__all__ = ["make_loader", "fit", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
+           "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
+           "train_digit_evaluator", "train_shapes_evaluator"]
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed, device, model=None, drop_last: bool = False):

@@ -7,10 +7,11 @@ factorises its probability left to right, conditioned on the image v:
 
 **Architecture** (:class:`CaptionDecoder`). An MLP encodes the image into ``n_prefix`` vectors
 that are placed *before* the tokens (prefix conditioning); tokens are embedded and given position
-vectors — learned (the default) or the fixed sinusoids of :mod:`minimm.nn.positional`; a few pre-norm transformer blocks apply **causal** self-attention — position t
-may look at the prefix and at positions ≤ t, never later — and an MLP; a linear head gives the
-logits of the next token. The causal mask is what makes one forward pass compute every
-:math:`p(w_t \mid w_{<t}, v)` at once, without any position seeing the word it must predict.
+vectors — learned (the default) or the fixed sinusoids of :mod:`minimm.nn.positional`; a few
+pre-norm transformer blocks apply **causal** self-attention — position t may look at the prefix
+and at positions ≤ t, never later — and an MLP; a linear head gives the logits of the next token.
+The causal mask is what makes one forward pass compute every :math:`p(w_t \mid w_{<t}, v)` at
+once, without any position seeing the word it must predict.
 
 **Training: teacher forcing.** The input is the true caption shifted right (``<bos> w_1 … w_T``),
 the target the caption shifted left (``w_1 … w_T <eos>``); the loss is the mean cross-entropy over
