@@ -40,8 +40,10 @@ CONFIGS: dict = {
     # text-conditioned GAN on shapes (``minimm train cgan --dataset shapes``)
     "cgan_shapes": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 64,
                     "epochs": 50, "quick_epochs": 50},
-    # autoregressive captioner: 2 causal blocks of width 64, 4 heads, Adam 3e-3 with cosine decay
-    "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2}, "lr": 3e-3, "batch_size": 64,
+    # autoregressive captioner: 2 causal blocks of width 64, 4 heads, learned positions ("sinusoidal":
+    # the fixed table), Adam 3e-3 with cosine decay
+    "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "positions": "learned"}, "lr": 3e-3,
+                  "batch_size": 64,
                   "epochs": 12, "quick_epochs": 5},
     # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank
     "tone_generator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 60},

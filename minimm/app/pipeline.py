@@ -248,7 +248,7 @@ class MultimodalPipeline:
         self.component_args["captioner"] = {
             "args": {"image_dim": c.image_dim, "d_model": c.d_model, "n_heads": m["n_heads"],
                      "n_layers": m["n_layers"], "max_len": c.max_len, "n_prefix": c.n_prefix,
-                     "image_hidden": int(c.image_encoder[0].weight.shape[0])},
+                     "image_hidden": int(c.image_encoder[0].weight.shape[0]), "positions": c.positions},
             "vocabulary": c.vocab.to_dict(),
         }
         self.history["image → caption (decoder)"] = hist

@@ -200,11 +200,12 @@ def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
 
 
 def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                    d_model=None, n_heads=None, n_layers=None, lr=None, batch_size=None):
+                    d_model=None, n_heads=None, n_layers=None, positions=None, lr=None, batch_size=None):
     """Train a :class:`~minimm.multimodal.CaptionDecoder` on shapes (vocabulary from the training
-    captions): 2 causal blocks of width 64, Adam 3e-3 with cosine decay (stepped every batch),
-    batch 64, 12 epochs (``quick``: 5)."""
-    c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, lr=lr, batch_size=batch_size)
+    captions): 2 causal blocks of width 64, learned positions (``positions="sinusoidal"``: the fixed
+    table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5)."""
+    c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, positions=positions, lr=lr,
+                 batch_size=batch_size)
     splits = splits if splits is not None else load_shapes(with_sound=False)
     epochs = epochs_for("captioner", epochs, quick)
     B.manual_seed(seed)
@@ -213,7 +214,8 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
     max_len = max(len(tokenize(cap)) for cap in train.caption) + 2
     image_dim = int(np.prod(train.image.shape[1:]))
     m = c["model"]
-    model = CaptionDecoder(vocab, image_dim, m["d_model"], m["n_heads"], m["n_layers"], max_len=max_len).to(device)
+    model = CaptionDecoder(vocab, image_dim, m["d_model"], m["n_heads"], m["n_layers"], max_len=max_len,
+                           positions=m["positions"]).to(device)
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
