@@ -18,18 +18,19 @@ from .evaluate import (
     evaluate_cvae_digits, evaluate_cvae_shapes, evaluate_mvae, evaluate_tone_generator, evaluate_vae,
 )
 from .train import (
-    fit, make_loader, train_alignment, train_captioner, train_cgan, train_cvae_digits, train_cvae_shapes,
-    train_digit_evaluator, train_mvae, train_shapes_evaluator, train_tone_generator, train_vae,
+    fit, make_loader, train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_digits,
+    train_cvae_shapes, train_digit_evaluator, train_mvae, train_shapes_evaluator, train_tone_generator, train_vae,
 )
 from . import quality, demo, pipeline, builders
 from .quality import HOLDOUT_COMBINATIONS, evaluate_all
 from .pipeline import MultimodalPipeline
 
 __all__ = [
-    "configs", "train", "evaluate", "quality", "demo", "pipeline", "builders", "CONFIGS", "config",
-    "fit", "make_loader", "train_vae", "train_cvae_digits", "train_cvae_shapes", "train_mvae", "train_cgan",
-    "train_captioner", "train_tone_generator", "train_alignment", "train_digit_evaluator", "train_shapes_evaluator",
-    "evaluate_vae", "evaluate_cvae_digits", "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan",
-    "evaluate_captioner", "evaluate_tone_generator", "evaluate_alignment", "default_digit_evaluator",
-    "default_shapes_evaluator", "HOLDOUT_COMBINATIONS", "evaluate_all", "MultimodalPipeline",
+    "configs", "train", "evaluate", "quality", "demo", "pipeline", "builders", "CONFIGS", "config", "fit",
+    "make_loader", "train_vae", "train_conv_vae", "train_conv_gan", "train_cvae_digits", "train_cvae_shapes",
+    "train_mvae", "train_cgan", "train_captioner", "train_tone_generator", "train_alignment",
+    "train_digit_evaluator", "train_shapes_evaluator", "evaluate_vae", "evaluate_cvae_digits",
+    "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan", "evaluate_captioner", "evaluate_tone_generator",
+    "evaluate_alignment", "default_digit_evaluator", "default_shapes_evaluator", "HOLDOUT_COMBINATIONS",
+    "evaluate_all", "MultimodalPipeline",
 ]

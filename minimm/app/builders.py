@@ -228,14 +228,14 @@ class TrainedModel:
         with no_grad():
             return B.to_numpy(self.model.generate([text] * n).data)
 
-    def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k=None):
+    def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k=None, top_p=None):
         """The caption of one image (H, W) (greedy decoding by default)."""
         if self.config["class"] != "CaptionDecoder":
             raise ValueError(f"a {self.config['kind']} model does not write captions; train `caption`")
         img = np.asarray(image, dtype=np.float32)
         single = img.ndim == 2
         x = img.reshape(1 if single else img.shape[0], -1)
-        captions = self.model.generate(x, strategy=strategy, temperature=temperature, top_k=top_k)
+        captions = self.model.generate(x, strategy=strategy, temperature=temperature, top_k=top_k, top_p=top_p)
         return captions[0] if single else captions
 
 

@@ -18,6 +18,9 @@ CONFIGS: dict = {
     # VAE on binarised digits: 64-128-(8, 8), Bernoulli pixels
     "vae_digits": {"model": {"hidden": 128, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
                    "quick_epochs": 60},
+    # the same VAE with a convolutional encoder / transposed-convolutional decoder (8×8 → 4×4 → 2×2)
+    "conv_vae_digits": {"model": {"channels": 32, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 100,
+                        "quick_epochs": 20},
     # label-conditioned CVAE on binarised digits: [x, y] → 128 → 2z, [z, y] → 128 → 64
     "cvae_digits": {"model": {"hidden": 128, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
                     "quick_epochs": 60},
@@ -31,11 +34,16 @@ CONFIGS: dict = {
     # conditional GAN: G [z16, y] → 128 → 64, D [x, y] → 128 → 1, Adam β₁ = 0.5
     "cgan_digits": {"model": {"z_dim": 16, "hidden": 128}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
                     "epochs": 100, "quick_epochs": 50, "cli_epochs": 50},
+    # DCGAN-style players (ConvGAN) in the cGAN's game and setting: channels 16 → 32, 8×8 → 4×4 → 2×2
+    "conv_gan_digits": {"model": {"z_dim": 16, "channels": 16}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
+                        "epochs": 100, "quick_epochs": 20},
     # text-conditioned GAN on shapes (``minimm train cgan --dataset shapes``)
     "cgan_shapes": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 64,
                     "epochs": 50, "quick_epochs": 50},
-    # autoregressive captioner: 2 causal blocks of width 64, 4 heads, Adam 3e-3 with cosine decay
-    "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2}, "lr": 3e-3, "batch_size": 64,
+    # autoregressive captioner: 2 causal blocks of width 64, 4 heads, learned positions ("sinusoidal":
+    # the fixed table), Adam 3e-3 with cosine decay
+    "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "positions": "learned"}, "lr": 3e-3,
+                  "batch_size": 64,
                   "epochs": 12, "quick_epochs": 5},
     # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank
     "tone_generator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 60},

@@ -215,17 +215,19 @@ def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_clas
 
 @with_thread_limit
 def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
-                       top_k: int | None = None, seed: int = 0, batch_size: int = 500) -> dict:
+                       top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+                       batch_size: int = 500) -> dict:
     """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
     captions whose four parsed attributes all match the image's ground truth; ``parse_rate`` the
-    fraction that parse at all; ``examples`` a few (caption, truth) pairs."""
+    fraction that parse at all; ``examples`` a few (caption, truth) pairs. ``strategy``,
+    ``temperature``, ``top_k``, ``top_p``: the decoding (:meth:`CaptionDecoder.generate`)."""
     splits = splits if splits is not None else load_shapes(with_sound=False)
     B.manual_seed(seed)
     test = splits.test
     captions = []
     for s in range(0, len(test), batch_size):
         captions += model.generate(test.image[s: s + batch_size], strategy=strategy, temperature=temperature,
-                                   top_k=top_k)
+                                   top_k=top_k, top_p=top_p)
     ok = caption_accuracy(captions, test.attributes)
     examples = [(captions[i], test.caption[i]) for i in range(5)]
     return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([caption_parses(c) for c in captions])),

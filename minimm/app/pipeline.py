@@ -248,7 +248,7 @@ class MultimodalPipeline:
         self.component_args["captioner"] = {
             "args": {"image_dim": c.image_dim, "d_model": c.d_model, "n_heads": m["n_heads"],
                      "n_layers": m["n_layers"], "max_len": c.max_len, "n_prefix": c.n_prefix,
-                     "image_hidden": int(c.image_encoder[0].weight.shape[0])},
+                     "image_hidden": int(c.image_encoder[0].weight.shape[0]), "positions": c.positions},
             "vocabulary": c.vocab.to_dict(),
         }
         self.history["image → caption (decoder)"] = hist
@@ -267,11 +267,13 @@ class MultimodalPipeline:
         out = _np(x).reshape(len(texts), n, self.image_size, self.image_size)
         return out[0] if isinstance(text, str) else out
 
-    def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k: int | None = None):
+    def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None):
         """The caption of one image (H, W) → a string, or of a batch (N, H, W) → a list of strings.
 
         Written token by token by the decoder: ``strategy="greedy"`` (the most probable word each
-        time) or ``"sample"`` (from softmax(logits / ``temperature``), among the ``top_k`` best).
+        time), ``"sample"`` (from softmax(logits / ``temperature``), among the ``top_k`` best) or
+        ``"top_p"`` (nucleus sampling: among the fewest words whose probabilities sum to ``top_p``).
         """
         self._need("captioner")
         arr = image if isinstance(image, Tensor) else np.asarray(image, dtype=np.float32)
@@ -279,7 +281,8 @@ class MultimodalPipeline:
         x = self.preprocess_images(arr)
         self.captioner.eval()
         with no_grad():
-            captions = self.captioner.generate(x, strategy=strategy, temperature=temperature, top_k=top_k)
+            captions = self.captioner.generate(x, strategy=strategy, temperature=temperature, top_k=top_k,
+                                               top_p=top_p)
         return captions[0] if single else list(captions)
 
     def embed(self, image=None, caption=None, sound=None) -> Tensor:

