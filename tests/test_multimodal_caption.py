@@ -60,7 +60,7 @@ def test_output_depends_on_the_image(device):
 
 def test_teacher_forcing_loss_ignores_padding(device):
     model = tiny(device)
-    batch = {"image": images(3, device), "caption": CAPTIONS}
+    batch = model.collate({"image": images(3, device), "caption": CAPTIONS})
     loss, logs = model.loss(batch)
     ids = model.encode_captions(CAPTIONS)
     with minimm.no_grad():
@@ -111,7 +111,7 @@ def test_sampling_follows_the_softmax():
 
 def test_caption_loss_gradcheck(device):
     model = tiny(device, d_model=4, n_layers=1, image_dim=3).double()
-    batch = {"image": images(2, device, dim=3, dtype=minimm.float64), "caption": CAPTIONS[:2]}
+    batch = model.collate({"image": images(2, device, dim=3, dtype=minimm.float64), "caption": CAPTIONS[:2]})
     assert gradcheck_parameters(model, lambda b: model.loss(b)[0], batch)
 
 
@@ -167,7 +167,7 @@ def test_sinusoidal_positions_option(device):
     model = CaptionDecoder(vocab, image_dim=9, d_model=8, n_heads=2, n_layers=1, max_len=10, image_hidden=6,
                            positions="sinusoidal").to(device)
     assert "pos_emb" not in dict(model.named_parameters())
-    batch = {"image": images(3, device), "caption": CAPTIONS}
+    batch = model.collate({"image": images(3, device), "caption": CAPTIONS})
     opt = minimm.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(30):
@@ -209,3 +209,17 @@ def test_learned_positions_stay_the_default_bit_identically():
         for block in b.blocks:
             h = block(h)
         np.testing.assert_array_equal(b.head(b.ln_f(h[:, 1:, :])).numpy(), out)
+
+
+def test_the_loss_reads_tokens_made_when_the_batch_was_collated(device):
+    """Captions become token ids in ``prepare_batch`` (the loader's transform) or ``collate``, never
+    inside ``loss``; the collated ids stay integers (they index the embedding)."""
+    model = tiny(device)
+    raw = {"image": images(3, device), "caption": CAPTIONS[:3]}
+    with pytest.raises(ValueError, match=r"CaptionDecoder.loss: the batch has no 'tokens'.*prepare_batch"):
+        model.loss(raw)
+    batch = model.collate(raw)
+    assert batch["tokens"].dtype == minimm.int64 and batch["tokens"].device == model.tok_emb.weight.device
+    loss, _ = model.loss(batch)
+    expected, _ = model.loss({**raw, "tokens": model.encode_captions(raw["caption"])})
+    assert loss.item() == expected.item()

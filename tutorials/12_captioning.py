@@ -88,7 +88,7 @@ assert same_before and differs_after
 # ignored). An untrained model is a uniform guess: $\mathcal L \approx \log|V|$.
 
 # %%
-loss0, _ = model0.loss({"image": train.image[:256], "caption": train.caption[:256]})
+loss0, _ = model0.loss(model0.collate({"image": train.image[:256], "caption": train.caption[:256]}))
 print(f"untrained loss {loss0.item():.3f} vs log |V| = {math.log(len(vocab.tokens)):.3f}")
 assert abs(loss0.item() - math.log(len(vocab.tokens))) < 0.5
 

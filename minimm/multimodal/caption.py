@@ -41,7 +41,7 @@ from ..generative.sampling import sample_logits
 from ..nn import functional as F
 from ..nn.positional import SinusoidalPositions
 from ..ops.shape import cat
-from .common import mlp, model_device
+from .common import collate, mlp, model_device, prepared
 
 __all__ = ["CausalSelfAttentionBlock", "CaptionDecoder", "caption_accuracy", "caption_parses"]
 
@@ -126,9 +126,11 @@ class CaptionDecoder(nn.Module):
         """The loader's ``transform``: adds the captions' ``"tokens"`` to a collated host batch."""
         return {**batch, "tokens": self.token_ids(batch["caption"])}
 
+    collate = collate  # prepare_batch for a batch built by hand (see minimm.multimodal.common.collate)
+
     def loss(self, batch: dict):
         """Teacher forcing: cross-entropy of each next token, padding ignored."""
-        ids = batch["tokens"] if "tokens" in batch else self.encode_captions(batch["caption"])
+        ids = prepared(batch, "tokens", "CaptionDecoder")
         inp, target = ids[:, :-1], ids[:, 1:]
         logits = self(batch["image"], inp)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),

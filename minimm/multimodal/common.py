@@ -107,7 +107,14 @@ def collate(model: nn.Module, batch: dict) -> dict:
     ``collate`` method; a :class:`~minimm.data.DataLoader` does the same with
     ``transform=model.prepare_batch``."""
     out = model.prepare_batch(batch)
-    return {k: host_tensor(v, model) if k not in batch and isinstance(v, np.ndarray) else v for k, v in out.items()}
+    return {k: _device_tensor(v, model) if k not in batch and isinstance(v, np.ndarray) else v for k, v in out.items()}
+
+
+def _device_tensor(array: np.ndarray, model: nn.Module) -> Tensor:
+    # token ids and labels stay integers (they index embeddings); features take the model's dtype
+    if np.issubdtype(array.dtype, np.integer):
+        return tensor(array, device=model_device(model))
+    return host_tensor(array, model)
 
 
 def prepared(batch: dict, key: str, owner: str) -> Tensor:
