@@ -24,6 +24,7 @@ from ..multimodal.denoiser import ConditionalDiffusion
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import Trainer
+from .configs import config, epochs_for
 from .evaluate import default_digit_evaluator, default_shapes_evaluator
 
 __all__ = [
@@ -69,27 +70,24 @@ def train_diffusion(splits, condition: str = "caption", epochs: int = 100, devic
 
 
 def train_diffusion_shapes(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False, **kw):
-    """Caption → image diffusion on the shapes data: bag of words → MLP 256 × 2 residual blocks,
-    x₀-parameterised ε-loss with min-SNR weights, batch 128, Adam 2e-3 on a cosine, 240 epochs
-    (``quick``: 8), DDIM 20 steps with guidance w = 0.5. Returns ``(model, history)``."""
-
+    """Caption → image diffusion on the shapes data, with the reference configuration
+    ``diffusion_shapes`` (:mod:`minimm.app.configs`; ``kw`` overrides it). Returns ``(model, history)``."""
     splits = splits if splits is not None else load_shapes(with_sound=False)
-    epochs = epochs if epochs is not None else (8 if quick else 240)
-    kw.setdefault("batch_size", 128)
-    kw.setdefault("lr", 2e-3)
-    kw.setdefault("guidance", 0.5)
-    return train_diffusion(splits, "caption", epochs, device, seed, progress, **kw)
+    return _train_reference("diffusion_shapes", splits, "caption", epochs, device, seed, progress, quick, kw)
 
 
 def train_diffusion_digits(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False, **kw):
-    """Label → image diffusion on the digits (x / 16 ∈ [0, 1]; 200 epochs, ``quick``: 30; default
-    guidance w = 0.5 — the digits are legible unguided, and more guidance costs recall and
-    Fréchet distance). Returns ``(model, history)``."""
-
+    """Label → image diffusion on the digits (x / 16 ∈ [0, 1]) with the reference configuration
+    ``diffusion_digits`` — the digits are legible unguided, and more guidance than w = 0.5 costs
+    recall and Fréchet distance. Returns ``(model, history)``."""
     splits = splits if splits is not None else load_digits(with_sound=False)
-    epochs = epochs if epochs is not None else (30 if quick else 200)
-    kw.setdefault("guidance", 0.5)
-    return train_diffusion(splits, "label", epochs, device, seed, progress, **kw)
+    return _train_reference("diffusion_digits", splits, "label", epochs, device, seed, progress, quick, kw)
+
+
+def _train_reference(name, splits, condition, epochs, device, seed, progress, quick, overrides):
+    c = config(name)
+    settings = {**c["model"], "lr": c["lr"], "batch_size": c["batch_size"], **overrides}
+    return train_diffusion(splits, condition, epochs_for(name, epochs, quick), device, seed, progress, **settings)
 
 
 def _sampling_seconds(model: ConditionalDiffusion, condition, **kw) -> float:
