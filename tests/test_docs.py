@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,26 @@ def test_mkdocs_build_strict(tmp_path):
         assert html.is_file(), f"tutorial {tutorial.name} was not rendered"
         text = html.read_text(encoding="utf-8")
         assert 'class="highlight"' in text and "minimm" in text, f"{tutorial.name}: no code rendered"
+    _check_offline(site)
+
+
+def _check_offline(site: Path) -> None:
+    """The site needs no network: no page loads a script, stylesheet, font or image from another
+    host; MathJax and its fonts are served from the site itself, and nav titles are plain text."""
+    external = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=\"(https?:)?//", re.I)
+    css_url = re.compile(r"url\(\s*[\"']?(https?:)?//", re.I)
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        hit = external.search(text) or css_url.search(text)
+        assert hit is None, f"{page.relative_to(site)} loads from another host: {text[hit.start():hit.start() + 120]}"
+        for title in re.findall(r'class="md-ellipsis">\s*([^<]*)', text):  # nav and table-of-contents entries
+            assert not re.search(r"\*\w+\*", title), f"{page.relative_to(site)}: emphasis shown literally in {title!r}"
+    for css in site.rglob("*.css"):
+        assert css_url.search(css.read_text(encoding="utf-8")) is None, f"{css.relative_to(site)} loads a font"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<script src="assets/mathjax/tex-chtml\.js"', index), "MathJax is not served locally"
+    config = (site / "javascripts" / "mathjax.js").read_text(encoding="utf-8")
+    assert 'fontURL: base + "fonts"' in config and "../assets/mathjax/" in config
+    # the fonts MathJax's CHTML output asks for are there
+    assert (site / "assets" / "mathjax" / "fonts" / "MathJax_Main-Regular.woff").is_file()
+    assert (site / "assets" / "mathjax" / "fonts" / "MathJax_Math-Italic.woff").is_file()

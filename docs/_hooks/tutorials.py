@@ -25,9 +25,11 @@ def _tutorial_files() -> list[Path]:
 
 
 def _title(md: str, fallback: str) -> str:
+    """The first heading, as plain text: the nav shows titles verbatim, so markdown emphasis
+    (``*and*``) would show its asterisks."""
     for line in md.splitlines():
         if line.startswith("# "):
-            return line[2:].strip()
+            return re.sub(r"(\*{1,2}|_{1,2})(\S[^*_]*?)\1", r"\2", line[2:].strip())
     return fallback
 
 
