@@ -28,7 +28,7 @@ from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config
-from .train import make_loader
+from .train import contrastive_step, make_loader
 
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
            "bow_to_dict", "bow_from_dict"]
@@ -96,15 +96,7 @@ def _align(dataset, quick, seed, device):
     model = AlignmentNetwork(**args).to(device)
     model.vectorizer = bow
     opt = Adam(model.parameters(), lr=c["lr"])
-
-    def step(m, batch):  # one Adam step on the symmetric InfoNCE, then clip the learnt scale (CLIP)
-        opt.zero_grad()
-        loss, logs = m.loss(batch)
-        loss.backward()
-        opt.step()
-        m.logit_scale.clamp_()
-        return logs
-
+    step = contrastive_step(opt)
     config_ = {"class": "AlignmentNetwork", "args": args, "vectorizer": bow_to_dict(bow)}
     return model, opt, train, c["epochs"], step, config_
 

@@ -32,7 +32,7 @@ from .configs import config, epochs_for
 
 __all__ = ["make_loader", "fit", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
            "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
-           "train_digit_evaluator", "train_shapes_evaluator"]
+           "train_digit_evaluator", "train_shapes_evaluator", "contrastive_step"]
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed, device, model=None, drop_last: bool = False):
@@ -242,7 +242,7 @@ def train_tone_generator(splits=None, epochs=None, device="cpu", seed=0, progres
 # ---------------------------------------------------------------------------------------------
 # Alignment
 # ---------------------------------------------------------------------------------------------
-def _contrastive_step(opt):
+def contrastive_step(opt):
     """One Adam step on the symmetric InfoNCE, then CLIP's clip of the stored log-scale."""
     def step(model, batch):
         opt.zero_grad()
@@ -283,7 +283,7 @@ def train_alignment(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
         trainee = model
         opt = (AdamW(model.parameters(), lr=c["lr"], weight_decay=weight_decay) if weight_decay
                else Adam(model.parameters(), lr=c["lr"]))
-        step = _contrastive_step(opt)
+        step = contrastive_step(opt)
     else:
         trainee = AdversarialAligner(model, adv_weight=c["adv_weight"]).to(device)
         opt = OptimizerGroup(encoders=Adam(model.parameters(), lr=c["lr"]),
