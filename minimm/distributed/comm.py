@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -169,6 +170,10 @@ def collective_count() -> dict:
     return dict(_CALLS)
 
 
+#: Seconds a failing rank waits before leaving, so that peers failing alike can say so too.
+EXIT_GRACE_S = 1.0
+
+
 def _install_excepthook() -> None:
     """In a multi-rank run, an uncaught DistributedError is printed as its one line and the process
     leaves with ``os._exit(1)``: a normal exit would run ``MPI_Finalize``, which waits for the peer
@@ -182,6 +187,11 @@ def _install_excepthook() -> None:
             previous(kind, value, tb)
         sys.stderr.flush()
         sys.stdout.flush()
+        if isinstance(value, DistributedError):
+            # The launcher stops every rank as soon as one exits. Ranks that failed the same check
+            # (another world size on resume, a different model) reach it within moments of each
+            # other: a short grace lets each of them print its own line first.
+            time.sleep(EXIT_GRACE_S)
         os._exit(1)
 
     sys.excepthook = hook
