@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["Adam", "AdamW"]
 
@@ -34,15 +34,11 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False):
-        if lr < 0.0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"invalid epsilon value: {eps}")
+        check_non_negative(lr=lr, eps=eps)
         b1, b2 = betas
         if not 0.0 <= b1 < 1.0 or not 0.0 <= b2 < 1.0:
             raise ValueError(f"invalid betas {betas}: each must be in [0, 1)")
-        if weight_decay < 0.0:
-            raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        check_non_negative(weight_decay=weight_decay)
         defaults = dict(lr=lr, betas=(float(b1), float(b2)), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize)
         super().__init__(params, defaults)

@@ -26,7 +26,7 @@ import numpy as np
 from .. import backend as B
 from ..autograd import Tensor, enable_grad, no_grad
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "check_non_negative"]
 
 
 class _Required:
@@ -42,6 +42,15 @@ required = _Required()
 def _is_array(v) -> bool:
     """True for an array of any backend (NumPy, CuPy, the strict stand-in)."""
     return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, (Tensor, np.generic))
+
+
+def check_non_negative(**hyperparameters) -> None:
+    """Refuse a negative hyper-parameter, checked in the order given, with PyTorch's messages
+    (``invalid learning rate: -1``, ``invalid epsilon value: …``, ``invalid <name> value: …``)."""
+    labels = {"lr": "learning rate", "eps": "epsilon value"}
+    for name, value in hyperparameters.items():
+        if value is not required and value < 0.0:
+            raise ValueError(f"invalid {labels.get(name, name + ' value')}: {value}")
 
 
 class Optimizer:

@@ -20,7 +20,7 @@ estimate of the gradient's standard deviation instead of its root mean square.
 from __future__ import annotations
 
 from .. import backend as B
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["RMSprop"]
 
@@ -31,16 +31,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  maximize: bool = False):
-        if lr < 0.0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"invalid epsilon value: {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"invalid weight_decay value: {weight_decay}")
-        if alpha < 0.0:
-            raise ValueError(f"invalid alpha value: {alpha}")
+        check_non_negative(lr=lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)

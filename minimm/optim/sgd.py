@@ -16,7 +16,7 @@ step is plain ``θ ← θ − η g``.
 from __future__ import annotations
 
 from .. import backend as B
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["SGD"]
 
@@ -26,12 +26,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
-        if lr is not required and lr < 0.0:
-            raise ValueError(f"invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"invalid weight_decay value: {weight_decay}")
+        check_non_negative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
