@@ -21,37 +21,6 @@ def is_grad_enabled() -> bool:
     return grad_enabled
 
 
-class set_grad_enabled:
-    """Context manager (and decorator) that turns graph recording on or off."""
-
-    def __init__(self, mode: bool):
-        global grad_enabled
-        self.prev = grad_enabled
-        self.mode = bool(mode)
-        grad_enabled = self.mode  # like PyTorch, it also works as a plain function call
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        global grad_enabled
-        grad_enabled = self.prev
-        return False
-
-    def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        # undo the immediate switch made in __init__: as a decorator nothing should change yet
-        global grad_enabled
-        grad_enabled = self.prev
-        return wrapper
-
-
 class _GradMode:
     mode = True
 
@@ -80,6 +49,25 @@ class _GradMode:
                 grad_enabled = prev
 
         return wrapper
+
+
+class set_grad_enabled(_GradMode):
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        global grad_enabled
+        self.prev = grad_enabled
+        self.mode = bool(mode)
+        grad_enabled = self.mode  # like PyTorch, it also works as a plain function call
+
+    def __enter__(self):
+        return self  # the switch already happened in __init__
+
+    def __call__(self, fn):
+        # undo the immediate switch made in __init__: as a decorator nothing should change yet
+        global grad_enabled
+        grad_enabled = self.prev
+        return super().__call__(fn)
 
 
 class no_grad(_GradMode):
