@@ -225,3 +225,22 @@ def test_branches_of_different_lengths_meet_correctly():
     eps = 1e-6
     num = [(f(v + eps * e) - f(v - eps * e)) / (2 * eps) for e in np.eye(2)]
     np.testing.assert_allclose(x.grad.numpy(), num, rtol=1e-7)
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    x = minimm.ones(2, requires_grad=True)
+    with minimm.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad and minimm.is_grad_enabled()
+
+    @minimm.set_grad_enabled(False)
+    def records():
+        return (x * 2).requires_grad
+
+    assert minimm.is_grad_enabled()  # decorating switches nothing yet
+    assert records() is False and minimm.is_grad_enabled()
+    minimm.set_grad_enabled(False)  # a plain call switches at once, as in PyTorch
+    try:
+        assert not minimm.is_grad_enabled()
+    finally:
+        minimm.set_grad_enabled(True)
