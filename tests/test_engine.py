@@ -244,3 +244,10 @@ def test_set_grad_enabled_as_call_context_and_decorator():
         assert not minimm.is_grad_enabled()
     finally:
         minimm.set_grad_enabled(True)
+
+
+def test_array_is_the_wrapped_backend_array_shared_not_copied():
+    t = minimm.ones(3)
+    assert t.array is t.data
+    t.array = t.array * 2
+    assert t.tolist() == [2.0, 2.0, 2.0]

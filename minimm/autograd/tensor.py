@@ -56,6 +56,15 @@ class Tensor:
 
     # -- attributes ---------------------------------------------------------------------------
     @property
+    def array(self):
+        """The backend array (NumPy or CuPy) this tensor wraps, shared, not copied."""
+        return self.data
+
+    @array.setter
+    def array(self, value):
+        self.data = value
+
+    @property
     def shape(self) -> tuple:
         return tuple(self.data.shape)
 
