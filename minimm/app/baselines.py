@@ -30,7 +30,7 @@ def _by_class(items, classes, wanted):
     for c in np.unique(np.asarray(wanted)):
         members = items[classes == c]
         if len(members) == 0:
-            raise ValueError(f"baselines: class {c!r} has no training item to build a baseline from")
+            raise ValueError(f"baselines: class {c} has no training item to build a baseline from")
         groups[c] = members
     return groups
 
