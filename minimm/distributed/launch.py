@@ -85,7 +85,12 @@ def main(argv=None) -> int:
                                 description="run N ranks of a Python script under mpiexec")
     p.add_argument("-n", "--nproc", type=int, required=True, help="number of ranks")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the script (or -m module) and its arguments")
-    a = p.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `-n N` comes first; everything after it is the rank's command line, options included
+    # (`-m module`), which argparse's REMAINDER would try to parse as the launcher's own
+    head = 1 if argv and argv[0].startswith(("-n", "--nproc=")) and argv[0] not in ("-n", "--nproc") else 2
+    a = p.parse_args(argv[:head])
+    a.rest = argv[head:]
     try:
         cmd = launch_command(a.nproc, a.rest)
     except (ValueError, FileNotFoundError) as exc:
