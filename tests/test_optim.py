@@ -324,3 +324,26 @@ def test_cosine_lr_sequence_and_state_dict():
     sched.step()
     sched2.step()
     assert sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_step_pre_hooks_run_before_the_update_and_can_be_removed():
+    import minimm as mm
+
+    w = mm.tensor([1.0, 2.0], requires_grad=True)
+    opt = mm.optim.SGD([w], lr=0.5)
+    seen = []
+
+    def hook(optimizer, args, kwargs):
+        seen.append((optimizer is opt, w.tolist()))
+        w.grad = w.grad * 2          # what a data-parallel hook does: replace the gradient first
+
+    handle = opt.register_step_pre_hook(hook)
+    (w * w).sum().backward()          # grad 2w = [2, 4], doubled by the hook to [4, 8]
+    opt.step()
+    assert seen == [(True, [1.0, 2.0])]
+    assert w.tolist() == [1.0 - 0.5 * 4, 2.0 - 0.5 * 8]
+    handle.remove()
+    handle.remove()                   # removing twice is harmless
+    w.grad = mm.tensor([1.0, 1.0])
+    opt.step()
+    assert len(seen) == 1 and w.tolist() == [-1.5, -2.5]

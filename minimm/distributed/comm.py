@@ -28,7 +28,8 @@ rank raises :class:`DistributedTimeoutError` with a one-line message. In a multi
 uncaught :class:`DistributedError` is printed as that one line and the process leaves with
 ``os._exit(1)``: a normal exit would call ``MPI_Finalize``, which itself waits for the stopped peer.
 The launcher (MPICH's ``mpiexec`` does this) then stops the remaining ranks. A rank that is
-*killed* is usually noticed by the launcher even sooner, and it takes the whole job down.
+*killed* is noticed by MPICH's launcher at once, and it takes the whole job down; minimm's launcher
+(:mod:`minimm.distributed.launch`) replaces MPICH's multi-line report with one line naming the rank.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def init(backend: str | None = None, device=None, timeout: float | None = None):
     _GROUP = group() if name == "single" else group(float(timeout))
     if _GROUP.size > 1:
         _install_excepthook()
+        _tell_launcher()
     return _GROUP.rank, _GROUP.size
 
 
@@ -172,6 +174,18 @@ def collective_count() -> dict:
 
 #: Seconds a failing rank waits before leaving, so that peers failing alike can say so too.
 EXIT_GRACE_S = 1.0
+
+
+def _tell_launcher() -> None:
+    """Under minimm's launcher, leave a note of this rank's process id, so that when the process
+    dies the launcher can say which rank it was (MPICH's own report names only the pid)."""
+    folder = os.environ.get("MINIMM_LAUNCH_DIR")
+    if folder:
+        try:
+            with open(os.path.join(folder, f"pid{os.getpid()}"), "w", encoding="utf-8") as f:
+                f.write(f"{_GROUP.rank} {_GROUP.size}")
+        except OSError:
+            pass  # a courtesy: without the note the launcher names the pid only
 
 
 def _install_excepthook() -> None:

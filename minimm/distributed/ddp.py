@@ -185,32 +185,74 @@ class DistributedDataParallel(Module):
         loss.backward(**kwargs)
         self.sync_gradients()
 
-    def sync_gradients(self) -> None:
+    def sync_gradients(self, params=None) -> None:
         """Replace every parameter's gradient by its mean over the ranks: one all-reduce per bucket.
+
+        ``params``: only these parameters (in their own buckets, built once per set) — what a training
+        step with several optimisers needs: each optimiser averages its own parameters' gradients
+        just before its update (:meth:`sync_before_step`).
 
         A parameter without a gradient on some rank (it was not used on that shard) counts as zero
         there — exactly its contribution to the whole-batch gradient. The bucket's buffer carries one
         extra number per parameter, 1 where the rank had a gradient, so a parameter that no rank used
         keeps ``grad = None``, as it would in a single process.
         """
-        world = comm.world_size()
-        if world == 1 or not self._sync_enabled:
+        if comm.world_size() == 1 or not self._sync_enabled:
+            return
+        buckets = self.buckets if params is None else self._subset_buckets(params)
+        with no_grad():
+            for bucket in buckets:
+                _average_bucket(bucket)
+
+    def _subset_buckets(self, params) -> list:
+        params = [p for p in params if p.requires_grad]
+        key = tuple(id(p) for p in params)
+        cache = self.__dict__.setdefault("_bucket_cache", {})
+        if key not in cache:
+            cache[key] = _buckets(params[::-1], self.bucket_cap_mb * 2**20)
+        return cache[key]
+
+    def sync_before_step(self, optimizer):
+        """Make ``optimizer.step()`` first average the gradients of its own parameters over the ranks
+        (a step pre-hook). For training steps that call several optimisers themselves — a GAN's D
+        then G update, alignment's encoders and discriminator — each update then uses the gradient of
+        the whole global batch, as one process would. Returns the hook's handle."""
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        return optimizer.register_step_pre_hook(lambda opt, args, kwargs: self.sync_gradients(params))
+
+    def check_in_sync(self) -> None:
+        """Raise :class:`DistributedError` on every rank if the ranks' parameters are no longer equal
+        (one all-gather of a checksum: a step that updated weights with an optimiser whose gradients
+        were never averaged makes the ranks drift apart)."""
+        if comm.world_size() == 1:
             return
         with no_grad():
-            for bucket in self.buckets:
-                like = bucket.params[0].data
-                pieces, flags = [], []
-                for p in bucket.params:
-                    has = p.grad is not None
-                    pieces.append(p.grad.data if has else B.zeros_on(like, tuple(p.shape)))
-                    flags.append(1.0 if has else 0.0)
-                pieces.append(B.asarray(np.asarray(flags, dtype=np.float64), dtype=B.dtype_name(like.dtype),
-                                       dev=bucket.params[0].device))
-                total = comm.all_reduce(_flatten(pieces), op="sum")
-                counts = B.to_numpy(total[bucket.numel:])
-                mean = total[: bucket.numel] / world
-                for p, piece, count in zip(bucket.params, _unflatten(mean, bucket), counts):
-                    p.grad = Tensor(piece) if count > 0 else None
+            sums = [B.to_numpy(p.data).astype(np.float64).sum() for p in self.module.parameters()]
+        local = np.asarray(sums, dtype=np.float64)
+        everyone = comm.all_gather(local)
+        if any(not np.array_equal(x, everyone[0]) for x in everyone):
+            raise comm.DistributedError(
+                "DistributedDataParallel: the parameters differ between ranks after a step; an optimiser "
+                "updated weights without averaging their gradients (give every optimiser the step uses "
+                "to the Trainer, or call ddp.sync_before_step(optimizer))")
+
+
+def _average_bucket(bucket) -> None:
+    """All-reduce one bucket's gradients (zeros where a rank has none) and set each to the mean."""
+    world = comm.world_size()
+    like = bucket.params[0].data
+    pieces, flags = [], []
+    for p in bucket.params:
+        has = p.grad is not None
+        pieces.append(p.grad.data if has else B.zeros_on(like, tuple(p.shape)))
+        flags.append(1.0 if has else 0.0)
+    pieces.append(B.asarray(np.asarray(flags, dtype=np.float64), dtype=B.dtype_name(like.dtype),
+                           dev=bucket.params[0].device))
+    total = comm.all_reduce(_flatten(pieces), op="sum")
+    counts = B.to_numpy(total[bucket.numel:])
+    mean = total[: bucket.numel] / world
+    for p, piece, count in zip(bucket.params, _unflatten(mean, bucket), counts):
+        p.grad = Tensor(piece) if count > 0 else None
 
 
 def _flatten(arrays):

@@ -7,19 +7,36 @@ is ``mpiexec -n 2 <this python> train.py --epochs 3`` with the ``mpiexec`` found
 (where the ``mpich`` wheel installs it) or on ``PATH``, and the same Python on every rank — the usual
 mistake with a bare ``mpiexec python`` is a different interpreter that lacks minimm. Each rank gets
 one BLAS thread unless ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` are set: N ranks on N cores
-should not each start a pool of N threads. The exit status is ``mpiexec``'s.
+should not each start a pool of N threads.
+
+**A dead rank is reported in one line.** When a rank's process dies (killed, out of memory, a crash
+in C code) MPICH's launcher stops every other rank at once and prints a ten-line "BAD TERMINATION"
+banner that names a process id. Each rank here leaves a note of its process id in a folder the
+launcher gives it (``MINIMM_LAUNCH_DIR``), so the banner is replaced by one line that names the rank
+and how it ended. Ranks that fail a check print their own one-line ``DistributedError`` as before.
+The exit status is ``mpiexec``'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
+import tempfile
+import threading
 
 from .comm import mpiexec_path
 
-__all__ = ["launch_command", "main"]
+__all__ = ["launch_command", "main", "banner_filter", "rank_of_pid"]
+
+# The lines of MPICH's "BAD TERMINATION" banner (hydra prints them on its standard output).
+_BANNER = re.compile(r"^(=+|=   .*|YOUR APPLICATION TERMINATED WITH THE EXIT STRING: .*|"
+                     r"This typically refers to a problem with your application\.|"
+                     r"Please see the FAQ page for debugging suggestions)\s*$")
+_PID = re.compile(r"^=   PID (\d+) ")
+_EXIT_STRING = re.compile(r"EXIT STRING: (.*?)\s*$")
 
 
 def launch_command(n: int, argv: list[str], mpiexec: str | None = None) -> list[str]:
@@ -35,12 +52,45 @@ def launch_command(n: int, argv: list[str], mpiexec: str | None = None) -> list[
     return [mpiexec, "-n", str(int(n)), sys.executable, *argv]
 
 
+def rank_of_pid(folder, pid: int) -> str:
+    """``"rank R of N"`` for a process that left its note in ``folder``, else ``"the rank with pid P"``."""
+    try:
+        with open(os.path.join(str(folder), f"pid{int(pid)}"), encoding="utf-8") as f:
+            r, n = f.read().split()
+        return f"rank {int(r)} of {int(n)}"
+    except (OSError, ValueError):
+        return f"the rank with pid {pid}"
+
+
+def banner_filter(lines, folder=None, out=sys.stdout, err=sys.stderr) -> None:
+    """Copy the launcher's output ``lines`` to ``out`` as they come, MPICH's banner excepted; in its
+    place one line on ``err`` names the rank (from the notes in ``folder``) and how it ended."""
+    pid = None
+    for line in lines:
+        if not _BANNER.match(line.rstrip("\n")):
+            out.write(line)
+            out.flush()
+            continue
+        m = _PID.match(line)
+        pid = int(m.group(1)) if m else pid
+        m = _EXIT_STRING.search(line)
+        if m:
+            who = rank_of_pid(folder, pid) if (pid is not None and folder is not None) else "a rank"
+            err.write(f"launch: {who} ended abnormally ({m.group(1)}); mpiexec stopped the other ranks\n")
+            err.flush()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m minimm.distributed.launch",
                                 description="run N ranks of a Python script under mpiexec")
     p.add_argument("-n", "--nproc", type=int, required=True, help="number of ranks")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the script (or -m module) and its arguments")
-    a = p.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `-n N` comes first; everything after it is the rank's command line, options included
+    # (`-m module`), which argparse's REMAINDER would try to parse as the launcher's own
+    head = 1 if argv and argv[0].startswith(("-n", "--nproc=")) and argv[0] not in ("-n", "--nproc") else 2
+    a = p.parse_args(argv[:head])
+    a.rest = argv[head:]
     try:
         cmd = launch_command(a.nproc, a.rest)
     except (ValueError, FileNotFoundError) as exc:
@@ -49,7 +99,16 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
-    return subprocess.call(cmd, env=env)
+    with tempfile.TemporaryDirectory(prefix="minimm-launch-") as folder:
+        env["MINIMM_LAUNCH_DIR"] = folder
+        # Ranks' standard error (tracebacks, progress bars) passes straight through; standard output
+        # is read line by line so that the banner can be replaced by one line.
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+            reader = threading.Thread(target=banner_filter, args=(proc.stdout, folder), daemon=True)
+            reader.start()
+            code = proc.wait()
+            reader.join(timeout=5)
+    return code
 
 
 if __name__ == "__main__":

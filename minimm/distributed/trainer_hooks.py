@@ -46,7 +46,7 @@ from . import comm
 from .ddp import DistributedDataParallel
 from .sampler import DistributedLoader
 
-__all__ = ["is_main", "seed_for_rank", "global_batch_loader", "wrap", "sync_after_backward", "checkpoint_extra", "save_on_main",
+__all__ = ["is_main", "seed_for_rank", "global_batch_loader", "wrap", "sync_after_backward", "sync_before_steps", "checkpoint_extra", "save_on_main",
            "restore", "RNG_BYTES"]
 
 #: Room for one generator state as JSON (about 200 bytes today), so that it travels as an array.
@@ -78,6 +78,13 @@ def global_batch_loader(dataset, global_batch_size: int, shuffle: bool = True, s
 def wrap(model, **ddp_kwargs) -> DistributedDataParallel:
     """``model`` as a :class:`DistributedDataParallel` (unchanged if it already is one)."""
     return model if isinstance(model, DistributedDataParallel) else DistributedDataParallel(model, **ddp_kwargs)
+
+
+def sync_before_steps(ddp: DistributedDataParallel, optimizer) -> list:
+    """Make every optimiser of ``optimizer`` (one, or an ``OptimizerGroup``) average its parameters'
+    gradients over the ranks at the start of its ``step()`` (for a ``step_fn`` that steps them itself)."""
+    optimizers = list(optimizer.optimizers.values()) if hasattr(optimizer, "optimizers") else [optimizer]
+    return [ddp.sync_before_step(opt) for opt in optimizers]
 
 
 def sync_after_backward(model) -> None:

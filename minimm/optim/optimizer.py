@@ -53,6 +53,19 @@ def check_non_negative(**hyperparameters) -> None:
             raise ValueError(f"invalid {labels.get(name, name + ' value')}: {value}")
 
 
+class StepHookHandle:
+    """What :meth:`Optimizer.register_step_pre_hook` returns: ``handle.remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks, self.id = hooks, StepHookHandle._next_id
+        StepHookHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+
 class Optimizer:
     """Base class: subclasses give ``defaults`` and implement :meth:`_init_state` and :meth:`_update`.
 
@@ -63,6 +76,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict = defaultdict(dict)  # like PyTorch: opt.state[p] is {} before p's first step
         self.param_groups: list[dict] = []
+        self._step_pre_hooks: dict = {}
         if isinstance(params, Tensor):
             raise TypeError(
                 "params should be an iterable of Tensors or dicts, but got a single Tensor; "
@@ -125,12 +139,22 @@ class Optimizer:
                 p.grad.zero_()
 
     # -- the update ---------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook) -> "StepHookHandle":
+        """Call ``hook(optimizer, args, kwargs)`` at the start of every :meth:`step` (PyTorch's API);
+        returns a handle whose ``remove()`` unregisters it. Data-parallel training uses one to average
+        the gradients of this optimiser's parameters over the ranks just before they are used."""
+        handle = StepHookHandle(self._step_pre_hooks)
+        self._step_pre_hooks[handle.id] = hook
+        return handle
+
     def step(self, closure=None):
         """One update of every parameter that has a gradient.
 
         ``closure`` (optional) re-evaluates the model and returns the loss; it runs with grad
         enabled before the update, and its loss is returned (as in PyTorch).
         """
+        for hook in tuple(self._step_pre_hooks.values()):
+            hook(self, (), {"closure": closure})
         loss = None
         if closure is not None:
             with enable_grad():

@@ -60,7 +60,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor
-from ..distributed import DistributedError, comm, trainer_hooks
+from ..distributed import comm, trainer_hooks
 from ..distributed.ddp import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
 from ..threads import limit_threads
@@ -115,8 +115,9 @@ class Trainer(CheckpointMixin):
         default step (a ``step_fn`` updates the weights itself).
     distributed: ``True`` trains data-parallel over the ranks of :func:`minimm.distributed.init`
         (started with ``mpiexec -n N``); ``None`` (default) does so when a world of more than one
-        rank is initialised; ``False`` never. See the module docstring; a ``step_fn`` is not supported
-        data-parallel yet.
+        rank is initialised; ``False`` never. See the module docstring. With a ``step_fn``, every
+        optimiser given to the Trainer averages its parameters' gradients over the ranks just before
+        its update, and the ranks' parameters are checked to agree after each step.
 
     After :meth:`fit`, ``history`` is a list with one dict per epoch: ``{"epoch": 1, "loss": ..,
     <other logs>: .., "seconds": ..}``, each value the mean over the epoch's batches.
@@ -155,10 +156,9 @@ class Trainer(CheckpointMixin):
             optimizer = OptimizerGroup(**optimizer)
         self.distributed = self._world_wanted(distributed)
         if self.distributed:
-            if step_fn is not None:
-                raise DistributedError("Trainer: data-parallel training with a step_fn (GANs, alignment) is not "
-                                       "supported yet; train this model in one process")
             model = trainer_hooks.wrap(model)  # a collective: rank 0's weights on every rank
+            if step_fn is not None:  # it calls the optimisers itself: each averages its gradients first
+                trainer_hooks.sync_before_steps(model, optimizer)
         self.model = model
         self.optimizer = optimizer
         self.train_loader = train_loader
@@ -207,6 +207,8 @@ class Trainer(CheckpointMixin):
         ``None`` when ``on_nonfinite="skip"`` dropped the update. Raises :class:`NonFiniteError`."""
         if self.step_fn is not None:
             logs = self.step_fn(self.model, batch)
+            if self.distributed:
+                self.model.check_in_sync()
             logs = {k: float(v.item() if isinstance(v, Tensor) else v) for k, v in (logs or {}).items()}
             self._check_logs(logs)
             self._check_parameters()

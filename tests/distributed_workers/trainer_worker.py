@@ -10,6 +10,10 @@
   rank's generator matters: ``full`` trains 3 epochs; ``part`` trains 1 epoch (checkpoint in DIR);
   ``resume`` continues it to 3. Every rank writes its parameters and generator state to
   ``DIR/MODE-rankR.npz``; ``full`` and ``resume`` must agree to the bit on every rank.
+* ``twoopt``: a step_fn that updates two optimisers itself, as a GAN does (D on its loss, then G on a
+  loss through D), float64 without noise; rank 0 writes ``DIR/twoopt-nN.npz``. ``drift``: the same,
+  but the second optimiser is not given to the Trainer, so its gradients are never averaged — every
+  rank must stop with one line.
 * ``stop`` / ``resume-stop``: as ``part``/``resume``, but the run is stopped by a Ctrl-C that reaches
   rank 1 alone in the middle of epoch 2 (every rank must stop after the same step and save a
   mid-epoch checkpoint holding each rank's own sample order).
@@ -66,6 +70,38 @@ def make_trainer(epochs, out_dir, noise, device="cpu"):
                    out_dir=out_dir, progress=False, seed=0, grad_clip=0.5, distributed=True)
 
 
+class TwoPart(nn.Module):
+    """Two sub-networks trained by two optimisers in turn (a GAN's D and G, without the noise)."""
+
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Linear(3, 3)
+        self.d = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2))
+
+
+def two_optimiser_trainer(give_both: bool):
+    minimm.manual_seed(20 + dist.rank())
+    model = TwoPart().double()
+    opt_d = minimm.optim.Adam(model.d.parameters(), lr=0.02)
+    opt_g = minimm.optim.Adam(model.g.parameters(), lr=0.01)
+
+    def step_fn(m, batch):
+        x, y = batch
+        opt_d.zero_grad()
+        loss_d = ((m.d(x) - y) ** 2).mean()
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = (m.d(m.g(x)) ** 2).mean()
+        loss_g.backward()
+        opt_g.step()
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    opts = minimm.training.OptimizerGroup(d=opt_d, g=opt_g) if give_both else opt_d
+    loader = dist.global_batch_loader(dataset(), GLOBAL_BATCH, seed=3)
+    return Trainer(model, opts, loader, 3, progress=False, seed=0, step_fn=step_fn, distributed=True)
+
+
 def params(trainer):
     return {k: minimm.backend.to_numpy(v.data) for k, v in trainer.model.state_dict().items()}
 
@@ -88,6 +124,12 @@ if __name__ == "__main__":
             np.savez(os.path.join(out, f"equal-n{n}.npz"), **result)
         with open(os.path.join(out, f"saves-n{n}-rank{r}.txt"), "w") as f:
             f.write(str(len(saves)))
+    elif mode in ("twoopt", "drift"):
+        trainer = two_optimiser_trainer(give_both=mode == "twoopt")
+        history = trainer.fit()
+        if r == 0:
+            np.savez(os.path.join(out, f"twoopt-n{n}.npz"), **params(trainer),
+                     **{"#loss_g": np.array([h["loss_g"] for h in history])})
     else:
         folder = {"full": None, "part": "run", "resume": "run", "stop": "stoprun", "resume-stop": "stoprun"}[mode]
         trainer = make_trainer(1 if mode == "part" else 3, folder and os.path.join(out, folder), noise=True)
