@@ -179,13 +179,13 @@ def heldout_baselines(splits, evaluator, mask, seed: int = 0, sigma: float = 0.1
     and the additive attribute model + N(0, σ²) noise."""
     train, test = splits.train, splits.test
     rng = np.random.default_rng(seed)
-    codes = lambda d: np.stack([np.asarray(d.attributes[a]) for a in ATTRIBUTES], axis=1)  # noqa: E731
-    tr, te = codes(train), codes(test)
-    # nearest seen combination: the most agreeing attributes, ties broken by the first seen
+    tr, te = (np.stack([np.asarray(d.attributes[a]) for a in ATTRIBUTES], axis=1) for d in (train, test))
+    # nearest seen combination: a training item agreeing on the most attributes, ties broken at random
     agree = (te[:, None, :] == tr[None, :, :]).sum(axis=2)
     nearest = (agree + 1e-3 * rng.random(agree.shape)).argmax(axis=1)
     copies = np.asarray(train.image, dtype=np.float32)[nearest]
     # additive model: one-hot attribute values → pixels by least squares
+
     def one_hot(c):
         return np.concatenate([np.ones((len(c), 1))] + [np.eye(len(v))[c[:, i]] for i, v in
                                                           enumerate(ATTRIBUTES.values())], axis=1)
