@@ -12,7 +12,7 @@ sceptic tries first and scores them with the row's metric and evaluator:
 * **conditional generator rows** (cGAN, ConvGAN, MVAE label→image, shapes caption→image): the
   generators of :mod:`minimm.app.baselines` (class mean + noise, per-class Gaussian, training copy)
   with the class id a digit label or an attribute combination; their samples are clipped to the
-  data's range [0, 1] (the strongest form of each) and scored by
+  data's range [0, 1], where every model's sigmoid output lies, and scored by
   :func:`~minimm.app.evaluate.sample_scores`, like the model's;
 * **held-out combinations**: the same generators cannot produce a class they never saw, so the
   sceptic's tries are a copy of the *nearest seen combination* and an *additive attribute model*

@@ -17,7 +17,7 @@ __all__ = ["REPORT", "TARGETS", "meets"]
 
 REPORT = "report"  # a target meaning "shown for comparison, no bound"
 
-_GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": ("<=", 4.0), "precision": REPORT, "recall": (">=", 0.3),
+_GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": ("<=", 4.0), "precision": REPORT, "recall": (">=", 0.15),
         "coverage": REPORT, "memorisation_ratio": (">=", 0.5)}
 _VAE = {"neg_elbo_nats": ("<=", 19.5), "neg_iwae_nats": ("<=", 17.45)}
 # metric -> target, per recipe (the ``tone`` row and the families' own modules keep theirs inline)
