@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from minimm.app import quality_baselines as QB
-from minimm.app.evaluate import sample_scores
-from minimm.app.quality import HOLDOUT_COMBINATIONS, TARGETS, format_baselines, meets, _entry  # noqa: F401
+from minimm.app.evaluate import evaluate_alignment, sample_scores
+from minimm.app.quality import HOLDOUT_COMBINATIONS, TARGETS, _entry, format_baselines, meets
 from minimm.app.train import train_alignment, train_digit_evaluator, train_shapes_evaluator
-from minimm.app.evaluate import evaluate_alignment
 from minimm.data import load_digits, load_shapes
 from minimm.data.datasets import holdout_mask
 from minimm.multimodal.vae import VAE

@@ -47,9 +47,9 @@ import numpy as np
 from ..data import load_digits, load_shapes
 from ..data.datasets import holdout_mask
 from . import quality_baselines as QB
-from .quality_targets import REPORT, TARGETS, meets
 from .evaluate import (default_digit_evaluator, default_shapes_evaluator, evaluate_alignment, evaluate_captioner,
                        evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae, evaluate_tone_generator, evaluate_vae)
+from .quality_targets import REPORT, TARGETS, meets
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
                     train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
 
@@ -70,6 +70,8 @@ HOLDOUT_COMBINATIONS = [
 
 CONV_VAE_NAME = "convolutional VAE, binarised digits, z = 8"
 CONV_GAN_NAME = "convolutional (DCGAN-style) conditional GAN, digits"
+
+
 def _entry(model, task, metric, value, target, evaluator_accuracy=None, baselines=None, **extra) -> dict:
     """One table entry; ``target`` is ``(">=", 0.95)``, ``("<=", 19.5)`` or ``"report"`` (a figure
     shown for comparison with no bound of its own: ``passed`` then only says it is finite).
