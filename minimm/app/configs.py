@@ -31,9 +31,10 @@ CONFIGS: dict = {
     "mvae_digits": {"model": {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8,
                               "lambda_text": 10.0, "experts": "poe"},
                     "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 40},
-    # conditional GAN: G [z16, y] → 128 → 64, D [x, y] → 128 → 1, Adam β₁ = 0.5
-    "cgan_digits": {"model": {"z_dim": 16, "hidden": 128}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
-                    "epochs": 100, "quick_epochs": 50, "cli_epochs": 50},
+    # conditional GAN: G [z16, y] → 256 → 64, D [x, y] → 256 → 1, Adam β₁ = 0.5, 200 epochs (width 128 at
+    # 100 epochs lost to a per-class Gaussian on every sample metric: Fréchet 2.8 vs 1.6, coverage 67 vs 82 %)
+    "cgan_digits": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
+                    "epochs": 200, "quick_epochs": 50, "cli_epochs": 50},
     # DCGAN-style players (ConvGAN) in the cGAN's game and setting: channels 16 → 32, 8×8 → 4×4 → 2×2
     "conv_gan_digits": {"model": {"z_dim": 16, "channels": 16}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
                         "epochs": 100, "quick_epochs": 20},

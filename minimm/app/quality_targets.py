@@ -17,12 +17,17 @@ __all__ = ["REPORT", "TARGETS", "meets"]
 
 REPORT = "report"  # a target meaning "shown for comparison, no bound"
 
-_GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": ("<=", 4.0), "precision": REPORT, "recall": (">=", 0.15),
+# the generators: read as asked, not collapsed (class mean + noise: recall ≈ 1 %), not a copier
+# (training copies: memorisation ratio 0); the ConvGAN's Fréchet distance is reported, without a bound
+_GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": REPORT, "precision": REPORT, "recall": (">=", 0.15),
         "coverage": REPORT, "memorisation_ratio": (">=", 0.5)}
+# the MLP cGAN's Fréchet ≤ 1.4 and coverage ≥ 85 % also reject the per-class Gaussian (1.56–1.69; 82–83 %)
+_CGAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.85))
+# −IWAE below every Bernoulli mixture's exact nll (17.5–17.7 nats); the −ELBO bound is a sanity check
 _VAE = {"neg_elbo_nats": ("<=", 19.5), "neg_iwae_nats": ("<=", 17.45)}
 # metric -> target, per recipe (the ``tone`` row and the families' own modules keep theirs inline)
 TARGETS = {
-    "vae": _VAE, "conv_vae": _VAE, "cgan": _GAN, "conv_gan": dict(_GAN, frechet_distance=REPORT),
+    "vae": _VAE, "conv_vae": _VAE, "cgan": _CGAN, "conv_gan": _GAN,
     "alignment": {"zero_shot_accuracy": (">=", 0.95)},
     "mvae": {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": (">=", 0.80), "precision": REPORT,
              "recall": REPORT, "coverage": (">=", 0.95), "memorisation_ratio": (">=", 0.5)},
