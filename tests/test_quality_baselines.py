@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from minimm.app import quality_baselines as QB
+from minimm.app.configs import config
 from minimm.app.evaluate import evaluate_alignment, sample_scores
 from minimm.app.quality import HOLDOUT_COMBINATIONS, TARGETS, _entry, format_baselines, meets
 from minimm.app.train import train_alignment, train_digit_evaluator, train_shapes_evaluator
@@ -92,7 +93,8 @@ def test_a_model_like_sample_passes_the_copy_check(digits, digit_judge):
 
 def test_likelihood_targets_reject_the_bernoulli_mixtures_and_the_copier():
     splits = load_digits(binarize=True, with_sound=False)
-    n_params = sum(p.array.size for p in VAE(64, 128, 8).parameters())  # the table's VAE
+    c = config("vae_digits")["model"]
+    n_params = sum(p.array.size for p in VAE(64, c["hidden"], c["z_dim"]).parameters())  # the table's VAE
     nll = QB.likelihood_baselines(splits, n_params, seed=0)
     assert len(nll) == 3
     for row in ("vae", "conv_vae"):
