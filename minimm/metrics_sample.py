@@ -14,6 +14,11 @@ feature vectors as a non-parametric estimate of each distribution's support:
   balls that hold at least one sample. Coverage is built on the real balls only, so a few outlying
   samples cannot inflate it as they can inflate recall.
 
+A generator can score well on all four by copying its training set. The **memorisation ratio**
+tells copying from generalising: the mean distance from each sample to its nearest *training*
+item, over the same for real *held-out* items (which no model saw). About 1 for a generator that
+draws new items from the data distribution, 0 for an exact copier.
+
 .. math::
 
     \mathrm{precision} = \frac1M\sum_j \big[\exists i: \lVert g_j - r_i\rVert \le \rho_k(r_i)\big],\qquad
@@ -34,7 +39,8 @@ import numpy as np
 from . import backend as B
 from .autograd import Tensor
 
-__all__ = ["pairwise_distances", "kth_neighbour_radii", "precision_recall", "density_coverage", "sample_quality"]
+__all__ = ["pairwise_distances", "kth_neighbour_radii", "precision_recall", "density_coverage", "sample_quality",
+           "memorisation_ratio"]
 
 
 def _features(x, name: str) -> np.ndarray:
@@ -87,3 +93,19 @@ def sample_quality(real, fake, k_pr: int = 3, k_dc: int = 5) -> dict:
     out = precision_recall(real, fake, k_pr)
     out.update(density_coverage(real, fake, k_dc))
     return out
+
+
+def memorisation_ratio(samples, test, train) -> dict:
+    r"""Copying, measured on the raw items (flattened): with :math:`d(a) = \min_j \lVert a - t_j\rVert`
+    the distance to the nearest training item,
+
+    .. math:: \mathrm{ratio} = \frac{\tfrac1M \sum_j d(g_j)}{\tfrac1N \sum_i d(x_i)}
+
+    over samples :math:`g_j` and held-out real items :math:`x_i`. Returns ``{"memorisation_ratio",
+    "nn_distance", "nn_distance_test"}`` (the two means and their ratio)."""
+    s, x, t = (_features(np.reshape(B.to_numpy(a.array if isinstance(a, Tensor) else a), (len(a), -1)), name)
+               for a, name in ((samples, "samples"), (test, "test"), (train, "train")))
+    if not s.shape[1] == x.shape[1] == t.shape[1]:
+        raise ValueError(f"memorisation_ratio: samples {s.shape}, test {x.shape} and train {t.shape} differ in width")
+    gen, real = pairwise_distances(s, t).min(axis=1).mean(), pairwise_distances(x, t).min(axis=1).mean()
+    return {"memorisation_ratio": float(gen / real), "nn_distance": float(gen), "nn_distance_test": float(real)}

@@ -46,7 +46,7 @@ from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd
 from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
 from .pipeline import MultimodalPipeline
-from .quality import RECIPES, evaluate_all, format_table
+from .quality import RECIPES, evaluate_all, format_baselines, format_table
 
 __all__ = ["main", "build_parser", "COMMANDS", "CLIError"]
 
@@ -122,6 +122,8 @@ def cmd_evaluate(args) -> int:
     def echo(e):
         v = "error: " + e["error"] if "error" in e else f"{e['value']:.4g} (target {e['target']})"
         say(f"  {e['model']}: {e['task']}: {v}  [{e['seconds']:.1f} s]")
+        if e.get("baselines"):
+            say(f"    trivial baselines (✓: meets the target): {format_baselines(e)}")
 
     entries = evaluate_all(quick=args.quick, out_dir=args.out, device=device, seed=args.seed, only=only, echo=echo)
     say("")

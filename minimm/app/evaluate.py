@@ -19,7 +19,8 @@ from ..creation import tensor
 from ..data import load_digits, load_shapes
 from ..data.datasets import ATTRIBUTES, NUMBER_WORDS, decode_dtmf, holdout_mask
 from ..generative import vae as gv
-from ..metrics import accuracy, frechet_distance, nearest_neighbour_distance, retrieval_recalls
+from ..metrics import accuracy, frechet_distance, retrieval_recalls
+from ..metrics_sample import memorisation_ratio, sample_quality
 from ..multimodal.align import AlignmentNetwork, DIGIT_PROMPT, class_prompt_embeddings, similarity, zero_shot_classify
 from ..multimodal.audio_gen import ToneGenerator
 from ..multimodal.caption import CaptionDecoder, caption_accuracy, caption_parses
@@ -31,7 +32,7 @@ from .train import make_loader, train_digit_evaluator, train_shapes_evaluator
 
 __all__ = ["evaluate_vae", "evaluate_cvae_digits", "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan",
            "evaluate_captioner", "evaluate_tone_generator", "evaluate_alignment", "default_digit_evaluator",
-           "default_shapes_evaluator"]
+           "default_shapes_evaluator", "sample_scores", "score_digit_samples"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -130,7 +131,8 @@ def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combi
 
     Also the evaluator's own all-four accuracy on the real test images (the ceiling to compare
     with), and — with ``holdout_combinations`` (default: those in ``splits.train.info``) —
-    the coherence on the test captions of combinations never seen in training.
+    the coherence on the test captions of combinations never seen in training; and the generated
+    images' precision, recall, density, coverage and memorisation ratio (:func:`sample_scores`).
     """
     holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
     splits = splits if splits is not None else load_shapes(holdout_combinations=holdout, with_sound=False)
@@ -145,6 +147,7 @@ def evaluate_cvae_shapes(model: CVAE, splits=None, evaluator=None, holdout_combi
     real = tensor(test.image, device=images.device)
     ok_real = _attribute_match(evaluator.predict(real), test.attributes, attrs)
     out = {"coherence": float(ok_gen.mean()), "evaluator_accuracy": float(ok_real.mean()), "n_test": len(test)}
+    out.update(sample_scores(images, test.image, splits.train.image, evaluator))
     if holdout:
         held = holdout_mask(test.attributes, holdout)
         out["heldout_coherence"] = float(ok_gen[held].mean())
@@ -160,7 +163,9 @@ def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: i
     * ``image_to_label``: accuracy of the word decoded from q(z | image);
     * ``label_to_image``: coherence — the independent digits evaluator reads each image generated
       from a test word as that digit;
-    * ``evaluator_accuracy``: that evaluator on the real (binarised) test images, for reference.
+    * ``evaluator_accuracy``: that evaluator on the real (binarised) test images, for reference;
+    * the generated images' ``frechet``, ``precision`` … ``memorisation_ratio`` against the test
+      images (:func:`score_digit_samples`).
     """
     splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
     dev = device if device is not None else model_device(model)
@@ -171,46 +176,69 @@ def evaluate_mvae(model: MVAE, splits=None, evaluator=None, device=None, seed: i
     x = tensor(test.image.reshape(len(test), -1), device=dev)
     y = np.asarray(test.label)
     i2l = float((model.image_to_label(x) == y).mean())
-    gen = model.label_to_image(y)
-    l2i = float((evaluator.predict(gen) == y).mean())
-    ev = float((evaluator.predict(test.image) == y).mean())
-    return {"image_to_label": i2l, "label_to_image": l2i, "evaluator_accuracy": ev, "n_test": len(test)}
+    scores = score_digit_samples(model.label_to_image(y), y, splits, evaluator)
+    out = {"image_to_label": i2l, "label_to_image": scores.pop("accuracy"), "n_test": len(test)}
+    out.update(scores)  # evaluator_accuracy, and the generated images' frechet … memorisation_ratio
+    return out
+
+
+def sample_scores(samples, real, train, evaluator) -> dict:
+    """How a set of generated ``samples`` (host array or Tensor) sits among the ``real`` held-out
+    items and the ``train`` items: precision, recall, density and coverage
+    (:func:`minimm.metrics_sample.sample_quality`) in the evaluator's feature space, and the
+    memorisation ratio (:func:`minimm.metrics_sample.memorisation_ratio`, on the raw items). The
+    trivial baselines of :mod:`minimm.app.quality_baselines` are scored by this same function."""
+    samples = np.asarray(B.to_numpy(samples.array if hasattr(samples, "array") else samples), dtype=np.float32)
+    with no_grad():
+        fs, fr = (B.to_numpy(evaluator.features(a).array) for a in (samples, np.asarray(real, dtype=np.float32)))
+    out = sample_quality(fr, fs)
+    out.update(memorisation_ratio(samples, real, train))
+    return out
+
+
+def score_digit_samples(samples, labels, splits, evaluator) -> dict:
+    """The digits judge on conditional samples (N, 8, 8) asked for ``labels``: ``accuracy`` (the
+    evaluator reads the asked-for digit), ``frechet`` (its 128-d features against as many real
+    test images), ``evaluator_accuracy`` (on the real test images) and :func:`sample_scores`
+    against the test images."""
+    test, train = splits.test, splits.train
+    samples = np.asarray(B.to_numpy(samples.array if hasattr(samples, "array") else samples), dtype=np.float32)
+    real = np.asarray(test.image[: len(labels)], dtype=np.float32)
+    acc = float((evaluator.predict(samples) == np.asarray(labels)).mean())
+    with no_grad():
+        fd = frechet_distance(evaluator.features(samples), evaluator.features(real))
+    ev = float((evaluator.predict(test.image) == np.asarray(test.label)).mean())
+    out = {"accuracy": acc, "frechet": fd, "evaluator_accuracy": ev, "n_samples": len(labels)}
+    out.update(sample_scores(samples, real, train.image, evaluator))
+    return out
 
 
 @with_thread_limit
 def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_class: int = 36,
                   device=None, seed: int = 0) -> dict:
-    """Quality of the conditional samples, judged by the independent digits evaluator:
+    """Quality of ``n_per_class`` conditional samples per digit, judged by the independent digits
+    evaluator (:func:`score_digit_samples`):
 
     * ``accuracy``: the evaluator reads each sample as the digit it was asked for;
     * ``frechet``: Fréchet distance between the evaluator's 128-d features of the samples and of
       the real test images (same number of each);
     * ``evaluator_accuracy``: the evaluator on the real test images;
+    * ``precision``, ``recall``, ``density``, ``coverage``: fidelity and diversity in those features;
     * ``nn_distance`` / ``nn_distance_test``: mean distance from each sample / each real test image
-      to its nearest training image — samples much closer than real held-out images would be
-      copies of the training set (memorisation).
+      to its nearest training image, and ``memorisation_ratio`` their quotient — samples much closer
+      than real held-out images (ratio well below 1) would be copies of the training set.
     """
     splits = splits if splits is not None else load_digits(with_sound=False)
     dev = device if device is not None else model_device(model)
     evaluator = evaluator if evaluator is not None else default_digit_evaluator(dev, seed)
     B.manual_seed(seed)
     model.eval()
-    test, train = splits.test, splits.train
     labels = np.repeat(np.arange(10), n_per_class)
     if model.vectorizer is not None:  # text-conditioned: ask with the test captions' words
         cond = [f"the digit {NUMBER_WORDS[d]}" for d in labels]
     else:
         cond = labels
-    samples = model.sample(cond)
-    acc = float((evaluator.predict(samples) == labels).mean())
-    with no_grad():
-        fd = frechet_distance(evaluator.features(samples), evaluator.features(test.image[: len(labels)]))
-    ev = float((evaluator.predict(test.image) == np.asarray(test.label)).mean())
-    train_flat = train.image.reshape(len(train), -1)
-    nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.data), train_flat).mean())
-    nn_test = float(nearest_neighbour_distance(test.image, train_flat).mean())
-    return {"accuracy": acc, "frechet": fd, "evaluator_accuracy": ev, "nn_distance": nn_gen,
-            "nn_distance_test": nn_test, "n_samples": len(labels)}
+    return score_digit_samples(model.sample(cond), labels, splits, evaluator)
 
 
 @with_thread_limit

@@ -170,8 +170,8 @@ def _fit_gan(model, c: dict, splits, epochs: int, seed, device, progress):
 
 def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                condition: str = "label", z_dim=None, hidden=None, lr=None, batch_size=None):
-    """Train a :class:`~minimm.multimodal.ConditionalGAN` on digits (x / 16 ∈ [0, 1]): Adam 1e-3,
-    β₁ = 0.5, batch 32, 100 epochs (``quick``: 50). ``condition="label"`` (one-hot digit) or
+    """Train a :class:`~minimm.multimodal.ConditionalGAN` on digits (x / 16 ∈ [0, 1]): players of
+    width 256, Adam 1e-3, β₁ = 0.5, batch 32, 200 epochs (``quick``: 50). ``condition="label"`` (one-hot digit) or
     ``"text"`` (bag of words of the captions, e.g. "a handwritten seven")."""
     c = _setting("cgan_digits", z_dim=z_dim, hidden=hidden, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(with_sound=False)
