@@ -360,6 +360,23 @@ def test_info_nce_matches_reference_and_is_symmetric(device):
     assert host(info_nce(ta, tb, reduction="none")).shape == (6,)
 
 
+def test_info_nce_of_random_embeddings_depends_on_scale():
+    """docs/math/infonce.md: random embeddings give about log n only at scale s = 1 (excess about
+    s²/(2d)); at CLIP's initial s = 1/0.07 they are confidently wrong, several nats above log n."""
+    rng = np.random.default_rng(0)
+    n, d = 256, 32
+
+    def loss(scale):
+        draws = [info_nce(t64(rng.standard_normal((n, d))), t64(rng.standard_normal((n, d))),
+                          temperature=1.0 / scale).item() for _ in range(5)]
+        return float(np.mean(draws))
+
+    at_one, at_clip = loss(1.0), loss(1.0 / 0.07)
+    assert abs(at_one - np.log(n)) < 0.05
+    assert abs(at_one - (np.log(n) + 1.0 / (2 * d))) < 0.03
+    assert at_clip > np.log(n) + 2.0
+
+
 def test_info_nce_gradcheck(device):
     a = minimm.randn(4, 3, device=device, requires_grad=True)
     b = minimm.randn(4, 3, device=device, requires_grad=True)
