@@ -33,8 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-import traceback
 
 import numpy as np
 
@@ -148,11 +146,18 @@ def conv_gan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict
 
 
 def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Contrastive alignment, digits + words: zero-shot accuracy >= 95 %."""
+    """Contrastive alignment, digits + words: zero-shot accuracy >= 95 % with the prompt of a training
+    caption template ("the digit seven": seen) and, averaged, with templates no training caption used
+    (``UNSEEN_DIGIT_PROMPTS``)."""
     model, _ = train_alignment(device=device, seed=seed, quick=quick, progress=progress)
-    m = evaluate_alignment(model)
-    return [_entry("contrastive alignment, digits + words", "zero-shot accuracy", "zero_shot_accuracy",
-                   _get(m, "zero_shot_accuracy", "zero_shot"), (">=", 0.95))]
+    m = evaluate_alignment(model, seed=seed)
+    name, n = "contrastive alignment, digits + words", m["n_test"]
+    k = len(m["zero_shot_accuracy_per_prompt"])
+    return [_entry(name, 'zero-shot accuracy, prompt from a training template ("the digit seven")',
+                   "zero_shot_accuracy", m["zero_shot_accuracy"], (">=", 0.95), n=n),
+            _entry(name, f"zero-shot accuracy, prompts from {k} templates never used in training (mean)",
+                   "zero_shot_accuracy_unseen", m["zero_shot_accuracy_unseen"], (">=", 0.95), n=n,
+                   per_prompt=m["zero_shot_accuracy_per_prompt"])]
 
 
 def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -193,7 +198,8 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
     return [_entry("shapes held-out combinations (CVAE)",
                    f"caption→image coherence on {len(HOLDOUT_COMBINATIONS)} combinations never trained on",
                    "heldout_coherence", _get(m, "heldout_coherence"), (">=", 0.70),
-                   evaluator_accuracy=m.get("heldout_evaluator_accuracy", m.get("evaluator_accuracy")))]
+                   evaluator_accuracy=m.get("heldout_evaluator_accuracy", m.get("evaluator_accuracy")),
+                   n=m.get("n_heldout"))]
 
 
 def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -233,8 +239,21 @@ def _fmt(v, metric: str) -> str:
     return f"{100 * v:.1f} %"
 
 
+def _fmt_value(e: dict) -> str:
+    """The value, ``mean ± sd`` over the seeds when there are several, and (``n`` < 100 test items)
+    the sample size and the binomial standard error."""
+    text, metric = _fmt(e["value"], e["metric"]), e["metric"]
+    if e.get("sd") is not None:
+        sd = _fmt(e["sd"], metric).replace(" %", "")
+        text = text.replace(" %", f" ± {sd} %") if text.endswith("%") else f"{text} ± {sd}"
+    if e.get("n") is not None and e["n"] < 100 and e.get("se") is not None:
+        text += f" (n = {e['n']}, s.e. {_fmt(e['se'], metric)})"
+    return text
+
+
 def format_table(entries: list[dict]) -> str:
-    """The entries as a markdown table (what the README shows)."""
+    """The entries as a markdown table (what the README and docs/results.md show); with several
+    seeds each value is ``mean ± sd``."""
     lines = [
         "| model / task | metric | value | target | passed | evaluator on real test images | seconds |",
         "|---|---|---|---|---|---|---|",
@@ -248,51 +267,50 @@ def format_table(entries: list[dict]) -> str:
         passed = "yes" if e["passed"] else ("**error**" if "error" in e else "no")
         if target == REPORT and e["passed"]:
             passed = "—"  # reported, not judged
-        lines.append(f"| {e['model']}: {e['task']} | `{e['metric']}` | {_fmt(e['value'], e['metric'])} | {target} "
+        lines.append(f"| {e['model']}: {e['task']} | `{e['metric']}` | {_fmt_value(e)} | {target} "
                      f"| {passed} | {ev} | {e.get('seconds', 0):.1f} |")
     return "\n".join(lines)
 
 
 def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0, only=None, progress: bool = False,
-                 echo=None) -> list[dict]:
-    """Run every recipe (or those named in ``only``), write ``results.json`` and ``results.md`` in
-    ``out_dir`` (when given) and return the entries. A recipe that raises gives entries with
-    ``value = None``, ``passed = False`` and its ``error``; the others still run.
-    ``echo``: a function called with each finished entry (the CLI prints them as they come).
+                 echo=None, seeds=None, workers: int = 1) -> list[dict]:
+    """Run every recipe (or those named in ``only``) for ``seeds`` (default: ``[seed]``), write
+    ``results.json`` and ``results.md`` in ``out_dir`` (when given) and return one entry per metric
+    (:func:`minimm.app.results.aggregate`: ``value`` the mean over the seeds, ``values``, ``sd``).
+    Each seed re-draws the data split as well as the initialisation. A recipe that raises gives an
+    entry with ``value = None``, ``passed = False`` and its ``error``; the others still run.
+    ``echo``: a function called with each finished per-seed entry (the CLI prints them as they come).
+    ``workers``: processes to run the (recipe, seed) pairs in; the numbers do not depend on it.
     """
+    from .results import aggregate, run_grid
+
     names = list(RECIPES) if only is None else list(only)
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         raise ValueError(f"unknown recipes {unknown}; choose from {list(RECIPES)}")
-    entries: list[dict] = []
-    for name in names:
-        fn, model_name = RECIPES[name]
-        t0 = time.perf_counter()
-        try:
-            rows = fn(quick=quick, device=device, seed=seed, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - one failing row must not hide the others
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            rows = [{"model": model_name, "task": name, "metric": name, "value": None, "target": "",
-                     "passed": False, "error": last}]
-        seconds = time.perf_counter() - t0
-        for r in rows:
-            r["seconds"] = round(seconds, 2)
-            r["quick"] = bool(quick)
-            r["recipe"] = name
-            entries.append(r)
-            if echo is not None:
-                echo(r)
+    seeds = [int(seed)] if seeds is None else [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    per_seed = run_grid(names, seeds, quick=quick, device=device, progress=progress, workers=workers, echo=echo)
+    entries = aggregate(per_seed, names, seeds)
     if out_dir is not None:
         write_results(entries, out_dir)
     return entries
+
+
+def write_results_json(entries: list[dict], path) -> str:
+    """Write the entries as a results file (a JSON list); return its path."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
+        f.write("\n")
+    return path
 
 
 def write_results(entries: list[dict], out_dir) -> tuple[str, str]:
     """Write ``results.json`` and ``results.md`` into ``out_dir``; return their paths."""
     os.makedirs(out_dir, exist_ok=True)
     jpath, mpath = os.path.join(out_dir, "results.json"), os.path.join(out_dir, "results.md")
-    with open(jpath, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
+    write_results_json(entries, jpath)
     with open(mpath, "w", encoding="utf-8") as f:
         f.write(format_table(entries) + "\n")
     return jpath, mpath
