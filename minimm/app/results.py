@@ -16,6 +16,8 @@ key                 meaning
 ``se``              with ``n`` and a fraction: the binomial standard error
                     :math:`\\sqrt{p(1-p)/n}` of one seed's figure at the mean ``p``
 ``seconds``         the mean wall-clock seconds of the recipe per seed
+``cpu_seconds``     the mean CPU seconds of its process per seed (what the recipe costs on a
+                    machine shared with other work, where wall-clock seconds mislead)
 ==================  =================================================================
 
 Other numbers a row adds (``evaluator_accuracy``, a dict of ``baselines``) are averaged over the
@@ -52,16 +54,16 @@ def run_recipe(name: str, quick: bool = False, device="cpu", seed: int = 0, prog
     from .quality import RECIPES
 
     fn, model_name = RECIPES[name]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         rows = fn(quick=quick, device=device, seed=seed, progress=progress)
     except Exception as exc:  # noqa: BLE001 - one failing row must not hide the others
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         rows = [{"model": model_name, "task": name, "metric": name, "value": None, "target": "",
                  "passed": False, "error": last}]
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     for r in rows:
-        r.update(seconds=round(seconds, 2), quick=bool(quick), recipe=name, seed=int(seed))
+        r.update(seconds=round(seconds, 2), cpu_seconds=round(cpu, 2), quick=bool(quick), recipe=name, seed=int(seed))
     return rows
 
 
