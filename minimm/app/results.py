@@ -124,8 +124,6 @@ _SPECIAL = {"model", "task", "metric", "value", "target", "passed", "seconds", "
 def aggregate(per_seed: dict, names, seeds) -> list[dict]:
     """One entry per (recipe, metric) from :func:`run_grid`'s per-seed entries (see the module
     docstring for the keys); in the order of ``names`` and of each recipe's entries."""
-    from .quality import _entry
-
     entries = []
     for name in names:
         runs = [per_seed[(name, s)] for s in seeds]
@@ -141,11 +139,11 @@ def aggregate(per_seed: dict, names, seeds) -> list[dict]:
             values = [p["value"] for p in per]
             ok = all(v is not None and math.isfinite(v) for v in values)
             mean = _mean(values) if ok else None
-            target = first["target"]
-            spec = target if target == "report" else (target.split()[0], float(target.split()[1]))
             extras = {k: _combine([p[k] for p in per]) for k in first if k not in _SPECIAL
                       and all(k in p for p in per)}
-            e = _entry(first["model"], first["task"], first["metric"], mean, spec, **extras)
+            e = {"model": first["model"], "task": first["task"], "metric": first["metric"], "value": mean,
+                 "target": first["target"], "passed": _meets(mean, first["target"])}
+            e.update(extras)
             e["values"], e["seeds"] = values, list(seeds)
             if len(seeds) > 1 and ok:
                 e["sd"] = float(np.std(values, ddof=1))
@@ -156,6 +154,16 @@ def aggregate(per_seed: dict, names, seeds) -> list[dict]:
             e["quick"], e["recipe"] = first["quick"], name
             entries.append(e)
     return entries
+
+
+def _meets(value, target: str) -> bool:
+    """``value`` meets ``target`` (``">= 0.95"``, ``"<= 19.5"``; ``"report"``: it is finite)."""
+    if value is None or not math.isfinite(value):
+        return False
+    if target == "report":
+        return True
+    op, bound = target.split()
+    return value >= float(bound) if op == ">=" else value <= float(bound)
 
 
 def _is_fraction(metric: str) -> bool:
