@@ -22,7 +22,11 @@ key                         meaning
 ``quick``                   whether it ran in the reduced quick setting
 ==========================  ================================================================
 
-plus ``error`` (a one-line message) when a recipe raised. :func:`evaluate_all` runs every recipe
+plus ``error`` (a one-line message) when a recipe raised, ``n`` where a row knows how many test
+items its value rests on, and — added by :func:`evaluate_all` through
+:func:`minimm.app.results.aggregate` — ``values``/``seeds``/``sd`` (one value per seed; ``value``
+is their mean, ``passed`` judges the mean) and ``se``. ``seed`` re-draws the data split as well as
+the initialisation. :func:`evaluate_all` runs every recipe for every seed
 and writes ``results.json`` (the list of entries) and ``results.md`` (the markdown table). In quick
 mode the models train for a fraction of their epochs: the numbers show that everything runs, not
 the final quality, and ``passed`` may then be false.
