@@ -54,11 +54,11 @@ def test_a_row_gives_the_same_numbers_alone_and_inside_the_table():
     and after the cvae_shapes and digit_evaluator rows it gave 0.401 each time; the likely cause,
     the BLAS thread count of a Python call, is now pinned by the library.)"""
     ev._digit_evaluator.cache_clear()
-    alone = RECIPES["alignment"][0](quick=True, seed=2)
-    ev.default_digit_evaluator("cpu", 2)  # state a previous row would leave behind
+    alone = RECIPES["cgan"][0](quick=True, seed=2)  # trains its judge for seed 2 here
+    ev.default_digit_evaluator("cpu", 1)  # more state a previous row could leave behind
     minimm.manual_seed(123)
-    in_table = evaluate_all(quick=True, only=["digit_evaluator", "alignment"], seed=2)
-    assert [e["value"] for e in alone] == [e["value"] for e in in_table if e["recipe"] == "alignment"]
+    in_table = evaluate_all(quick=True, only=["alignment", "cgan"], seed=2)  # the cached judge now
+    assert [e["value"] for e in alone] == [e["value"] for e in in_table if e["recipe"] == "cgan"]
 
 
 def test_every_seed_draws_its_own_split_for_models_and_judges(monkeypatch):
