@@ -173,6 +173,26 @@ def test_digits_split_modalities_and_determinism():
     np.testing.assert_array_equal(binary.train.label, train.label)
 
 
+def test_no_test_item_duplicates_a_training_item():
+    """Binarising maps different digits to one 0/1 image: 12 of seed 0's 360 binarised test images
+    equal a training image (a model that memorised them scores well); they are dropped. The x / 16
+    digits and the shapes (pixel noise) have none; each seed draws another split."""
+    pytest.importorskip("sklearn")
+    for seed in (0, 1, 2):
+        for binarize in (True, False):
+            train, test = load_digits(seed=seed, binarize=binarize, with_sound=False)
+            seen = {im.tobytes() for im in train.image}
+            assert not any(im.tobytes() in seen for im in test.image), (seed, binarize)
+            assert len(test) + test.info["duplicates_dropped"] == 360
+            assert binarize or test.info["duplicates_dropped"] == 0
+    kept = load_digits(binarize=True, with_sound=False, drop_test_duplicates=False)
+    b = load_digits(binarize=True, with_sound=False)
+    assert (len(kept.test), len(b.test), b.test.info["duplicates_dropped"]) == (360, 348, 12)
+    assert load_digits(seed=1, with_sound=False).test.label.tobytes() != load_digits(with_sound=False).test.label.tobytes()
+    s_train, s_test = load_shapes(n_train=400, n_test=100, seed=1, with_sound=False)
+    assert not {im.tobytes() for im in s_test.image} & {im.tobytes() for im in s_train.image}
+
+
 def test_missing_scikit_learn_gives_an_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)

@@ -273,6 +273,29 @@ def test_product_of_experts_closed_form():
     np.testing.assert_allclose(host(solo_lv), lv1, rtol=1e-15)
 
 
+def test_product_of_experts_is_finite_for_extreme_log_variances():
+    """Log-space weights: a float32 expert with log-variance −100 (precision e^100, past float32's
+    max) takes all the weight instead of giving inf / inf = NaN (the old exp(-logvar) form did)."""
+    f32 = minimm.float32
+    mus = minimm.tensor([[[0.5, -1.0]], [[2.0, 3.0]]], dtype=f32)
+    lvs = minimm.tensor([[[-100.0, 0.0]], [[0.0, 100.0]]], dtype=f32)
+    mu, lv = product_of_experts(mus, lvs)
+    mu, lv = host(mu), host(lv)
+    assert np.all(np.isfinite(mu)) and np.all(np.isfinite(lv))
+    # dim 0: the e^100 expert dominates; dim 1: prior (T=1), expert 1 (T=1), expert 2 (T=e^-100)
+    np.testing.assert_allclose(mu[0], [0.5, -0.5], rtol=1e-6)
+    np.testing.assert_allclose(lv[0], [-100.0, -np.log(2.0)], rtol=1e-6)
+    masked_mu, masked_lv = product_of_experts(mus, lvs, mask=np.array([[0.0], [1.0]]))
+    # expert 1 missing: dim 0 is the prior and expert 2 (T = 1 each), dim 1 the prior alone (e^-100 ≈ 0)
+    np.testing.assert_allclose(host(masked_mu)[0], [1.0, 0.0], rtol=1e-6, atol=1e-30)
+    assert np.all(np.isfinite(host(masked_lv)))
+    mus.requires_grad_(True)
+    lvs.requires_grad_(True)
+    m, v = product_of_experts(mus, lvs)
+    (m.sum() + v.sum()).backward()
+    assert np.all(np.isfinite(host(mus.grad))) and np.all(np.isfinite(host(lvs.grad)))
+
+
 def test_vae_gradcheck(device):
     mu = minimm.randn(3, 4, device=device, requires_grad=True)
     lv = minimm.randn(3, 4, device=device, requires_grad=True)
@@ -335,6 +358,23 @@ def test_info_nce_matches_reference_and_is_symmetric(device):
     e = e + minimm.tensor(np.r_[np.zeros((5, 5)), -np.ones((1, 5))], device=device)
     assert 0.0 <= info_nce(e, e, temperature=0.01).item() < 1e-20
     assert host(info_nce(ta, tb, reduction="none")).shape == (6,)
+
+
+def test_info_nce_of_random_embeddings_depends_on_scale():
+    """docs/math/infonce.md: random embeddings give about log n only at scale s = 1 (excess about
+    s²/(2d)); at CLIP's initial s = 1/0.07 they are confidently wrong, several nats above log n."""
+    rng = np.random.default_rng(0)
+    n, d = 256, 32
+
+    def loss(scale):
+        draws = [info_nce(t64(rng.standard_normal((n, d))), t64(rng.standard_normal((n, d))),
+                          temperature=1.0 / scale).item() for _ in range(5)]
+        return float(np.mean(draws))
+
+    at_one, at_clip = loss(1.0), loss(1.0 / 0.07)
+    assert abs(at_one - np.log(n)) < 0.05
+    assert abs(at_one - (np.log(n) + 1.0 / (2 * d))) < 0.03
+    assert at_clip > np.log(n) + 2.0
 
 
 def test_info_nce_gradcheck(device):

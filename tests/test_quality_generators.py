@@ -107,12 +107,14 @@ def test_cgan_digits_accuracy_and_frechet(digits):
 
 def test_conv_vae_digits_elbo_beside_the_mlp(digits_binary):
     """Convolutional VAE (32 channels, z = 8), 20 epochs (full: 100). Measured: −ELBO 19.42,
-    IWAE(100) 18.61 nats; full setting 18.18 / 17.08 (the MLP VAE: 18.03 / 16.97). Threshold: the
-    table's −ELBO ≤ 19.5 — the same bound as the MLP row — and the tighter IWAE bound below it."""
+    IWAE(100) 18.61 nats; full setting 18.18 / 17.08 (the MLP VAE, 256 wide: 18.03 / 16.97) — all on
+    a test set that still held 12 copies of training images; without them this short run measures
+    −ELBO 19.61. Threshold for the short run: −ELBO ≤ 19.7 (the table's full-run bound is 19.5) and
+    the tighter IWAE bound below it."""
     model, history = app.train_conv_vae(digits_binary, quick=True)
     m = app.evaluate_vae(model, digits_binary, k=100)
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
-    assert m["neg_elbo"] <= 19.5
+    assert m["neg_elbo"] <= 19.7
     assert m["iwae"] < m["neg_elbo"]
 
 

@@ -157,6 +157,16 @@ tfidf = D.TfidfVectorizer()
 V = np.asarray(tfidf.fit_transform(train.caption), dtype=np.float64)
 assert np.allclose(np.linalg.norm(V, axis=1), 1.0, atol=1e-5)  # rows are unit vectors
 names = list(tfidf.get_feature_names_out())
+# The formula, computed independently: counts word by word, idf from document frequencies, unit rows.
+col = {w: j for j, w in enumerate(names)}
+tf = np.zeros((len(train.caption), len(names)))
+for i, caption in enumerate(train.caption):
+    for word in D.tokenize(caption):
+        tf[i, col[word]] += 1
+n_docs, doc_freq = len(train.caption), (tf > 0).sum(axis=0)
+by_hand = tf * (np.log((1 + n_docs) / (1 + doc_freq)) + 1)
+by_hand /= np.linalg.norm(by_hand, axis=1, keepdims=True)
+assert np.allclose(V, by_hand, atol=1e-6)
 df = (V > 0).sum(0)
 common, rare = names[int(df.argmax())], names[int(df.argmin())]
 print(f"most common word {common!r} (in {df.max()} captions), rarest {rare!r} (in {df.min()})")
@@ -179,6 +189,16 @@ assert np.nanmean(S[same_shape]) > np.nanmean(S[~same_shape])
 sr = dtrain.info["sample_rate"]
 n_fft = 256
 freqs = D.fft_frequencies(n_fft, sr)
+# The STFT formula, computed independently for one tone: frames by slicing, the periodic Hann window
+# w[j] = ½ − ½ cos(2πj/N), and the DFT as a matrix of e^{−2πi jk/N} (no FFT), bins k = 0 … N/2.
+hop, tone = 64, dtrain.sound[0].astype(np.float64)
+j = np.arange(n_fft)
+hann = 0.5 - 0.5 * np.cos(2 * np.pi * j / n_fft)
+dft = np.exp(-2j * np.pi * np.outer(j, np.arange(n_fft // 2 + 1)) / n_fft)   # (N, N/2 + 1)
+starts = range(0, len(tone) - n_fft + 1, hop)
+X_by_hand = np.stack([(hann * tone[m: m + n_fft]) @ dft for m in starts])
+assert np.allclose(D.stft(tone, n_fft=n_fft, hop_length=hop), X_by_hand, atol=1e-9)
+assert np.allclose(freqs, np.arange(n_fft // 2 + 1) * sr / n_fft)  # bin k is k·f_s/N
 low, high, keypad = D.datasets.DTMF_LOW, D.datasets.DTMF_HIGH, D.datasets.DTMF_KEYPAD
 fig, axes = plt.subplots(2, 5, figsize=(13, 5), sharey=True)
 for digit, ax in zip(range(10), axes.ravel()):

@@ -11,8 +11,10 @@ Commands:
   --out DIR [--resume | --overwrite]`` — one model, a checkpoint each epoch (``DIR/checkpoint.npz``),
   one log line per epoch as it ends, and bit-identical continuation with ``--resume``; Ctrl-C saves
   a checkpoint first. A folder that already holds a run is never overwritten without ``--overwrite``.
-* ``minimm evaluate [--quick] [--out DIR] [--only NAMES]`` — the quality table (every model on its
-  defaults, measured on the held-out split), written as ``results.md`` and ``results.json``.
+* ``minimm evaluate [--quick] [--out DIR] [--only NAMES] [--seeds 0,1,2] [--workers P] [--update FILE]``
+  — the quality table (every model on its defaults, measured on the held-out split; with
+  ``--seeds`` mean ± sd over seeds that each re-draw the split), written as ``results.md`` and
+  ``results.json``; ``--update`` replaces those recipes' entries in an existing results file.
 * ``minimm generate --checkpoint PATH --text "..." --out x.png`` and
   ``minimm caption --checkpoint PATH --image x.png`` — use a trained pipeline (``DIR/pipeline``
   from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``).
@@ -47,6 +49,7 @@ from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
 from .pipeline import MultimodalPipeline
 from .quality import RECIPES, evaluate_all, format_baselines, format_table
+from .results import load_results, update_results
 
 __all__ = ["main", "build_parser", "COMMANDS", "CLIError"]
 
@@ -107,31 +110,75 @@ def cmd_demo(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------------
+def _parse_seeds(args) -> list[int]:
+    if args.seeds is None:
+        check_seed(args.seed)
+        return [args.seed]
+    if args.seed != 0:
+        raise CLIError("give --seed N or --seeds N,M,..., not both")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise CLIError(f"--seeds takes comma-separated integers such as 0,1,2, got {args.seeds!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise CLIError(f"--seeds needs distinct seeds, got {args.seeds!r}")
+    for s in seeds:
+        check_seed(s)
+    return seeds
+
+
+def _check_update_file(path: str) -> None:
+    """Fail before any training when ``--update FILE`` is no results file or cannot be written."""
+    if os.path.exists(path):
+        try:
+            load_results(path)
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"--update {path!r}: {_first_line(exc)}") from None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"--update {path!r}: its folder {folder!r} cannot be written")
+
+
 def cmd_evaluate(args) -> int:
     """``minimm evaluate``: every model of the quality table, written as markdown and JSON."""
     device = check_device(args.device)
-    check_seed(args.seed)
+    seeds = _parse_seeds(args)
+    if args.workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1 and device != "cpu":
+        raise CLIError(f"--workers {args.workers} runs CPU processes; with --device {device} use --workers 1")
     only = args.only.split(",") if args.only else None
     if only:
         bad = [n for n in only if n not in RECIPES]
         if bad:
             raise CLIError(f"unknown recipe(s) {bad}; choose from {', '.join(RECIPES)}")
+    if args.update:
+        _check_update_file(args.update)
     prepare_folder(args.out)
-    say(f"minimm evaluate: the quality table ({'quick' if args.quick else 'full'} setting, {device})")
+    say(f"minimm evaluate: the quality table ({'quick' if args.quick else 'full'} setting, {device}, "
+        f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+        f"{f', {args.workers} workers' if args.workers > 1 else ''})")
 
     def echo(e):
         v = "error: " + e["error"] if "error" in e else f"{e['value']:.4g} (target {e['target']})"
-        say(f"  {e['model']}: {e['task']}: {v}  [{e['seconds']:.1f} s]")
+        say(f"  seed {e['seed']}: {e['model']}: {e['task']}: {v}  [{e['seconds']:.1f} s]")
         if e.get("baselines"):
             say(f"    trivial baselines (✓: meets the target): {format_baselines(e)}")
 
-    entries = evaluate_all(quick=args.quick, out_dir=args.out, device=device, seed=args.seed, only=only, echo=echo)
+    t0 = time.perf_counter()
+    entries = evaluate_all(quick=args.quick, out_dir=args.out, device=device, seeds=seeds, only=only, echo=echo,
+                           workers=args.workers)
     say("")
     say(format_table(entries))
     if args.quick:
         say(QUICK_WARNING)
     say("")
-    say(f"wrote {os.path.join(args.out, 'results.md')} and {os.path.join(args.out, 'results.json')}")
+    say(f"wrote {os.path.join(args.out, 'results.md')} and {os.path.join(args.out, 'results.json')} "
+        f"({time.perf_counter() - t0:.0f} s)")
+    if args.update:
+        update_results(args.update, entries)
+        say(f"updated {args.update}: replaced the entries of {', '.join(dict.fromkeys(e['recipe'] for e in entries))} "
+            "(regenerate the docs' tables: python -m minimm.app.tables)")
     return EXIT_ERROR if any("error" in e for e in entries) else 0
 
 
@@ -173,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder for results.md and results.json (default: ./minimm-results)")
     ev.add_argument("--only", default=None, metavar="NAME[,NAME...]",
                     help="comma-separated recipe names, of: " + ", ".join(RECIPES) + " (default: all)")
+    ev.add_argument("--seeds", default=None, metavar="N[,N...]",
+                    help="run every recipe once per seed (each seed re-draws the data split and the "
+                         "initialisation) and report mean ± sd, e.g. 0,1,2 (default: --seed alone)")
+    ev.add_argument("--workers", type=int, default=1, metavar="P",
+                    help="run the (recipe, seed) pairs in P processes, CPU only; the numbers do not "
+                         "depend on it (default: 1)")
+    ev.add_argument("--update", default=None, metavar="FILE",
+                    help="also replace the entries of the recipes run here inside the results file FILE "
+                         "(e.g. docs/assets/results.json), keeping its other entries (default: none)")
     common(ev)
 
     add_generate_parser(sub, common)

@@ -29,7 +29,11 @@ key                         meaning
 ``quick``                   whether it ran in the reduced quick setting
 ==========================  ================================================================
 
-plus ``error`` (a one-line message) when a recipe raised. :func:`evaluate_all` runs every recipe
+plus ``error`` (a one-line message) when a recipe raised, ``n`` where a row knows how many test
+items its value rests on, and — added by :func:`evaluate_all` through
+:func:`minimm.app.results.aggregate` — ``values``/``seeds``/``sd`` (one value per seed; ``value``
+is their mean, ``passed`` judges the mean) and ``se``. ``seed`` re-draws the data split as well as
+the initialisation. :func:`evaluate_all` runs every recipe for every seed
 and writes ``results.json`` (the list of entries) and ``results.md`` (the markdown table). In quick
 mode the models train for a fraction of their epochs: the numbers show that everything runs, not
 the final quality, and ``passed`` may then be false.
@@ -39,8 +43,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import traceback
 
 import numpy as np
 
@@ -127,15 +129,16 @@ def _vae_entries(name: str, m: dict, bases: dict, t: dict) -> list[dict]:
     ]
 
 
-def _digits(binarize: bool = False):
-    """The digits splits every digits row trains, evaluates and builds its baselines on."""
-    return load_digits(binarize=binarize, with_sound=False)
+def _digits(binarize: bool = False, seed: int = 0):
+    """The digits splits every digits row trains, evaluates and builds its baselines on (the split
+    is drawn by ``seed``, like the initialisation)."""
+    return load_digits(seed=seed, binarize=binarize, with_sound=False)
 
 
 def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """VAE on binarised digits, z = 8: test -ELBO <= 19.5 and IWAE(k=500) <= 17.35 nats (below
     every mixture of Bernoullis baseline's exact likelihood)."""
-    splits = _digits(binarize=True)
+    splits = _digits(binarize=True, seed=seed)
     model, _ = train_vae(splits, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_vae(model, splits, k=100 if quick else 500, seed=seed)
     bases = QB.likelihood_baselines(splits, sum(p.array.size for p in model.parameters()), seed=seed)
@@ -144,7 +147,7 @@ def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 def conv_vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Convolutional VAE on binarised digits, z = 8, beside the MLP one: the same bounds."""
-    splits = _digits(binarize=True)
+    splits = _digits(binarize=True, seed=seed)
     model, _ = train_conv_vae(splits, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_vae(model, splits, k=100 if quick else 500, seed=seed)
     bases = QB.likelihood_baselines(splits, sum(p.array.size for p in model.parameters()), seed=seed)
@@ -163,7 +166,7 @@ def _gan_entries(name: str, m: dict, bases: dict, t: dict) -> list[dict]:
 
 
 def _gan_row(train_fn, name: str, targets: dict, quick, device, seed, progress) -> list[dict]:
-    splits = _digits()
+    splits = _digits(seed=seed)
     model, _ = train_fn(splits, device=device, seed=seed, quick=quick, progress=progress)
     evaluator = default_digit_evaluator(device, seed)
     m = evaluate_cgan(model, splits, evaluator, n_per_class=36, seed=seed)
@@ -185,22 +188,29 @@ def conv_gan_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict
 
 
 def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Contrastive alignment, digits + words: zero-shot accuracy >= 95 %."""
-    splits = _digits()
+    """Contrastive alignment, digits + words: zero-shot accuracy >= 95 % with the prompt of a training
+    caption template ("the digit seven": seen) and, averaged, with templates no training caption used
+    (``UNSEEN_DIGIT_PROMPTS``); beside chance, an untrained network and the nearest class-mean image."""
+    splits = _digits(seed=seed)
     model, _ = train_alignment(splits, device=device, seed=seed, quick=quick, progress=progress)
     untrained, _ = train_alignment(splits, epochs=0, device=device, seed=seed)
-    zero_shot = lambda net: _get(evaluate_alignment(net, splits), "zero_shot_accuracy", "zero_shot")  # noqa: E731
-    bases = QB.alignment_baselines(splits, zero_shot(untrained))
-    return [_entry("contrastive alignment, digits + words", "zero-shot accuracy", "zero_shot_accuracy",
-                   zero_shot(model), TARGETS["alignment"]["zero_shot_accuracy"], baselines=bases)]
+    m = evaluate_alignment(model, splits, seed=seed)
+    bases = QB.alignment_baselines(splits, evaluate_alignment(untrained, splits, seed=seed)["zero_shot_accuracy"])
+    name, n, t = "contrastive alignment, digits + words", m["n_test"], TARGETS["alignment"]
+    k = len(m["zero_shot_accuracy_per_prompt"])
+    return [_entry(name, 'zero-shot accuracy, prompt from a training template ("the digit seven")',
+                   "zero_shot_accuracy", m["zero_shot_accuracy"], t["zero_shot_accuracy"], n=n, baselines=bases),
+            _entry(name, f"zero-shot accuracy, prompts from {k} templates never used in training (mean)",
+                   "zero_shot_accuracy_unseen", m["zero_shot_accuracy_unseen"], t["zero_shot_accuracy"], n=n,
+                   per_prompt=m["zero_shot_accuracy_per_prompt"])]
 
 
 def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """MVAE (PoE), digits + words: label→image coherence >= 80 %, image→label accuracy >= 80 %,
     and its label→image samples' precision, recall, coverage and memorisation ratio."""
-    splits = _digits(binarize=True)
+    splits = _digits(binarize=True, seed=seed)
     model, _ = train_mvae(splits, device=device, seed=seed, quick=quick, progress=progress)
-    evaluator = default_digit_evaluator(device, seed)
+    evaluator = default_digit_evaluator(device, seed, binarize=True)
     m = evaluate_mvae(model, splits, evaluator, seed=seed)
     bases = QB.digit_generator_baselines(splits, evaluator, np.asarray(splits.test.label), seed=seed)
     name, t = "MVAE (PoE), digits + words", TARGETS["mvae"]
@@ -217,7 +227,7 @@ def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 def cvae_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes caption→image (CVAE): all-four-attribute coherence >= 95 % (the per-class Gaussian
     reaches 93 %), memorisation ratio >= 0.5, beside precision, recall and coverage."""
-    splits = load_shapes(with_sound=False)
+    splits = load_shapes(seed=seed, with_sound=False)
     model, _ = train_cvae_shapes(splits, device=device, seed=seed, quick=quick, progress=progress)
     evaluator = default_shapes_evaluator(device, seed)
     m = evaluate_cvae_shapes(model, splits, evaluator, seed=seed)
@@ -230,7 +240,7 @@ def cvae_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[d
 
 def captioner_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes image→caption (autoregressive): captions whose attributes all match >= 93 %."""
-    splits = load_shapes(with_sound=False)
+    splits = load_shapes(seed=seed, with_sound=False)
     model, _ = train_captioner(splits, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_captioner(model, splits, seed=seed)
     return [_entry("shapes image→caption (autoregressive)", "captions whose four attributes all match",
@@ -241,7 +251,7 @@ def captioner_row(quick=False, device="cpu", seed=0, progress=False) -> list[dic
 
 def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Shapes held-out combinations: caption→image coherence on combinations never trained on (aim >= 70 %)."""
-    splits = load_shapes(holdout_combinations=HOLDOUT_COMBINATIONS, with_sound=False)
+    splits = load_shapes(seed=seed, holdout_combinations=HOLDOUT_COMBINATIONS, with_sound=False)
     model, _ = train_cvae_shapes(splits, device=device, seed=seed, quick=quick, progress=progress,
                                  holdout_combinations=HOLDOUT_COMBINATIONS)
     evaluator = default_shapes_evaluator(device, seed)
@@ -252,7 +262,7 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
                    f"caption→image coherence on {len(HOLDOUT_COMBINATIONS)} combinations never trained on",
                    "heldout_coherence", _get(m, "heldout_coherence"), TARGETS["heldout"]["heldout_coherence"],
                    evaluator_accuracy=m.get("heldout_evaluator_accuracy", m.get("evaluator_accuracy")),
-                   baselines=QB.pick(bases, "coherence"))]
+                   baselines=QB.pick(bases, "coherence"), n=m.get("n_heldout"))]
 
 
 def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -302,8 +312,21 @@ def format_baselines(e: dict) -> str:
                      for n, v in e.get("baselines", {}).items())
 
 
+def _fmt_value(e: dict) -> str:
+    """The value, ``mean ± sd`` over the seeds when there are several, and (``n`` < 100 test items)
+    the sample size and the binomial standard error."""
+    text, metric = _fmt(e["value"], e["metric"]), e["metric"]
+    if e.get("sd") is not None:
+        sd = _fmt(e["sd"], metric).replace(" %", "")
+        text = text.replace(" %", f" ± {sd} %") if text.endswith("%") else f"{text} ± {sd}"
+    if e.get("n") is not None and e["n"] < 100 and e.get("se") is not None:
+        text += f" (n = {e['n']}, s.e. {_fmt(e['se'], metric)})"
+    return text
+
+
 def format_table(entries: list[dict]) -> str:
-    """The entries as a markdown table (what the README shows)."""
+    """The entries as a markdown table (what the README and docs/results.md show); with several
+    seeds each value is ``mean ± sd``."""
     lines = [
         "| model / task | metric | value | target | passed | evaluator on real test images | trivial baselines "
         "(✓: meets the target) | seconds |",
@@ -318,51 +341,50 @@ def format_table(entries: list[dict]) -> str:
         passed = "yes" if e["passed"] else ("**error**" if "error" in e else "no")
         if target == REPORT and e["passed"]:
             passed = "—"  # reported, not judged
-        lines.append(f"| {e['model']}: {e['task']} | `{e['metric']}` | {_fmt(e['value'], e['metric'])} | {target} "
+        lines.append(f"| {e['model']}: {e['task']} | `{e['metric']}` | {_fmt_value(e)} | {target} "
                      f"| {passed} | {ev} | {format_baselines(e)} | {e.get('seconds', 0):.1f} |")
     return "\n".join(lines)
 
 
 def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0, only=None, progress: bool = False,
-                 echo=None) -> list[dict]:
-    """Run every recipe (or those named in ``only``), write ``results.json`` and ``results.md`` in
-    ``out_dir`` (when given) and return the entries. A recipe that raises gives entries with
-    ``value = None``, ``passed = False`` and its ``error``; the others still run.
-    ``echo``: a function called with each finished entry (the CLI prints them as they come).
+                 echo=None, seeds=None, workers: int = 1) -> list[dict]:
+    """Run every recipe (or those named in ``only``) for ``seeds`` (default: ``[seed]``), write
+    ``results.json`` and ``results.md`` in ``out_dir`` (when given) and return one entry per metric
+    (:func:`minimm.app.results.aggregate`: ``value`` the mean over the seeds, ``values``, ``sd``).
+    Each seed re-draws the data split as well as the initialisation. A recipe that raises gives an
+    entry with ``value = None``, ``passed = False`` and its ``error``; the others still run.
+    ``echo``: a function called with each finished per-seed entry (the CLI prints them as they come).
+    ``workers``: processes to run the (recipe, seed) pairs in; the numbers do not depend on it.
     """
+    from .results import aggregate, run_grid
+
     names = list(RECIPES) if only is None else list(only)
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         raise ValueError(f"unknown recipes {unknown}; choose from {list(RECIPES)}")
-    entries: list[dict] = []
-    for name in names:
-        fn, model_name = RECIPES[name]
-        t0 = time.perf_counter()
-        try:
-            rows = fn(quick=quick, device=device, seed=seed, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - one failing row must not hide the others
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            rows = [{"model": model_name, "task": name, "metric": name, "value": None, "target": "",
-                     "passed": False, "error": last}]
-        seconds = time.perf_counter() - t0
-        for r in rows:
-            r["seconds"] = round(seconds, 2)
-            r["quick"] = bool(quick)
-            r["recipe"] = name
-            entries.append(r)
-            if echo is not None:
-                echo(r)
+    seeds = [int(seed)] if seeds is None else [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    per_seed = run_grid(names, seeds, quick=quick, device=device, progress=progress, workers=workers, echo=echo)
+    entries = aggregate(per_seed, names, seeds)
     if out_dir is not None:
         write_results(entries, out_dir)
     return entries
+
+
+def write_results_json(entries: list[dict], path) -> str:
+    """Write the entries as a results file (a JSON list); return its path."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
+        f.write("\n")
+    return path
 
 
 def write_results(entries: list[dict], out_dir) -> tuple[str, str]:
     """Write ``results.json`` and ``results.md`` into ``out_dir``; return their paths."""
     os.makedirs(out_dir, exist_ok=True)
     jpath, mpath = os.path.join(out_dir, "results.json"), os.path.join(out_dir, "results.md")
-    with open(jpath, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
+    write_results_json(entries, jpath)
     with open(mpath, "w", encoding="utf-8") as f:
         f.write(format_table(entries) + "\n")
     return jpath, mpath

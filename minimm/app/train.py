@@ -1,7 +1,9 @@
 """The ``train_*`` recipes: each builds a model of :mod:`minimm.multimodal` with its reference
 configuration (:mod:`minimm.app.configs`) and trains it with the one :class:`~minimm.training.Trainer`.
 
-Every recipe seeds minimm's generator once (``seed``), builds the model (its initial weights), and
+Every recipe loads its data with ``seed`` (the seed draws the train/test split too, so three seeds
+measure the split's variance as well as the initialisation's), seeds minimm's generator once
+(``seed``), builds the model (its initial weights), and
 hands the model, an optimiser and a seeded, shuffling :class:`~minimm.data.DataLoader` to the
 Trainer; the training noise continues the same random stream. Captions and labels are turned
 into arrays by the loader (``transform=model.prepare_batch``), once per batch. Each returns
@@ -72,7 +74,7 @@ def train_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, qu
               z_dim=None, hidden=None, lr=None, batch_size=None):
     """Train :class:`~minimm.multimodal.VAE` on binarised digits (reference: 200 epochs; ``quick``: 60)."""
     c = _setting("vae_digits", z_dim=z_dim, hidden=hidden, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)
     model = VAE(splits.train.image[0].size, c["model"]["hidden"], c["model"]["z_dim"]).to(device)
     loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
@@ -87,7 +89,7 @@ def train_conv_vae(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
     setting with a convolutional encoder and decoder (32 channels, z 8; reference: 100 epochs;
     ``quick``: 20)."""
     c = _setting("conv_vae_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)
     model = ConvVAE(splits.train.image.shape[1:], c["model"]["channels"], c["model"]["z_dim"]).to(device)
     loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
@@ -103,7 +105,7 @@ def train_cvae_shapes(splits=None, epochs=None, device="cpu", seed=0, progress=F
     is None; the model remembers the hold-out (``model.holdout``) for ``evaluate_cvae_shapes``."""
     c = _setting("cvae_shapes", hidden=hidden, z_dim=z_dim, lr=lr, batch_size=batch_size)
     if splits is None:
-        splits = load_shapes(holdout_combinations=holdout_combinations, with_sound=False)
+        splits = load_shapes(seed=seed, holdout_combinations=holdout_combinations, with_sound=False)
     B.manual_seed(seed)
     bow = BagOfWords(binary=True).fit(splits.train.caption)
     image_shape = splits.train.image.shape[1:]
@@ -121,7 +123,7 @@ def train_cvae_digits(splits=None, epochs=None, device="cpu", seed=0, progress=F
     """Train a label-conditioned :class:`~minimm.multimodal.CVAE` p(x | y) on binarised digits:
     ``[x, y] → 128 → 2z``, ``[z, y] → 128 → 64``, 200 epochs (``quick``: 60)."""
     c = _setting("cvae_digits", hidden=hidden, z_dim=z_dim, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)
     image_shape = splits.train.image.shape[1:]
     model = CVAE(int(np.prod(image_shape)), 10, c["model"]["hidden"], c["model"]["z_dim"],
@@ -137,7 +139,7 @@ def train_mvae(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
     """Train :class:`~minimm.multimodal.MVAE` on binarised digits + number words (200 epochs,
     λ_text = 10; ``quick``: 40)."""
     c = _setting("mvae_digits", lambda_text=lambda_text, experts=experts, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(binarize=True, with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)
     model = MVAE(**c["model"]).to(device)
     loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
@@ -174,7 +176,7 @@ def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
     width 256, Adam 1e-3, β₁ = 0.5, batch 32, 200 epochs (``quick``: 50). ``condition="label"`` (one-hot digit) or
     ``"text"`` (bag of words of the captions, e.g. "a handwritten seven")."""
     c = _setting("cgan_digits", z_dim=z_dim, hidden=hidden, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, with_sound=False)
     B.manual_seed(seed)
     image_shape = splits.train.image.shape[1:]
     cond_dim, bow = _gan_condition(splits, condition)
@@ -190,7 +192,7 @@ def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
     :func:`train_cgan`'s setting with convolutional players: z 16, 16 channels (8×8 → 4×4 → 2×2),
     Adam 1e-3, β₁ = 0.5, batch 32, 100 epochs (``quick``: 20)."""
     c = _setting("conv_gan_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits(with_sound=False)
+    splits = splits if splits is not None else load_digits(seed=seed, with_sound=False)
     B.manual_seed(seed)
     cond_dim, bow = _gan_condition(splits, condition)
     model = ConvGAN(c["model"]["z_dim"], splits.train.image.shape[1:], c["model"]["channels"], cond_dim=cond_dim,
@@ -206,7 +208,7 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
     table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5)."""
     c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, positions=positions, lr=lr,
                  batch_size=batch_size)
-    splits = splits if splits is not None else load_shapes(with_sound=False)
+    splits = splits if splits is not None else load_shapes(seed=seed, with_sound=False)
     epochs = epochs_for("captioner", epochs, quick)
     B.manual_seed(seed)
     train = splits.train
@@ -228,7 +230,7 @@ def train_tone_generator(splits=None, epochs=None, device="cpu", seed=0, progres
     """Train :class:`~minimm.multimodal.ToneGenerator` on the digits' (image x / 16, DTMF tone)
     pairs: Adam 1e-3, batch 64, 200 epochs (``quick``: 60)."""
     c = _setting("tone_generator", hidden=hidden, lr=lr, batch_size=batch_size)
-    splits = splits if splits is not None else load_digits()
+    splits = splits if splits is not None else load_digits(seed=seed)
     B.manual_seed(seed)
     train = splits.train
     model = ToneGenerator(int(np.prod(train.image.shape[1:])), c["model"]["hidden"],
@@ -274,7 +276,7 @@ def train_alignment(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
         raise ValueError(f"method must be 'contrastive' or 'adversarial', got {method!r}")
     c = _setting("align_digits", embed_dim=embed_dim, lr=lr, batch_size=batch_size, adv_weight=adv_weight,
                  dropout=dropout)
-    train, _ = splits if splits is not None else load_digits(seed=0, with_sound=False)
+    train, _ = splits if splits is not None else load_digits(seed=seed, with_sound=False)
     B.manual_seed(seed)
     vectorizer = BagOfWords(binary=True).fit(list(train.caption))
     model = AlignmentNetwork({"image": 64, "text": len(vectorizer.vocabulary_)}, **c["model"]).to(device)
@@ -324,7 +326,7 @@ def train_digit_evaluator(splits=None, epochs=None, device="cpu", seed: int = 0,
     ``test_accuracy``, ``train_seconds`` attributes.
     """
     c = _setting("digit_evaluator", lr=lr, batch_size=batch_size)
-    train, test = splits if splits is not None else load_digits(seed=0, binarize=binarize, with_sound=False)
+    train, test = splits if splits is not None else load_digits(seed=seed, binarize=binarize, with_sound=False)
     B.manual_seed(seed)
     model = DigitEvaluator(hidden=c["model"]["hidden"], binarized=binarize).to(device)
     x = np.asarray(train.image, dtype=np.float32).reshape(len(train), -1)
@@ -342,7 +344,7 @@ def train_shapes_evaluator(splits=None, epochs=None, device="cpu", seed: int = 0
     attributes right) and ``test_attribute_accuracy`` (per attribute).
     """
     c = _setting("shapes_evaluator", lr=lr, batch_size=batch_size)
-    train, test = splits if splits is not None else load_shapes(seed=0, with_sound=False)
+    train, test = splits if splits is not None else load_shapes(seed=seed, with_sound=False)
     B.manual_seed(seed)
     model = ShapesEvaluator(in_features=int(np.prod(train.image.shape[1:])), hidden=c["model"]["hidden"]).to(device)
     arrays = {"image": np.asarray(train.image, dtype=np.float32).reshape(len(train), -1)}

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from .. import backend as B
 from ..autograd import Tensor
 from ..creation import randn, randn_like
@@ -194,22 +196,37 @@ def product_of_experts(mus, logvars, prior: bool = True, mask=None):
     when every expert is missing) and :math:`m_i \in \{0, 1\}` is ``mask`` (shape (E, B), (E, B, 1)
     or (E, B, D): 0 marks a missing modality). ``mus``/``logvars``: a list of (B, D) tensors or one
     (E, B, D) tensor. Returns ``(mu, logvar)``.
+
+    Computed in log space, never as ``exp(-logvar)``: with :math:`a_i = -\mathrm{logvar}_i + \log m_i`
+    (and :math:`a_0 = 0` for the prior), :math:`\log T = \operatorname{logsumexp}_i a_i` and the
+    weights :math:`T_i / T = e^{a_i - \log T}` (a softmax) lie in [0, 1]. A confident expert with
+    log-variance −100 would overflow ``exp(100)`` in float32 (inf / inf = NaN); here it only
+    gets weight ≈ 1.
     """
     mus = _s.stack(list(mus), dim=0) if isinstance(mus, (list, tuple)) else mus
     logvars = _s.stack(list(logvars), dim=0) if isinstance(logvars, (list, tuple)) else logvars
     if mus.shape != logvars.shape:
         raise ValueError(f"product_of_experts: mus {mus.shape} and logvars {logvars.shape} differ")
-    precision = _e.exp(-logvars)
+    log_precision = -logvars
     if mask is not None:
         if not isinstance(mask, Tensor):
             mask = Tensor(B.asarray(mask, dev=mus.device))
         mask = mask.to(dtype=mus.dtype) if mask.dtype != mus.dtype else mask
-        while mask.ndim < precision.ndim:
+        while mask.ndim < log_precision.ndim:
             mask = mask.unsqueeze(-1)
-        precision = precision * mask
-    total = precision.sum(dim=0)
-    weighted = (precision * mus).sum(dim=0)
-    if prior:
-        total = total + 1.0  # the N(0, I) expert: precision 1, mean 0
-    mu = weighted / total
-    return mu, -_e.log(total)
+        xp = B.get_array_module(mask.array)
+        with np.errstate(divide="ignore"):  # log 0 = -inf: a missing expert gets weight e^-inf = 0
+            log_mask = Tensor(xp.log(mask.array))
+        log_precision = log_precision + log_mask
+    if prior:  # the N(0, I) expert: log-precision 0, mean 0
+        log_precision = _s.cat([log_precision, _zeros_like_expert(log_precision)], dim=0)
+        mus = _s.cat([mus, _zeros_like_expert(mus)], dim=0)
+    log_total = _r.logsumexp(log_precision, dim=0)  # log T, shifted by the max inside: no overflow
+    weights = _e.exp(log_precision - log_total)  # T_i / T, each in [0, 1]
+    mu = (weights * mus).sum(dim=0)
+    return mu, -log_total
+
+
+def _zeros_like_expert(t: Tensor) -> Tensor:
+    """One expert's worth of zeros, shape (1, ...) of ``t``'s, on its device and dtype (a constant)."""
+    return Tensor(B.zeros_on(t.array, (1,) + tuple(t.shape[1:]), dtype=t.array.dtype))

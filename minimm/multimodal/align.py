@@ -59,9 +59,20 @@ __all__ = [
     "similarity",
     "class_prompt_embeddings",
     "DIGIT_PROMPT",
+    "UNSEEN_DIGIT_PROMPTS",
 ]
 
+#: The zero-shot prompt that is also the digits' training caption template #0 ("seen").
 DIGIT_PROMPT = "the digit {word}"
+#: Zero-shot prompts from templates never used for a training caption: as bags of words (what the
+#: text encoder sees) none equals a training template's (words the vocabulary lacks, "an", "image",
+#: are dropped). Each still contains the class word, which every training caption names.
+UNSEEN_DIGIT_PROMPTS = (
+    "a digit {word}",
+    "the handwritten number {word}",
+    "a picture of a {word}, written by hand",
+    "an image of the number {word}",
+)
 
 
 class AlignmentNetwork(nn.Module):
