@@ -59,7 +59,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import backend as B
-from ..autograd import Tensor
+from ..autograd import Tensor, no_grad
 from ..distributed import DistributedError, comm, trainer_hooks
 from ..distributed.ddp import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
@@ -117,6 +117,10 @@ class Trainer(CheckpointMixin):
         (started with ``mpiexec -n N``); ``None`` (default) does so when a world of more than one
         rank is initialised; ``False`` never. See the module docstring; a ``step_fn`` is not supported
         data-parallel yet.
+    validate: ``validate(model) -> dict`` of floats, called at the end of every epoch with the
+        model in eval mode and gradients off — e.g. the loss on a held-out split. Its entries go into
+        that epoch's history as ``val_<name>``. The host random generator is restored afterwards, so
+        a validation that samples (a VAE's reparameterisation) leaves the training numbers unchanged.
 
     After :meth:`fit`, ``history`` is a list with one dict per epoch: ``{"epoch": 1, "loss": ..,
     <other logs>: .., "seconds": ..}``, each value the mean over the epoch's batches.
@@ -139,6 +143,7 @@ class Trainer(CheckpointMixin):
         scheduler_interval: str = "epoch",
         on_nonfinite: str = "stop",
         distributed: bool | None = None,
+        validate=None,
     ):
         if int(epochs) < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -173,6 +178,7 @@ class Trainer(CheckpointMixin):
         self.grad_clip = grad_clip
         self.scheduler_interval = scheduler_interval
         self.on_nonfinite = on_nonfinite
+        self.validate = validate
         self._named = list(self._plain_model().named_parameters())  # for the non-finite guard
         self.history: list[dict] = []
         self.step = 0  # optimisation steps taken so far (over all epochs)
@@ -367,6 +373,8 @@ class Trainer(CheckpointMixin):
         if skipped:
             entry["skipped"] = int(skipped)
         entry["seconds"] = self._epoch_seconds
+        if self.validate is not None:
+            entry.update(self._validation())
         self.history.append(entry)
         self.epoch += 1
         self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
@@ -374,6 +382,20 @@ class Trainer(CheckpointMixin):
             self.scheduler.step()
         if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
             self.save_checkpoint()
+
+    def _validation(self) -> dict:
+        """``validate(model)``'s logs as ``val_<name>`` floats; eval mode, no gradients, and the host
+        generator put back as it was (validation must not shift the training's random stream)."""
+        model = self._plain_model()
+        state = B.get_rng_state()
+        model.eval()
+        try:
+            with no_grad():
+                logs = self.validate(model) or {}
+        finally:
+            model.train()
+            B.set_rng_state(state)
+        return {f"val_{k}": float(v.item() if isinstance(v, Tensor) else v) for k, v in logs.items()}
 
     def _stop_requested(self, interrupt) -> bool:
         """Ctrl-C asked for a stop here — data-parallel, on any rank (so that all stop together)."""
