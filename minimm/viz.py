@@ -97,7 +97,7 @@ def show_samples(
         ax.imshow(x[i], cmap=None if x.ndim == 4 else cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         colour = None if marks is None or marks[i] is None else (_RIGHT if marks[i] else _WRONG)
         if captions is not None:
-            ax.set_xlabel(captions[i], fontsize=7, color=colour)
+            ax.set_xlabel(captions[i], fontsize=7, **({} if colour is None else {"color": colour}))
         if colour is not None:
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
