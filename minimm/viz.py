@@ -170,6 +170,30 @@ def show_caption_grid(images, captions, path=None, cmap: str = "gray", title: st
     return _save(fig, path)
 
 
+def _plot_series(ax, series: dict, secondary: dict):
+    """Draw each series of one panel (``val_<k>`` dashed beside ``<k>``; keys in ``secondary`` on a
+    right-hand axis); returns that axis (or None) and the lines, for the legend."""
+    right, lines = None, []
+    for k, values in series.items():
+        base = k[4:] if k.startswith("val_") else k
+        if k.startswith("val_") and base in series:
+            continue  # drawn beside its training curve below
+        target = ax
+        if base in secondary:
+            right = right if right is not None else ax.twinx()
+            target = right
+        marker = "." if len(values) < 30 else None
+        (line,) = target.plot(range(1, len(values) + 1), values, marker=marker,
+                              label=f"{k} (training)" if f"val_{k}" in series else k,
+                              color=None if target is ax else "tab:red")
+        lines.append(line)
+        if f"val_{k}" in series:
+            val = series[f"val_{k}"]
+            lines += target.plot(range(1, len(val) + 1), val, linestyle="--", marker=marker, color=line.get_color(),
+                                 label=f"{k} (held-out)")
+    return right, lines
+
+
 def plot_loss_curves(histories, path=None, keys=None, title: str | None = "training loss", logy: bool = False,
                      ylabels=None, secondary=None):
     """Loss per epoch for one or several models.
@@ -196,26 +220,7 @@ def plot_loss_curves(histories, path=None, keys=None, title: str | None = "train
         else:
             wanted = keys or [k for k in (hist[0] if hist else {}) if k not in ("epoch", "seconds", "skipped")]
             series = {k: [float(h[k]) for h in hist if k in h] for k in wanted}
-        right = None
-        lines = []
-        for k, values in series.items():
-            base = k[4:] if k.startswith("val_") else k
-            if k.startswith("val_") and base in series:
-                continue  # drawn beside its training curve below
-            target = ax
-            if base in secondary:
-                right = right if right is not None else ax.twinx()
-                target = right
-            epochs = range(1, len(values) + 1)
-            marker = "." if len(values) < 30 else None
-            (line,) = target.plot(epochs, values, marker=marker, label=f"{k} (training)" if f"val_{k}" in series else k,
-                                  color=None if target is ax else "tab:red")
-            lines.append(line)
-            if f"val_{k}" in series:
-                val = series[f"val_{k}"]
-                (vline,) = target.plot(range(1, len(val) + 1), val, linestyle="--", marker=marker,
-                                       color=line.get_color(), label=f"{k} (held-out)")
-                lines.append(vline)
+        right, lines = _plot_series(ax, series, secondary)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -287,6 +292,32 @@ def plot_latent_map(z, labels=None, label_names=None, path=None, title: str | No
     return _save(fig, path)
 
 
+def _with_thumbnails(fig, thumbs: np.ndarray, heat_width: float, row_labels=None):
+    """A heatmap axes on the right and one thumbnail axes per row at its left; returns the heatmap's."""
+    n = thumbs.shape[0]
+    grid = fig.add_gridspec(n, 2, width_ratios=[0.8, heat_width], wspace=0.02, hspace=0.08)
+    ax = fig.add_subplot(grid[:, 1])
+    for i in range(n):
+        tax = fig.add_subplot(grid[i, 0])
+        tax.imshow(thumbs[i], cmap=None if thumbs.ndim == 4 else "gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        tax.set_xticks([])
+        tax.set_yticks([])
+        if row_labels is not None:
+            tax.set_ylabel(str(row_labels[i]), fontsize=6, rotation=0, ha="right", va="center")
+    return ax
+
+
+def _mark_cells(ax, s: np.ndarray, diagonal: bool, best: bool) -> None:
+    """A white frame on each cell (i, i); a star in the corner of each row's largest cell."""
+    if diagonal:
+        from matplotlib.patches import Rectangle
+
+        for i in range(min(s.shape)):
+            ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="white", linewidth=2))
+    if best:  # in the cell's corner, clear of its number
+        ax.scatter(s.argmax(axis=1) + 0.32, np.arange(s.shape[0]) - 0.22, marker="*", s=50, color="#ff5252", zorder=3)
+
+
 def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str | None = "similarity",
                     xlabel: str | None = None, ylabel: str | None = None, annotate: bool | None = None,
                     row_images=None, wrap: int | None = None, mark_diagonal: bool = False, mark_best: bool = False):
@@ -312,19 +343,7 @@ def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str
     cell_w = 0.08 * wrap if wrap else 0.45
     fig = _new_figure((1.6 + cell_w * m + (0.8 if thumbs is not None else 0.0),
                        1.2 + 0.5 * n + (0.13 * label_lines if wrap else 0.0)))
-    if thumbs is None:
-        ax = fig.add_subplot(1, 1, 1)
-    else:
-        grid = fig.add_gridspec(n, 2, width_ratios=[0.8, cell_w * m], wspace=0.02, hspace=0.08)
-        ax = fig.add_subplot(grid[:, 1])
-        for i in range(n):
-            tax = fig.add_subplot(grid[i, 0])
-            tax.imshow(thumbs[i], cmap=None if thumbs.ndim == 4 else "gray", vmin=0.0, vmax=1.0,
-                       interpolation="nearest")
-            tax.set_xticks([])
-            tax.set_yticks([])
-            if row_labels is not None:
-                tax.set_ylabel(str(row_labels[i]), fontsize=6, rotation=0, ha="right", va="center")
+    ax = fig.add_subplot(1, 1, 1) if thumbs is None else _with_thumbnails(fig, thumbs, cell_w * m, row_labels)
     im = ax.imshow(s, cmap="viridis", aspect="auto")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xticks(range(m))
@@ -342,15 +361,7 @@ def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str
         for i in range(n):
             for j in range(m):
                 ax.text(j, i, f"{s[i, j]:.2f}", ha="center", va="center", fontsize=6, color="w")
-    if mark_diagonal:
-        from matplotlib.patches import Rectangle
-
-        for i in range(min(n, m)):
-            ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="white", linewidth=2))
-    if mark_best:
-        best = s.argmax(axis=1)
-        # in the cell's corner, clear of its number
-        ax.scatter(best + 0.32, np.arange(n) - 0.22, marker="*", s=50, color="#ff5252", zorder=3)
+    _mark_cells(ax, s, mark_diagonal, mark_best)
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel and thumbs is None:

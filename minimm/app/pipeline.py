@@ -47,7 +47,7 @@ from ..training import Trainer
 from .builders import bow_from_dict, bow_to_dict
 from .configs import config
 from .demo import DEMO_CAPTIONS, evaluate_pipeline, write_figures
-from .train import train_captioner, train_cvae_shapes
+from .train import held_out_alignment, train_captioner, train_cvae_shapes
 
 __all__ = ["MultimodalPipeline", "DEMO_CAPTIONS"]
 
@@ -224,15 +224,8 @@ class MultimodalPipeline:
 
         loader = DataLoader(TensorDataset(**inputs), batch_size=c["batch_size"], shuffle=True, drop_last=True, seed=self.seed,
                             device=self.device)
-        def validate(model):  # the alignment loss on held-out pairs, in batches of the training size
-            n = int(held_out["image"].shape[0])
-            size = min(c["batch_size"], n)
-            losses = [model.aligner.contrastive_loss(model.aligner({k: v[s:s + size] for k, v in held_out.items()})).item()
-                      for s in range(0, n - size + 1, size)]
-            return {"align": float(np.mean(losses))} if losses else {}
-
         trainer = Trainer(both, opt, loader, epochs, device=self.device, progress=progress, seed=self.seed,
-                          step_fn=step, validate=None if held_out is None else validate)
+                          step_fn=step, validate=None if held_out is None else held_out_alignment(held_out, c["batch_size"]))
         self.history["align + fuse"] = trainer.fit()
         both.eval()
 

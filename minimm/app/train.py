@@ -30,7 +30,7 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config, epochs_for
 
-__all__ = ["make_loader", "fit", "held_out_loss", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
+__all__ = ["make_loader", "fit", "held_out_loss", "held_out_alignment", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
            "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
            "train_digit_evaluator", "train_shapes_evaluator", "contrastive_step"]
 
@@ -69,6 +69,21 @@ def held_out_loss(split, model, batch_size: int = 256, device="cpu"):
                 sums[key] = sums.get(key, 0.0) + k * v
             n += k
         return {key: v / max(n, 1) for key, v in sums.items()}
+
+    return validate
+
+
+def held_out_alignment(inputs: dict, batch_size: int):
+    """A Trainer ``validate`` function for a model with an ``aligner``: its contrastive loss on the
+    held-out ``inputs`` (modality -> tensor), in batches of the training size — InfoNCE's value
+    depends on the batch (≈ log N untrained), so only equal batches make comparable curves."""
+    n = int(next(iter(inputs.values())).shape[0])
+    size = min(batch_size, n)
+
+    def validate(model) -> dict:
+        losses = [model.aligner.contrastive_loss(model.aligner({k: v[s:s + size] for k, v in inputs.items()})).item()
+                  for s in range(0, n - size + 1, size)]
+        return {"align": float(np.mean(losses))}
 
     return validate
 

@@ -59,7 +59,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import backend as B
-from ..autograd import Tensor, no_grad
+from ..autograd import Tensor
 from ..distributed import DistributedError, comm, trainer_hooks
 from ..distributed.ddp import DistributedDataParallel
 from ..nn.utils import clip_grad_norm_
@@ -68,6 +68,7 @@ from .checkpointing import CHECKPOINT_NAME, CheckpointMixin
 from .checks import NonFiniteError, first_nonfinite
 from .console import Interrupt, progress_bar, stderr_is_tty
 from .optimizer_group import OptimizerGroup
+from .validation import run_validation
 
 __all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
 
@@ -142,8 +143,7 @@ class Trainer(CheckpointMixin):
         grad_clip: float | None = None,
         scheduler_interval: str = "epoch",
         on_nonfinite: str = "stop",
-        distributed: bool | None = None,
-        validate=None,
+        distributed: bool | None = None, validate=None,
     ):
         if int(epochs) < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -374,7 +374,7 @@ class Trainer(CheckpointMixin):
             entry["skipped"] = int(skipped)
         entry["seconds"] = self._epoch_seconds
         if self.validate is not None:
-            entry.update(self._validation())
+            entry.update(run_validation(self._plain_model(), self.validate))
         self.history.append(entry)
         self.epoch += 1
         self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
@@ -382,20 +382,6 @@ class Trainer(CheckpointMixin):
             self.scheduler.step()
         if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
             self.save_checkpoint()
-
-    def _validation(self) -> dict:
-        """``validate(model)``'s logs as ``val_<name>`` floats; eval mode, no gradients, and the host
-        generator put back as it was (validation must not shift the training's random stream)."""
-        model = self._plain_model()
-        state = B.get_rng_state()
-        model.eval()
-        try:
-            with no_grad():
-                logs = self.validate(model) or {}
-        finally:
-            model.train()
-            B.set_rng_state(state)
-        return {f"val_{k}": float(v.item() if isinstance(v, Tensor) else v) for k, v in logs.items()}
 
     def _stop_requested(self, interrupt) -> bool:
         """Ctrl-C asked for a stop here — data-parallel, on any rank (so that all stop together)."""
