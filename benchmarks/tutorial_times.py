@@ -17,13 +17,16 @@ slowdown of the training itself.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -43,10 +46,12 @@ CLI_EQUIVALENT = {
 def run_in_terminal(cmd: list[str], env: dict, cwd: Path) -> dict:
     """Run ``cmd`` on a pseudo-terminal; its wall time, longest silence, exit code and output tail."""
     master, slave = pty.openpty()
+    # a real terminal's size: a pseudo-terminal starts at 0 × 0, where a progress bar has no room
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env, cwd=cwd)
     os.close(slave)
-    last, longest, chunks = t0, 0.0, []
+    last, longest, chunks, where = t0, 0.0, [], ""
     while True:
         ready, _, _ = select.select([master], [], [], 0.5)
         if ready:
@@ -57,7 +62,9 @@ def run_in_terminal(cmd: list[str], env: dict, cwd: Path) -> dict:
             if not data:
                 break
             now = time.perf_counter()
-            longest = max(longest, now - last)
+            if now - last > longest:  # remember what the screen showed before the silence
+                longest = now - last
+                where = b"".join(chunks)[-120:].decode("utf-8", "replace")
             last = now
             chunks.append(data)
         elif proc.poll() is not None:
@@ -65,9 +72,11 @@ def run_in_terminal(cmd: list[str], env: dict, cwd: Path) -> dict:
     rc = proc.wait()
     end = time.perf_counter()
     os.close(master)
-    longest = max(longest, end - last)
+    if end - last > longest:
+        longest, where = end - last, b"".join(chunks)[-120:].decode("utf-8", "replace")
     tail = b"".join(chunks).decode("utf-8", "replace")[-1500:]
-    return {"seconds": round(end - t0, 1), "longest_silence": round(longest, 1), "rc": rc, "tail": tail}
+    return {"seconds": round(end - t0, 1), "longest_silence": round(longest, 1), "rc": rc, "tail": tail,
+            "silence_after": where.replace("\r", "\n").strip().splitlines()[-1:] if where.strip() else []}
 
 
 def measure(stems: list[str], quick: bool) -> list[dict]:
@@ -81,6 +90,7 @@ def measure(stems: list[str], quick: bool) -> list[dict]:
             tut = run_in_terminal([sys.executable, str(TUTORIALS / f"{stem}.py")], env, Path(tmp))
             row = {"tutorial": stem, "seconds": tut["seconds"], "longest_silence": tut["longest_silence"],
                    "rc": tut["rc"], "cli": None, "cli_seconds": None, "ratio": None}
+            row["silence_after"] = tut["silence_after"]
             if tut["rc"] != 0:
                 row["tail"] = tut["tail"]
             cmds = CLI_EQUIVALENT.get(stem, [])
