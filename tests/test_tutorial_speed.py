@@ -73,3 +73,15 @@ def test_timing_harness_sees_a_silence_on_a_terminal(tmp_path):
     result = run_in_terminal([sys.executable, str(script)], dict(os.environ), tmp_path)
     assert result["rc"] == 0 and "end" in result["tail"]
     assert 1.4 <= result["longest_silence"] <= result["seconds"]
+
+
+def test_a_hand_loop_with_progress_is_never_silent_on_a_terminal(tmp_path):
+    pytest.importorskip("tqdm")
+    from benchmarks.tutorial_times import run_in_terminal
+
+    script = tmp_path / "loop.py"
+    script.write_text("import time\nfrom minimm.training import progress\n"
+                      "for _ in progress(range(10), 'training'):\n    time.sleep(0.3)\n")
+    result = run_in_terminal([sys.executable, str(script)], dict(os.environ, PYTHONPATH=str(ROOT)), tmp_path)
+    assert result["rc"] == 0
+    assert result["tail"].count("training:") >= 3  # the bar was drawn, and redrawn as the loop went on
