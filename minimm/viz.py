@@ -381,8 +381,9 @@ def tutorial_settings(file=None):
     ``MINIMM_QUICK=1`` (set by CI) asks for smaller sizes and fewer epochs with the same checks;
     ``MINIMM_FIGURES`` names the folder for figures (default: ``figures/`` beside the tutorial
     file ``file``, or in the working folder when run as a notebook). The folder is created.
-    It also pins the BLAS thread count (:func:`minimm.threads.pin_threads`, 1 by default) for the
-    rest of the run: a tutorial's own training loops then run as fast as the CLI's Trainer.
+    It prints one line (the mode and the folder) and pins the BLAS thread count
+    (:func:`minimm.threads.pin_threads`, 1 by default) for the rest of the run: a tutorial's own
+    training loops then run as fast as the CLI's Trainer.
     """
     from .threads import pin_threads
 
@@ -391,4 +392,7 @@ def tutorial_settings(file=None):
     here = os.path.dirname(os.path.abspath(file)) if file else "."
     figures = os.environ.get("MINIMM_FIGURES", os.path.join(here, "figures"))
     os.makedirs(figures, exist_ok=True)
+    # a first line at once: the learner sees the run has started, in which mode, and where figures go
+    mode = "quick mode (MINIMM_QUICK=1)" if quick else "full mode (MINIMM_QUICK=1 for a quick run)"
+    print(f"{mode}; figures go to {os.path.relpath(figures)}", flush=True)
     return quick, figures
