@@ -111,6 +111,14 @@ def measure(stems: list[str], quick: bool) -> list[dict]:
     return rows
 
 
+def startup_seconds() -> float:
+    """Seconds to start Python and import what every tutorial imports: a yardstick of the load."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import minimm, matplotlib.pyplot, sklearn.datasets"], check=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return round(time.perf_counter() - t0, 1)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| tutorial | wall (s) | longest silence (s) | CLI doing its training | CLI (s) | ratio |",
              "|---|---|---|---|---|---|"]
@@ -132,10 +140,14 @@ def main(argv=None) -> int:
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         stems = [s for s in stems if any(s == w or s.startswith(w + "_") for w in wanted)]
+    startup = [startup_seconds()]
     rows = measure(stems, args.quick)
+    startup.append(startup_seconds())
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        Path(args.json).write_text(json.dumps({"startup_seconds": startup, "rows": rows}, indent=1))
     print(table(rows))
+    print(f"\nstartup (python -c 'import minimm, matplotlib.pyplot, sklearn.datasets'): {startup[0]:.1f} s before, "
+          f"{startup[1]:.1f} s after — the machine's load scales every number above (about 2 s on idle cores)")
     return 0 if all(r["rc"] == 0 for r in rows) else 1
 
 
