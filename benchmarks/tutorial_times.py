@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"startup_seconds": startup, "rows": rows}, indent=1))
     print(table(rows))
     print(f"\nstartup (python -c 'import minimm, matplotlib.pyplot, sklearn.datasets'): {startup[0]:.1f} s before, "
-          f"{startup[1]:.1f} s after — the machine's load scales every number above (about 2 s on idle cores)")
+          f"{startup[1]:.1f} s after — the machine's load scales every number above")
     return 0 if all(r["rc"] == 0 for r in rows) else 1
 
 
