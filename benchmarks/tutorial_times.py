@@ -126,7 +126,8 @@ def table(rows: list[dict]) -> str:
         cli = f"`{r['cli']}`" if r["cli"] else "—"
         cli_s = "" if r["cli_seconds"] is None else f"{r['cli_seconds']:.0f}"
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        lines.append(f"| {r['tutorial']} | {r['seconds']:.0f} | {r['longest_silence']:.0f} | {cli} | {cli_s} | {ratio} |")
+        lines.append(f"| {r['tutorial']} | {r['seconds']:.0f} | {r['longest_silence']:.0f} | {cli} | {cli_s} "
+                     f"| {ratio} |")
     return "\n".join(lines)
 
 

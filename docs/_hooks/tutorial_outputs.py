@@ -119,7 +119,8 @@ def run_tutorial(path: Path, root: Path = OUTPUT, timeout: float = 900) -> dict:
                               timeout=timeout)
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise RuntimeError(f"{path.name} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+            raise RuntimeError(f"{path.name} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                               f"{proc.stderr[-4000:]}")
         parts = re.split(rf"\n?{MARKER} (\d+) (.*)\n", proc.stdout)
         # parts: [out_0, i_0, listing_0, out_1, i_1, listing_1, ..., trailing]
         record = {"tutorial": path.name, "source_sha256": sha256(path.read_text(encoding="utf-8")),

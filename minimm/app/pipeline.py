@@ -224,8 +224,9 @@ class MultimodalPipeline:
 
         loader = DataLoader(TensorDataset(**inputs), batch_size=c["batch_size"], shuffle=True, drop_last=True, seed=self.seed,
                             device=self.device)
+        validate = None if held_out is None else held_out_alignment(held_out, c["batch_size"])  # the dashed curve
         trainer = Trainer(both, opt, loader, epochs, device=self.device, progress=progress, seed=self.seed,
-                          step_fn=step, validate=None if held_out is None else held_out_alignment(held_out, c["batch_size"]))
+                          step_fn=step, validate=validate)
         self.history["align + fuse"] = trainer.fit()
         both.eval()
 

@@ -30,7 +30,8 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config, epochs_for
 
-__all__ = ["make_loader", "fit", "held_out_loss", "held_out_alignment", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
+__all__ = ["make_loader", "fit", "held_out_loss", "held_out_alignment", "train_vae", "train_conv_vae",
+           "train_cvae_digits", "train_cvae_shapes",
            "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
            "train_digit_evaluator", "train_shapes_evaluator", "contrastive_step"]
 
