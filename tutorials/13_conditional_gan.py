@@ -62,7 +62,7 @@ minimm.manual_seed(0)
 # %%
 splits = D.load_digits(seed=0, with_sound=False)
 train, test = splits
-evaluator = train_digit_evaluator(splits)  # 100 epochs: about a second, also in quick mode
+evaluator = train_digit_evaluator(splits, progress=True)  # 100 epochs: about a second, also in quick mode
 print(f"evaluator accuracy on real test digits: {evaluator.test_accuracy:.1%}")
 assert evaluator.test_accuracy >= 0.9
 
