@@ -50,7 +50,7 @@ from minimm.generative import diffusion as gd
 from minimm.generative import flow as gf
 from minimm.app.diffusion import evaluate_diffusion_shapes, train_diffusion, train_diffusion_shapes
 from minimm.multimodal.denoiser import Denoiser
-from minimm.training import Trainer
+from minimm.training import Trainer, progress
 from minimm.optim.lr_scheduler import CosineAnnealingLR
 from minimm.viz import tutorial_settings
 
@@ -270,7 +270,7 @@ from minimm.app.train import train_shapes_evaluator  # noqa: E402
 
 judge = train_shapes_evaluator(seed=0, quick=QUICK, progress=True)
 ws = [0.0, 0.5, 1.0, 2.0, 5.0]
-rows = [evaluate_diffusion_shapes(model, splits, evaluator=judge, guidance=w) for w in ws]
+rows = [evaluate_diffusion_shapes(model, splits, evaluator=judge, guidance=w) for w in progress(ws, "guidance")]
 for w, r in zip(ws, rows):
     print(f"w = {w:3.1f}: coherence {r['coherence']:.3f}  precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
           f"coverage {r['coverage']:.3f}")
