@@ -26,7 +26,7 @@ import contextlib
 import functools
 import os
 
-__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "with_thread_limit", "ENV_VAR"]
+__all__ = ["set_num_threads", "get_num_threads", "limit_threads", "with_thread_limit", "pin_threads", "ENV_VAR"]
 
 #: The environment variable read when :func:`set_num_threads` was not called.
 ENV_VAR = "MINIMM_NUM_THREADS"
@@ -91,3 +91,16 @@ def with_thread_limit(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def pin_threads() -> None:
+    """Apply :func:`get_num_threads` to the BLAS library for the rest of the process (not undone).
+
+    For scripts whose own loops call minimm ops outside the Trainer — the tutorials do this through
+    :func:`minimm.viz.tutorial_settings` — so that they run at the CLI's speed and with its numbers.
+    """
+    limiter = limit_threads()
+    if isinstance(limiter, contextlib.nullcontext):
+        return
+    # threadpool_limits applies the limit when constructed; without ``with`` it simply stays
+    limiter.__enter__()

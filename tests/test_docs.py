@@ -3,7 +3,9 @@ unresolved API reference or a docstring mkdocstrings cannot render fails this te
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -39,7 +41,24 @@ def test_mkdocs_build_strict(tmp_path):
         assert html.is_file(), f"tutorial {tutorial.name} was not rendered"
         text = html.read_text(encoding="utf-8")
         assert 'class="highlight"' in text and "minimm" in text, f"{tutorial.name}: no code rendered"
+        _check_tutorial_output(site, tutorial, text)
     _check_offline(site)
+
+
+def _check_tutorial_output(site: Path, tutorial: Path, text: str) -> None:
+    """The page shows the tutorial's stored quick-run output: every figure as an image served by
+    the site, and each cell's printed text (docs/_hooks/tutorial_outputs.py makes them)."""
+    record_path = ROOT / "docs" / "tutorials" / "output" / tutorial.stem / "cells.json"
+    assert record_path.is_file(), f"{tutorial.name}: no stored output (python docs/_hooks/tutorial_outputs.py)"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    for cell in record["cells"]:
+        for name in cell["figures"]:
+            assert f'src="../output/{tutorial.stem}/{name}"' in text, f"{tutorial.name}: figure {name} not shown"
+            assert (site / "tutorials" / "output" / tutorial.stem / name).is_file(), name
+        lines = [line for line in cell["output"].splitlines() if line.strip()]
+        if lines:
+            assert lines[0] in plain, f"{tutorial.name}: printed output {lines[0]!r} not shown"
 
 
 def _check_offline(site: Path) -> None:

@@ -44,6 +44,7 @@ import numpy as np
 
 import minimm
 from minimm.viz import tutorial_settings
+from minimm.training import progress  # a progress bar for loops written by hand (on a terminal)
 import minimm.optim as optim
 from minimm import data as D
 from minimm.data.datasets import NUMBER_WORDS
@@ -104,7 +105,7 @@ opt = optim.Adam(model.parameters(), lr=1e-3)
 n = Xi.shape[0]
 history = []
 model.train()
-for epoch in range(epochs):
+for epoch in progress(range(epochs), "alignment"):
     order = minimm.randperm(n)
     total, batches = 0.0, 0
     for s in range(0, n - 1, N):

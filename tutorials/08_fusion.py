@@ -44,6 +44,7 @@ import numpy as np
 
 import minimm
 from minimm.viz import tutorial_settings
+from minimm.training import progress  # a progress bar for loops written by hand (on a terminal)
 import minimm.nn as nn
 import minimm.nn.functional as F
 import minimm.optim as optim
@@ -159,7 +160,7 @@ n = Xi.shape[0]
 for name, model in models.items():
     opt = optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for epoch in range(epochs):
+    for epoch in progress(range(epochs), name):
         order = minimm.randperm(n)
         for s in range(0, n, 64):
             idx = order[s:s + 64]

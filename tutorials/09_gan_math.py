@@ -45,6 +45,7 @@ import numpy as np
 
 import minimm
 from minimm.viz import tutorial_settings
+from minimm.training import progress  # a progress bar for loops written by hand (on a terminal)
 import minimm.nn as nn
 import minimm.optim as optim
 from minimm.generative import discriminator_loss, generator_loss, optimal_discriminator, value_function
@@ -93,7 +94,7 @@ assert abs(value_function(half, half).item() + math.log(4)) < 1e-15
 D1 = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
 opt = optim.Adam(D1.parameters(), lr=3e-3)
 steps_1d = 300 if QUICK else 1500
-for step in range(steps_1d):
+for step in progress(range(steps_1d), "discriminator"):
     real = minimm.randn(512, 1) + 2.0
     fake = minimm.randn(512, 1)
     loss = discriminator_loss(D1(real).squeeze(-1), D1(fake).squeeze(-1))
@@ -201,7 +202,7 @@ def coverage(samples):
 steps_2d = 750 if QUICK else 2000
 history = []
 snapshots = {}
-for step in range(1, steps_2d + 1):
+for step in progress(range(1, steps_2d + 1), "GAN on the ring"):
     real = sample_ring(BATCH)
     fake = G(minimm.randn(BATCH, ZDIM))
     loss_d = discriminator_loss(D(real).squeeze(-1), D(fake.detach()).squeeze(-1))

@@ -48,6 +48,7 @@ import numpy as np
 
 import minimm
 from minimm.viz import tutorial_settings
+from minimm.training import progress  # a progress bar for loops written by hand (on a terminal)
 import minimm.nn as nn
 import minimm.optim as optim
 from minimm import data as D
@@ -167,7 +168,7 @@ start = test_elbo().elbo.item()
 epochs = 25 if QUICK else 150
 n = Xtr.shape[0]
 curve = []
-for epoch in range(epochs):
+for epoch in progress(range(epochs), "VAE"):
     order = minimm.randperm(n)
     for i in range(0, n, 128):
         xb = Xtr[order[i:i + 128]]

@@ -67,7 +67,7 @@ minimm.manual_seed(0)
 splits = D.load_digits(seed=0, binarize=True, with_sound=False)
 train, test = splits
 epochs = 40 if QUICK else 200
-model, history = train_mvae(splits, epochs=epochs)
+model, history = train_mvae(splits, epochs=epochs, progress=True)  # a bar on a terminal
 print(model)
 
 # %% [markdown]
@@ -172,7 +172,7 @@ smvae = MVAE(img_dim=256, txt_dim=len(vocab), img_hidden=512, txt_hidden=128, z_
              lambda_text=90.0, text_likelihood="bernoulli", vectorizer=bow, image_shape=(16, 16))
 # the loader turns each batch's captions into bags of words once, as it collates the batch
 s_loader = D.DataLoader(s_train, batch_size=128, shuffle=True, seed=0, transform=smvae.prepare_batch)
-s_history = fit(smvae, Adam(smvae.parameters(), lr=2e-3), s_loader, epochs=25 if QUICK else 100)
+s_history = fit(smvae, Adam(smvae.parameters(), lr=2e-3), s_loader, epochs=25 if QUICK else 100, progress=True)
 print("final sub-sampled ELBOs (nats):", {k: round(v, 1) for k, v in s_history[-1].items() if k.startswith("elbo")})
 
 # %% [markdown]
@@ -186,7 +186,7 @@ print("final sub-sampled ELBOs (nats):", {k: round(v, 1) for k, v in s_history[-
 # that is what "as readable as real data" looks like.
 
 # %%
-judge = train_shapes_evaluator(D.load_shapes(seed=0, with_sound=False), quick=QUICK)
+judge = train_shapes_evaluator(D.load_shapes(seed=0, with_sound=False), quick=QUICK, progress=True)
 attrs = list(ATTRIBUTES)
 
 

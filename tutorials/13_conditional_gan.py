@@ -43,6 +43,7 @@ import numpy as np
 
 import minimm
 from minimm.viz import tutorial_settings
+from minimm.training import progress  # a progress bar for loops written by hand (on a terminal)
 from minimm import data as D
 from minimm.metrics import frechet_distance
 from minimm.app import train_digit_evaluator
@@ -61,7 +62,7 @@ minimm.manual_seed(0)
 # %%
 splits = D.load_digits(seed=0, with_sound=False)
 train, test = splits
-evaluator = train_digit_evaluator(splits)  # 100 epochs: about a second, also in quick mode
+evaluator = train_digit_evaluator(splits, progress=True)  # 100 epochs: about a second, also in quick mode
 print(f"evaluator accuracy on real test digits: {evaluator.test_accuracy:.1%}")
 assert evaluator.test_accuracy >= 0.9
 
@@ -81,7 +82,7 @@ loader = D.DataLoader(D.TensorDataset(image=D.flatten_images(train.image), label
 epochs = 60 if QUICK else 100
 history = []
 gan.train()
-for epoch in range(epochs):
+for epoch in progress(range(epochs), "conditional GAN"):
     logs = [gan.train_step(batch) for batch in loader]
     history.append((np.mean([l["d_loss"] for l in logs]), np.mean([l["g_loss"] for l in logs])))
 gan.eval()

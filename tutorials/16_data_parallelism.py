@@ -253,6 +253,7 @@ if mpiexec and have_mpi4py:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     finals = {}
     for n_ranks in (1, 2):
+        print(f"mpiexec -n {n_ranks}: {steps + 2} steps of global batch {batch} ...", flush=True)  # takes a while
         out = os.path.join(work, f"out{n_ranks}.npy")
         subprocess.run([mpiexec, "-n", str(n_ranks), sys.executable, path, str(batch), str(steps), out],
                        check=True, env=env, timeout=600)

@@ -50,7 +50,7 @@ from minimm.generative import diffusion as gd
 from minimm.generative import flow as gf
 from minimm.app.diffusion import evaluate_diffusion_shapes, train_diffusion, train_diffusion_shapes
 from minimm.multimodal.denoiser import Denoiser
-from minimm.training import Trainer
+from minimm.training import Trainer, progress
 from minimm.optim.lr_scheduler import CosineAnnealingLR
 from minimm.viz import tutorial_settings
 
@@ -163,7 +163,7 @@ for _ in range(60):
 minimm.manual_seed(0)
 mix = MixtureModel(toy)
 opt = minimm.optim.Adam(mix.parameters(), lr=3e-3)
-Trainer(mix, opt, batches, epochs=25, progress=False, scheduler=CosineAnnealingLR(opt, 25)).fit()
+Trainer(mix, opt, batches, epochs=25, progress=True, scheduler=CosineAnnealingLR(opt, 25)).fit()
 
 g = np.linspace(-3, 3, 61)
 grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
@@ -234,9 +234,9 @@ assert np.allclose(heun, mu + s * z, atol=2e-3) and np.allclose(ddim, heun, atol
 splits = load_shapes(n_train=4000, n_test=300 if QUICK else 1000, with_sound=False)
 t0 = time.perf_counter()
 if QUICK:  # a few epochs: enough to see guidance at work, far from the final quality
-    model, history = train_diffusion(splits, "caption", epochs=8, seed=0)
+    model, history = train_diffusion(splits, "caption", epochs=8, seed=0, progress=True)
 else:  # the reference setup: 240 epochs, batch 128, guidance w = 0.5 (under 3 minutes on 2 cores)
-    model, history = train_diffusion_shapes(splits, seed=0)
+    model, history = train_diffusion_shapes(splits, seed=0, progress=True)  # a bar on a terminal
 print(f"trained {len(history)} epochs in {time.perf_counter() - t0:.0f} s; loss {history[0]['loss']:.3f} → {history[-1]['loss']:.3f}")
 assert history[-1]["loss"] < history[0]["loss"]
 
@@ -268,9 +268,9 @@ fig.savefig(os.path.join(FIGURES, "17_denoising_trajectory.png"), dpi=100)
 # %%
 from minimm.app.train import train_shapes_evaluator  # noqa: E402
 
-judge = train_shapes_evaluator(seed=0, quick=QUICK)
+judge = train_shapes_evaluator(seed=0, quick=QUICK, progress=True)
 ws = [0.0, 0.5, 1.0, 2.0, 5.0]
-rows = [evaluate_diffusion_shapes(model, splits, evaluator=judge, guidance=w) for w in ws]
+rows = [evaluate_diffusion_shapes(model, splits, evaluator=judge, guidance=w) for w in progress(ws, "guidance")]
 for w, r in zip(ws, rows):
     print(f"w = {w:3.1f}: coherence {r['coherence']:.3f}  precision {r['precision']:.3f}  recall {r['recall']:.3f}  "
           f"coverage {r['coverage']:.3f}")

@@ -1,4 +1,5 @@
-"""mkdocs hook: render the tutorials (jupytext "percent" .py files) as documentation pages.
+"""mkdocs hook: render the tutorials (jupytext "percent" .py files) as documentation pages, with
+what each code cell printed and drew.
 
 Why a hook: the tutorials are the source of truth and run in CI as plain Python; the docs show the
 same text and code without a copy that could drift. At build time each ``tutorials/NN_*.py`` is
@@ -6,10 +7,17 @@ parsed with jupytext into cells; markdown cells are kept verbatim and code cells
 Python blocks. The pages exist only inside the build (``File.generated``): nothing is written to
 ``docs/`` and nothing generated is committed. ``tutorials/README.md`` becomes the section's index,
 with its links to ``NN_x.py`` pointed at the rendered ``NN_x.md`` pages.
+
+Under each code cell the page shows the cell's printed output and figures from a quick run
+(``MINIMM_QUICK=1``), stored in ``docs/tutorials/output/NN_x/`` by ``python
+docs/_hooks/tutorial_outputs.py`` (one command refreshes every tutorial whose text changed). A cell
+is matched to its output by a hash of its source, so a cell edited since shows no stale output.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -17,7 +25,9 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
+OUTPUT = ROOT / "docs" / "tutorials" / "output"
 SECTION = "Tutorials"
+REFRESH = "python docs/_hooks/tutorial_outputs.py"
 
 
 def _tutorial_files() -> list[Path]:
@@ -33,11 +43,37 @@ def _title(md: str, fallback: str) -> str:
     return fallback
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _outputs(path: Path) -> dict | None:
+    """The stored quick-run record of ``path`` (``cells.json``), or None."""
+    record = OUTPUT / path.stem / "cells.json"
+    if not record.is_file():
+        return None
+    return json.loads(record.read_text(encoding="utf-8"))
+
+
+def _cell_output(cell: dict, stem: str) -> str:
+    """A cell's printed text as a ``text`` block and its figures as images."""
+    parts = []
+    if cell["output"].strip():
+        parts.append(f'```text\n{cell["output"]}\n```')
+    for name in cell["figures"]:
+        parts.append(f"![{name}](output/{stem}/{name})")
+    return "\n\n".join(parts)
+
+
 def _render(path: Path) -> str:
-    """The tutorial as markdown: markdown cells verbatim, code cells as ```python blocks."""
+    """The tutorial as markdown: markdown cells verbatim, code cells as ```python blocks, each
+    followed by its stored output (when that output was made from the same cell source)."""
     import jupytext
 
-    nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="py:percent")
+    text = path.read_text(encoding="utf-8")
+    nb = jupytext.reads(text, fmt="py:percent")
+    record = _outputs(path)
+    stored = {} if record is None else {c["sha256"]: c for c in reversed(record["cells"])}
     parts = []
     for cell in nb.cells:
         src = cell.source.strip("\n")
@@ -47,11 +83,21 @@ def _render(path: Path) -> str:
             parts.append(src)
         else:
             parts.append(f"```python\n{src}\n```")
+            out = stored.get(_sha(src))
+            if out is not None and (out["output"].strip() or out["figures"]):
+                parts.append(_cell_output(out, path.stem))
     body = "\n\n".join(parts)
     note = (
         f'!!! note "Run it"\n    `python tutorials/{path.name}` (add `MINIMM_QUICK=1` for a fast run; figures go '
         f"to `tutorials/figures/` or to `$MINIMM_FIGURES`). `jupytext --to ipynb tutorials/{path.name}` makes a notebook."
     )
+    if record is None:
+        note += f"\n    No stored output yet: `{REFRESH} {path.stem[:2]}` adds it to this page."
+    else:
+        note += ("\n    The output under each cell is from a quick run (`MINIMM_QUICK=1`: smaller data, fewer "
+                 "epochs, so its numbers are below a full run's).")
+        if record.get("source_sha256") != _sha(text):
+            note += f" The tutorial changed since; `{REFRESH}` refreshes it."
     # put the note after the title line
     lines = body.split("\n", 1)
     if lines[0].startswith("# "):

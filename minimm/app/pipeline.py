@@ -47,7 +47,7 @@ from ..training import Trainer
 from .builders import bow_from_dict, bow_to_dict
 from .configs import config
 from .demo import DEMO_CAPTIONS, evaluate_pipeline, write_figures
-from .train import train_captioner, train_cvae_shapes
+from .train import held_out_alignment, train_captioner, train_cvae_shapes
 
 __all__ = ["MultimodalPipeline", "DEMO_CAPTIONS"]
 
@@ -167,7 +167,7 @@ class MultimodalPipeline:
             + f"  ({time.perf_counter() - t:.1f} s)")
         # 2. align and 3. fuse, trained together
         t = time.perf_counter()
-        self._fit_alignment(inputs, eps["align"], progress)
+        self._fit_alignment(inputs, eps["align"], progress, held_out=self.preprocess(splits.test))
         say(f"  2 align       contrastive over {', '.join(self.aligner.modalities)}, {eps['align']} epochs")
         say(f"  3 fuse        gated average of the aligned embeddings  ({time.perf_counter() - t:.1f} s)")
         # 4. generate
@@ -190,7 +190,7 @@ class MultimodalPipeline:
             return {k: epochs for k in defaults}
         return {**defaults, **epochs}
 
-    def _fit_alignment(self, inputs: dict, epochs: int, progress: bool) -> None:
+    def _fit_alignment(self, inputs: dict, epochs: int, progress: bool, held_out=None) -> None:
         """Steps 2 and 3: the aligner (symmetric InfoNCE over every pair of modalities) and the
         fusion, trained together. The fusion sees a random subset of the aligned embeddings and
         must land next to the picture's embedding (InfoNCE again): "whatever you know about a
@@ -224,15 +224,16 @@ class MultimodalPipeline:
 
         loader = DataLoader(TensorDataset(**inputs), batch_size=c["batch_size"], shuffle=True, drop_last=True, seed=self.seed,
                             device=self.device)
+        validate = None if held_out is None else held_out_alignment(held_out, c["batch_size"])  # the dashed curve
         trainer = Trainer(both, opt, loader, epochs, device=self.device, progress=progress, seed=self.seed,
-                          step_fn=step)
+                          step_fn=step, validate=validate)
         self.history["align + fuse"] = trainer.fit()
         both.eval()
 
     def _fit_generator(self, splits, epochs: int, progress: bool) -> None:
         """Step 4a: caption → image, the reference shapes CVAE (:func:`minimm.app.train_cvae_shapes`)."""
         self.generator, hist = train_cvae_shapes(splits, epochs=epochs, device=self.device, seed=self.seed,
-                                                 progress=progress)
+                                                 progress=progress, validation=splits.test)
         g = self.generator
         self.component_args["generator"] = {"x_dim": g.x_dim, "cond_dim": g.cond_dim, "z_dim": g.z_dim,
                                             "hidden": config("cvae_shapes")["model"]["hidden"],
@@ -242,7 +243,7 @@ class MultimodalPipeline:
     def _fit_captioner(self, splits, epochs: int, progress: bool) -> None:
         """Step 4b: image → caption, the reference decoder (:func:`minimm.app.train_captioner`)."""
         self.captioner, hist = train_captioner(splits, epochs=epochs, device=self.device, seed=self.seed,
-                                               progress=progress)
+                                               progress=progress, validation=splits.test)
         c = self.captioner
         m = config("captioner")["model"]
         self.component_args["captioner"] = {

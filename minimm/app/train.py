@@ -32,7 +32,8 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config, epochs_for
 
-__all__ = ["make_loader", "fit", "train_vae", "train_conv_vae", "train_cvae_digits", "train_cvae_shapes",
+__all__ = ["make_loader", "fit", "held_out_loss", "held_out_alignment", "train_vae", "train_conv_vae",
+           "train_cvae_digits", "train_cvae_shapes",
            "train_mvae", "train_cgan", "train_conv_gan", "train_captioner", "train_tone_generator", "train_alignment",
            "train_digit_evaluator", "train_shapes_evaluator", "contrastive_step"]
 
@@ -52,6 +53,42 @@ def fit(model, optimizer, loader, epochs: int, device="cpu", progress: bool = Fa
     history = trainer.fit()
     model.eval()
     return history
+
+
+def held_out_loss(split, model, batch_size: int = 256, device="cpu"):
+    """A Trainer ``validate`` function: ``model.loss`` averaged over ``split`` (batch-size weighted),
+    every log of the loss (``loss``, ``recon``, ``kl``, ...) — the validation curve of a recipe."""
+    loader = make_loader(split, batch_size, False, 0, device, model)
+
+    def validate(m) -> dict:
+        sums, n = {}, 0
+        for batch in loader:
+            out = m.loss(batch)
+            loss, logs = out if isinstance(out, tuple) else (out, {})
+            logs = {**{k: float(v.item() if hasattr(v, "item") else v) for k, v in logs.items()},
+                    "loss": float(loss.item())}
+            k = len(next(iter(batch.values())))
+            for key, v in logs.items():
+                sums[key] = sums.get(key, 0.0) + k * v
+            n += k
+        return {key: v / max(n, 1) for key, v in sums.items()}
+
+    return validate
+
+
+def held_out_alignment(inputs: dict, batch_size: int):
+    """A Trainer ``validate`` function for a model with an ``aligner``: its contrastive loss on the
+    held-out ``inputs`` (modality -> tensor), in batches of the training size — InfoNCE's value
+    depends on the batch (≈ log N untrained), so only equal batches make comparable curves."""
+    n = int(next(iter(inputs.values())).shape[0])
+    size = min(batch_size, n)
+
+    def validate(model) -> dict:
+        losses = [model.aligner.contrastive_loss(model.aligner({k: v[s:s + size] for k, v in inputs.items()})).item()
+                  for s in range(0, n - size + 1, size)]
+        return {"align": float(np.mean(losses))}
+
+    return validate
 
 
 def _setting(name: str, **given) -> dict:
@@ -99,10 +136,12 @@ def train_conv_vae(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
 
 
 def train_cvae_shapes(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                      holdout_combinations=None, hidden=None, z_dim=None, lr=None, batch_size=None):
+                      holdout_combinations=None, hidden=None, z_dim=None, lr=None, batch_size=None,
+                      validation=None):
     """Train a caption-conditioned :class:`~minimm.multimodal.CVAE` on shapes (bag of words → 256 → z 8;
     40 epochs, ``quick``: 20). ``holdout_combinations`` is passed to ``load_shapes`` when ``splits``
-    is None; the model remembers the hold-out (``model.holdout``) for ``evaluate_cvae_shapes``."""
+    is None; the model remembers the hold-out (``model.holdout``) for ``evaluate_cvae_shapes``.
+    ``validation``: a split whose loss terms join the history each epoch (``val_loss``, ``val_kl``, ...)."""
     c = _setting("cvae_shapes", hidden=hidden, z_dim=z_dim, lr=lr, batch_size=batch_size)
     if splits is None:
         splits = load_shapes(seed=seed, holdout_combinations=holdout_combinations, with_sound=False)
@@ -113,8 +152,9 @@ def train_cvae_shapes(splits=None, epochs=None, device="cpu", seed=0, progress=F
                  vectorizer=bow, image_shape=image_shape).to(device)
     model.holdout = list(splits.train.info.get("holdout") or holdout_combinations or [])
     loader = make_loader(splits.train, c["batch_size"], True, seed, device, model)
+    validate = None if validation is None else held_out_loss(validation, model, device=device)
     history = fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs_for("cvae_shapes", epochs, quick),
-                  device, progress)
+                  device, progress, validate=validate)
     return model, history
 
 
@@ -202,10 +242,12 @@ def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
 
 
 def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
-                    d_model=None, n_heads=None, n_layers=None, positions=None, lr=None, batch_size=None):
+                    d_model=None, n_heads=None, n_layers=None, positions=None, lr=None, batch_size=None,
+                    validation=None):
     """Train a :class:`~minimm.multimodal.CaptionDecoder` on shapes (vocabulary from the training
     captions): 2 causal blocks of width 64, learned positions (``positions="sinusoidal"``: the fixed
-    table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5)."""
+    table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5).
+    ``validation``: a split whose per-token loss joins the history each epoch (``val_loss``)."""
     c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, positions=positions, lr=lr,
                  batch_size=batch_size)
     splits = splits if splits is not None else load_shapes(seed=seed, with_sound=False)
@@ -221,7 +263,9 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    history = fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
+    validate = None if validation is None else held_out_loss(validation, model, device=device)
+    history = fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step",
+                  validate=validate)
     return model, history
 
 

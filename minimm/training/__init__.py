@@ -7,6 +7,7 @@ minimm — the models of :mod:`minimm.multimodal`, their evaluators, ``minimm tr
 """
 
 from .checks import NonFiniteError
+from .console import progress
 from .trainer import CHECKPOINT_NAME, OptimizerGroup, Trainer
 
-__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
+__all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError", "progress"]

@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 
-__all__ = ["progress_bar", "Interrupt", "stderr_is_tty"]
+__all__ = ["progress_bar", "progress", "Interrupt", "stderr_is_tty"]
 
 
 def stderr_is_tty() -> bool:
@@ -66,3 +66,16 @@ def progress_bar(total, initial, show: bool):
     except ImportError:
         return NoBar()
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
+
+
+def progress(iterable, desc: str | None = None, total: int | None = None):
+    """``iterable`` with the Trainer's progress bar around it, for a training loop written by hand
+    (``for epoch in progress(range(epochs), "fusion")``): a tqdm bar on a terminal, the iterable
+    itself in a log file, a pipe or without tqdm — exactly when the Trainer shows its own bar."""
+    if not stderr_is_tty():
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, desc=desc, total=total, dynamic_ncols=True, leave=False)

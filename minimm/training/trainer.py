@@ -68,6 +68,7 @@ from .checkpointing import CHECKPOINT_NAME, CheckpointMixin
 from .checks import NonFiniteError, first_nonfinite
 from .console import Interrupt, progress_bar, stderr_is_tty
 from .optimizer_group import OptimizerGroup
+from .validation import run_validation
 
 __all__ = ["Trainer", "OptimizerGroup", "CHECKPOINT_NAME", "NonFiniteError"]
 
@@ -118,6 +119,10 @@ class Trainer(CheckpointMixin):
         rank is initialised; ``False`` never. See the module docstring. With a ``step_fn``, every
         optimiser given to the Trainer averages its parameters' gradients over the ranks just before
         its update, and the ranks' parameters are checked to agree after each step.
+    validate: ``validate(model) -> dict`` of floats, called at the end of every epoch with the
+        model in eval mode and gradients off — e.g. the loss on a held-out split. Its entries go into
+        that epoch's history as ``val_<name>``. The host random generator is restored afterwards, so
+        a validation that samples (a VAE's reparameterisation) leaves the training numbers unchanged.
 
     After :meth:`fit`, ``history`` is a list with one dict per epoch: ``{"epoch": 1, "loss": ..,
     <other logs>: .., "seconds": ..}``, each value the mean over the epoch's batches.
@@ -139,7 +144,7 @@ class Trainer(CheckpointMixin):
         grad_clip: float | None = None,
         scheduler_interval: str = "epoch",
         on_nonfinite: str = "stop",
-        distributed: bool | None = None,
+        distributed: bool | None = None, validate=None,
     ):
         if int(epochs) < 0:
             raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -173,6 +178,7 @@ class Trainer(CheckpointMixin):
         self.grad_clip = grad_clip
         self.scheduler_interval = scheduler_interval
         self.on_nonfinite = on_nonfinite
+        self.validate = validate
         self._named = list(self._plain_model().named_parameters())  # for the non-finite guard
         self.history: list[dict] = []
         self.step = 0  # optimisation steps taken so far (over all epochs)
@@ -369,6 +375,8 @@ class Trainer(CheckpointMixin):
         if skipped:
             entry["skipped"] = int(skipped)
         entry["seconds"] = self._epoch_seconds
+        if self.validate is not None:
+            entry.update(run_validation(self._plain_model(), self.validate))
         self.history.append(entry)
         self.epoch += 1
         self._batch_pos, self._sums, self._epoch_seconds = 0, {}, 0.0
