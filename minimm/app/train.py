@@ -3,10 +3,9 @@ configuration (:mod:`minimm.app.configs`) and trains it with the one :class:`~mi
 
 Every recipe loads its data with ``seed`` (the seed draws the train/test split too, so three seeds
 measure the split's variance as well as the initialisation's), seeds minimm's generator once
-(``seed``), builds the model (its initial weights), and
-hands the model, an optimiser and a seeded, shuffling :class:`~minimm.data.DataLoader` to the
-Trainer; the training noise continues the same random stream. Captions and labels are turned
-into arrays by the loader (``transform=model.prepare_batch``), once per batch. Each returns
+(``seed``), builds the model (its initial weights), and hands the model, an optimiser and a seeded, shuffling :class:`~minimm.data.DataLoader` to the
+Trainer; the training noise continues the same random stream. Captions and labels become arrays in
+the loader (``transform=model.prepare_batch``), once per batch. Each returns
 ``(model, history)`` — the history a list of per-epoch dicts (``{"epoch", "loss", ..., "seconds"}``)
 — except the evaluators, which return the model with ``history`` as an attribute.
 """

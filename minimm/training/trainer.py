@@ -116,9 +116,8 @@ class Trainer(CheckpointMixin):
         default step (a ``step_fn`` updates the weights itself).
     distributed: ``True`` trains data-parallel over the ranks of :func:`minimm.distributed.init`
         (started with ``mpiexec -n N``); ``None`` (default) does so when a world of more than one
-        rank is initialised; ``False`` never. See the module docstring. With a ``step_fn``, every
-        optimiser given to the Trainer averages its parameters' gradients over the ranks just before
-        its update, and the ranks' parameters are checked to agree after each step.
+        rank is initialised; ``False`` never. With a ``step_fn``, every optimiser given to the Trainer
+        averages its gradients over the ranks before its update; the ranks then check they agree.
     validate: ``validate(model) -> dict`` of floats, called at the end of every epoch with the
         model in eval mode and gradients off — e.g. the loss on a held-out split. Its entries go into
         that epoch's history as ``val_<name>``. The host random generator is restored afterwards, so
@@ -196,8 +195,7 @@ class Trainer(CheckpointMixin):
             return comm.is_initialized() and comm.world_size() > 1
         if distributed:
             comm.init()
-            return True
-        return False
+        return bool(distributed)
 
     @property
     def is_main(self) -> bool:
