@@ -42,6 +42,7 @@ from .evaluate import (evaluate_alignment, evaluate_captioner, evaluate_cgan, ev
                        evaluate_tone_generator, evaluate_vae)
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
                     train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
+from .quality_diffusion import DIGITS_DIFFUSION_NAME, SHAPES_DIFFUSION_NAME, diffusion_digits_row, diffusion_shapes_row
 
 __all__ = [
     "RECIPES", "HOLDOUT_COMBINATIONS", "evaluate_all", "format_table",
@@ -78,6 +79,9 @@ def _entry(model, task, metric, value, target, evaluator_accuracy=None, **extra)
         e["evaluator_accuracy"] = float(evaluator_accuracy)
     e.update(extra)
     return e
+
+
+entry = _entry  # the public name, for the rows that live in their own module (quality_diffusion.py, ...)
 
 
 def _get(metrics: dict, *names):
@@ -219,6 +223,8 @@ RECIPES = {
     "captioner": (captioner_row, "shapes image→caption (autoregressive)"),
     "heldout": (heldout_row, "shapes held-out combinations (CVAE)"),
     "tone": (tone_row, "digits → DTMF tone generator"),
+    "diffusion_shapes": (diffusion_shapes_row, SHAPES_DIFFUSION_NAME),
+    "diffusion_digits": (diffusion_digits_row, DIGITS_DIFFUSION_NAME),
 }
 
 
