@@ -41,7 +41,8 @@ def test_train_writes_the_reference_model_and_its_batch(shapes_run, digits_run):
     for run, batch, cond in ((shapes_run, 128, "vectorizer"), (digits_run, 64, None)):
         cfg = json.loads((run / "config.json").read_text())
         assert cfg["class"] == "ConditionalDiffusion" and cfg["kind"] == "diffusion"
-        assert cfg["args"]["guidance"] == 0.5 and cfg["args"]["steps"] == 20
+        # the reference sampler of each: DDIM 5 steps, w = 0.25 on shapes; 20 steps, w = 0.5 on digits
+        assert (cfg["args"]["guidance"], cfg["args"]["steps"]) == ((0.25, 5) if cond else (0.5, 20))
         assert (cond in cfg) if cond else ("vectorizer" not in cfg and cfg["args"]["cond_dim"] == 10)
         state = mio.load(run / "checkpoint.npz")
         # the per-pixel statistics of the Gaussian baseline travel in the checkpoint
@@ -79,7 +80,7 @@ def test_train_diffusion_keeps_the_folder_rules(shapes_run, capsys):
 def test_generate_with_the_defaults_and_every_sampler_option(shapes_run, digits_run, tmp_path, capsys):
     png = tmp_path / "a.png"
     assert main(["generate", "--checkpoint", str(shapes_run), "--text", CAPTION, "--out", str(png)]) == 0
-    assert "ddim 20 steps, guidance 0.5, eta 0" in capsys.readouterr().out and png.is_file()
+    assert "ddim 5 steps, guidance 0.25, eta 0" in capsys.readouterr().out and png.is_file()
     grid = tmp_path / "grid.png"
     assert main(["generate", "--checkpoint", str(shapes_run), "--text", CAPTION, "--out", str(grid), "--n", "3",
                  "--steps", "4", "--guidance", "2", "--eta", "1"]) == 0
@@ -153,8 +154,9 @@ def test_help_names_the_diffusion_options_and_their_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for words in ("--sampler {ddim,ddpm,euler,heun}", "(default: ddim)", "--steps", "(default: 20;",
-                  "--guidance", "(default: 0.5)", "--eta", "(default: 0)", "--label"):
+    for words in ("--sampler {ddim,ddpm,euler,heun}", "(default: ddim)", "--steps", "(default: the model's, 5 on shapes, "
+                  "20 on digits;", "--guidance", "(default: the model's, 0.25 on shapes, 0.5 on digits)", "--eta",
+                  "(default: 0)", "--label"):
         assert words in text, words
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -234,10 +234,12 @@ def add_generate_parser(sub, common) -> None:
                       help="ddim (few deterministic steps) or ddpm (all T = 1000 ancestral steps) for a "
                            "diffusion model; euler or heun for a flow-matching one (default: ddim)")
     diff.add_argument("--steps", type=int, default=None,
-                      help="sampling steps, at least 1 (default: 20; ddpm always takes T = 1000)")
+                      help="sampling steps, at least 1 (default: the model's, 5 on shapes, 20 on digits; ddpm "
+                           "always takes T = 1000)")
     diff.add_argument("--guidance", type=float, default=None,
                       help="classifier-free guidance w >= 0: (1+w)·ε(x, c) − w·ε(x, ∅); 0 is the plain "
-                           "conditional model, larger is more faithful and less varied (default: 0.5)")
+                           "conditional model, larger is more faithful and less varied (default: the model's, "
+                           "0.25 on shapes, 0.5 on digits)")
     diff.add_argument("--eta", type=float, default=None,
                       help="ddim's noise, 0 (deterministic) to 1 (as stochastic as ddpm) (default: 0)")
     common(gen)

@@ -3,8 +3,8 @@ models they compete with and beside the trivial generators of :mod:`minimm.app.b
 
 Everything a row compares is judged by one function with one evaluator on one split:
 
-* **shapes caption → image** (:func:`diffusion_shapes_row`): the diffusion model (w = 0.5, DDIM 20
-  steps), the caption-conditioned CVAE trained on the same split, and the baselines, each asked for
+* **shapes caption → image** (:func:`diffusion_shapes_row`): the diffusion model (its reference
+  sampler: DDIM 5 steps, w = 0.25), the caption-conditioned CVAE trained on the same split, and the baselines, each asked for
   one image per test caption. Coherence (all four attributes read as the caption says), recall and
   coverage of the real test images in the shapes evaluator's 128-d features, and the memorisation
   ratio.
@@ -38,6 +38,7 @@ from ..metrics import coherence, frechet_distance, nearest_neighbour_distance
 from ..metrics_sample import sample_quality
 from ..threads import with_thread_limit
 from .baselines import BASELINES
+from .configs import config
 from .diffusion import sampling_seconds, train_diffusion_digits, train_diffusion_shapes
 from .evaluate import default_digit_evaluator, default_shapes_evaluator
 from .train import train_cgan, train_cvae_shapes
@@ -45,8 +46,14 @@ from .train import train_cgan, train_cvae_shapes
 __all__ = ["diffusion_shapes_row", "diffusion_digits_row", "judge_shapes", "judge_digits", "shapes_classes",
            "memorisation_ratio", "MEMORISATION_TARGET", "SHAPES_DIFFUSION_NAME", "DIGITS_DIFFUSION_NAME"]
 
-SHAPES_DIFFUSION_NAME = "shapes caption→image (diffusion, guidance w = 0.5)"
-DIGITS_DIFFUSION_NAME = "digits label→image (diffusion, guidance w = 0.5)"
+
+def _name(task: str, reference: str) -> str:
+    m = config(reference)["model"]
+    return f"{task} (diffusion, DDIM {m['steps']} steps, guidance w = {m['guidance']:g})"
+
+
+SHAPES_DIFFUSION_NAME = _name("shapes caption→image", "diffusion_shapes")
+DIGITS_DIFFUSION_NAME = _name("digits label→image", "diffusion_digits")
 # Real test images score 1 by construction, a training copy 0. Below 0.75 the samples sit
 # markedly closer to the training set than new real images do.
 MEMORISATION_TARGET = (">=", 0.75)
