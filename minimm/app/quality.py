@@ -231,10 +231,15 @@ RECIPES = {
 # ---------------------------------------------------------------------------------------------
 # The whole table
 # ---------------------------------------------------------------------------------------------
+def _plain(metric: str) -> bool:
+    """Metrics shown as plain numbers (nats, distances, ratios); the others are fractions shown in %."""
+    return any(word in metric for word in ("nats", "frechet", "ratio"))
+
+
 def _fmt(v, metric: str) -> str:
     if v is None:
         return "—"
-    if "nats" in metric or "frechet" in metric:
+    if _plain(metric):
         return f"{v:.2f}"
     return f"{100 * v:.1f} %"
 
@@ -247,7 +252,7 @@ def format_table(entries: list[dict]) -> str:
     ]
     for e in entries:
         target = e["target"]
-        if target and target != REPORT and "nats" not in e["metric"] and "frechet" not in e["metric"]:
+        if target and target != REPORT and not _plain(e["metric"]):
             op, bound = target.split()
             target = f"{op} {100 * float(bound):g} %"
         ev = _fmt(e.get("evaluator_accuracy"), "accuracy") if "evaluator_accuracy" in e else ""

@@ -21,7 +21,7 @@ copy draws real images (it is as coherent and as diverse as the data, and its Fr
 the real data's own) and only the memorisation ratio catches it; on shapes the class mean plus noise
 and the per-class Gaussian fail the coherence target (72–93 %, the evaluator reads blurred or
 speckled shapes wrongly), on digits they fail the Fréchet bound (1.6–3.4), which is therefore at
-most 1.0 as well as below the cGAN's. "Above the CVAE's" and "below
+most 1.25 as well as below the cGAN's. "Above the CVAE's" and "below
 the cGAN's" are bounds measured in the same run, on the same split and seed.
 """
 
@@ -57,10 +57,11 @@ DIGITS_DIFFUSION_NAME = _name("digits label→image", "diffusion_digits")
 # Real test images score 1 by construction, a training copy 0. Below 0.75 the samples sit
 # markedly closer to the training set than new real images do.
 MEMORISATION_TARGET = (">=", 0.75)
-# Digits Fréchet distance: below the cGAN's *and* at most 1.0 — a per-class Gaussian (1.6–1.8 over
-# seeds 0 and 1) is legible enough for the evaluator and beats the cGAN's 2.8, so the cGAN's
-# number alone would let it pass.
-FRECHET_CAP = 1.0
+# Digits Fréchet distance: below the cGAN's *and* at most 1.25 — a per-class Gaussian (1.58 and 1.84
+# on seeds 0 and 1) is legible enough for the evaluator and beats the cGAN's 2.8, so the cGAN's
+# number alone would let it pass; the diffusion model measured 0.66 and 0.93, real training images
+# (the copy) 0.57 and 0.75.
+FRECHET_CAP = 1.25
 N_PER_CLASS = 36  # digits: the cGAN's protocol (evaluate_cgan)
 
 
@@ -166,7 +167,7 @@ def diffusion_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> l
 @with_thread_limit
 def diffusion_digits_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Digits label → image, diffusion with guidance: evaluator accuracy >= 95 %, Fréchet distance
-    below the conditional GAN's (same split, evaluator and protocol) and <= 1.0, memorisation ratio
+    below the conditional GAN's (same split, evaluator and protocol) and <= 1.25, memorisation ratio
     >= 0.75."""
     splits = load_digits(seed=seed, with_sound=False)
     evaluator = default_digit_evaluator(device, seed)
