@@ -61,7 +61,7 @@ CONFIGS: dict = {
                          "batch_size": 128, "epochs": 240, "quick_epochs": 8},
     # label → image diffusion on digits (x / 16): the same denoiser; w = 0.5 (more costs recall)
     "diffusion_digits": {"model": {"hidden": 256, "depth": 2, "guidance": 0.5, "steps": 20}, "lr": 1e-3,
-                         "batch_size": 64, "epochs": 200, "quick_epochs": 30},
+                         "batch_size": 64, "epochs": 200, "quick_epochs": 10},
     # the demo pipeline: epochs of its three trained steps, and its alignment / fusion step
     "pipeline": {"epochs": {"align": 15, "generator": 40, "captioner": 12},
                  "quick_epochs": {"align": 8, "generator": 25, "captioner": 5},
