@@ -163,3 +163,11 @@ def test_help_names_the_diffusion_options_and_their_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "diffusion: denoising diffusion" in text and "240 for diffusion on shapes" in text
     assert "128 on shapes" in text
+
+
+@pytest.mark.parametrize("kind", ["cvae", "cgan"])
+def test_label_draws_from_the_other_label_conditioned_models(kind, tmp_path, capsys):
+    run, png = tmp_path / kind, tmp_path / "x.png"
+    assert main(["train", kind, "--dataset", "digits", "--epochs", "1", "--out", str(run)]) == 0
+    assert main(["generate", "--checkpoint", str(run), "--label", "4", "--n", "2", "--out", str(png)]) == 0
+    assert "2 images for label 4" in capsys.readouterr().out and png.is_file()
