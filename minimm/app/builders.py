@@ -22,6 +22,7 @@ from ..data import BagOfWords, Vocabulary, load_digits, load_shapes, tokenize
 from ..data.text import Tokenizer
 from ..multimodal.align import AlignmentNetwork
 from ..multimodal.caption import CaptionDecoder
+from ..multimodal.denoiser import ConditionalDiffusion
 from ..multimodal.gan import ConditionalGAN, gan_step
 from ..multimodal.vae import CVAE, MVAE
 from ..optim import Adam
@@ -31,9 +32,9 @@ from .configs import config
 from .train import contrastive_step, make_loader
 
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
-           "bow_to_dict", "bow_from_dict"]
+           "bow_to_dict", "bow_from_dict", "default_batch_size"]
 
-KINDS = ("cvae", "mvae", "cgan", "caption", "align")
+KINDS = ("cvae", "mvae", "cgan", "caption", "align", "diffusion")
 DATASETS = ("shapes", "digits")
 CONFIG_NAME = "config.json"
 
@@ -143,20 +144,50 @@ def _caption(dataset, quick, seed, device):
     return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
 
 
+def _diffusion(dataset, quick, seed, device):
+    """Caption → image (shapes) or label → image (digits, x / 16) diffusion, the reference setup of
+    :mod:`minimm.app.diffusion`: the same model, optimiser and data as ``train_diffusion_*``."""
+    train = _splits(dataset, quick, seed).train
+    image_shape = [int(s) for s in train.image.shape[1:]]
+    c = config(f"diffusion_{dataset}")
+    args = {"x_dim": int(np.prod(image_shape)), **c["model"], "image_shape": image_shape}
+    config_ = {"class": "ConditionalDiffusion"}
+    if dataset == "shapes":
+        bow = BagOfWords(binary=True).fit(train.caption)
+        args["cond_dim"] = len(bow.vocabulary_)
+        model = ConditionalDiffusion(vectorizer=bow, **args)
+        config_["vectorizer"] = bow_to_dict(bow)
+    else:
+        args["cond_dim"] = 10
+        model = ConditionalDiffusion(**args)
+    config_["args"] = args
+    # the Gaussian baseline's per-pixel mean and variance: buffers, so the checkpoint carries them
+    model.fit_data_statistics(train.image).to(device)
+    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
+
+
 _BUILDERS = {
     ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae,
     ("mvae", "digits"): _mvae,
     ("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan,
     ("caption", "shapes"): _caption, ("caption", "digits"): _caption,
     ("align", "shapes"): _align, ("align", "digits"): _align,
+    ("diffusion", "shapes"): _diffusion, ("diffusion", "digits"): _diffusion,
 }
 
 
+def default_batch_size(kind: str, dataset: str) -> int:
+    """``--batch-size``'s default: a diffusion model's reference batch (its learning rate and epochs
+    were tuned with it: 128 on shapes, 64 on digits), 64 for every other model."""
+    return config(f"diffusion_{dataset}")["batch_size"] if kind == "diffusion" else 64
+
+
 def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
-          batch_size: int = 64, progress: bool = True):
+          batch_size: int | None = None, progress: bool = True):
     """A Trainer for model ``kind`` on ``dataset`` and the config that rebuilds the model.
 
     Raises ``ValueError`` for a combination that has no model (e.g. a caption decoder on digits).
+    ``batch_size`` None: :func:`default_batch_size`.
     """
     if kind not in KINDS or dataset not in DATASETS:
         raise ValueError(f"unknown model/dataset {kind!r}/{dataset!r}: models {KINDS}, datasets {DATASETS}")
@@ -169,10 +200,11 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
     # contrastive losses need negatives: never a last batch of one pair
     # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.
+    batch_size = default_batch_size(kind, dataset) if batch_size is None else batch_size
     loader = make_loader(train, batch_size, True, seed, device, model, drop_last=kind == "align")
     epochs = epochs if epochs is not None else default_epochs
     scheduler = None
-    if kind == "caption":
+    if kind in ("caption", "diffusion"):
         # cosine decay over the reference run's epochs, stepped once per epoch. Its length must not
         # depend on --epochs: "1 epoch, then --resume to 2" must follow the same schedule as "2 epochs".
         scheduler = CosineAnnealingLR(optimizer, T_max=default_epochs)
@@ -211,14 +243,74 @@ class TrainedModel:
         shape = config.get("args", {}).get("image_shape") or config.get("image_shape") or [16, 16]
         self.image_size = int(shape[-1])
 
-    def generate_image(self, text, n: int = 1):
-        """``n`` images (n, H, W) as a NumPy array for one caption (CVAE on shapes)."""
-        if self.config["class"] not in ("CVAE", "ConditionalGAN") or "vectorizer" not in self.config:
-            raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} "
-                             "does not draw images from captions; train `cvae` or `cgan` with --dataset shapes")
+    @property
+    def is_diffusion(self) -> bool:
+        return self.config["class"] == "ConditionalDiffusion"
+
+    def samplers(self) -> tuple:
+        """The samplers this model can draw with (empty for a model without sampler options)."""
+        if not self.is_diffusion:
+            return ()
+        return ("ddim", "ddpm") if self.model.objective == "epsilon" else ("euler", "heun")
+
+    def check_sampling(self, sampler=None, steps=None, guidance=None, eta=None) -> dict:
+        """The sampler options of ``minimm generate`` checked against this model (``ValueError``
+        with one line naming the option); returns those given, for :meth:`generate_image`."""
+        given = {k: v for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance), ("eta", eta))
+                 if v is not None}
+        if not given:
+            return {}
+        if not self.is_diffusion:
+            flags = ", ".join(f"--{k}" for k in given)
+            raise ValueError(f"{flags}: only a diffusion model has sampler options; this is a "
+                             f"{self.config.get('kind')} model (train one with `minimm train diffusion`)")
+        m = self.model
+        sampler = sampler or m.sampler
+        if sampler not in self.samplers():
+            kind = "an ε-prediction diffusion" if m.objective == "epsilon" else "a flow-matching"
+            raise ValueError(f"--sampler {sampler}: {kind} model samples with {' or '.join(self.samplers())}")
+        if sampler == "ddpm" and steps is not None and steps != m.T:
+            raise ValueError(f"--steps {steps}: the ddpm sampler takes all T = {m.T} ancestral steps; omit "
+                             f"--steps, or use --sampler ddim for {steps} steps")
+        if sampler in ("ddim", "ddpm") and steps is not None and steps > m.T:
+            raise ValueError(f"--steps must be at most the model's T = {m.T}, got {steps}")
+        if eta is not None and sampler != "ddim":
+            raise ValueError(f"--eta is the ddim sampler's noise; --sampler {sampler} takes none")
+        return given
+
+    def _draw(self, condition, sampling: dict):
         self.model.eval()
         with no_grad():
-            return B.to_numpy(self.model.generate([text] * n).data)
+            if self.is_diffusion:
+                return B.to_numpy(self.model.generate(condition, **sampling).array)
+            return B.to_numpy(self.model.generate(condition).array)
+
+    def generate_image(self, text, n: int = 1, **sampling):
+        """``n`` images (n, H, W) as a NumPy array for one caption (CVAE, cGAN or diffusion on shapes);
+        ``sampling``: a diffusion model's ``sampler``, ``steps``, ``guidance``, ``eta``."""
+        if self.config["class"] not in ("CVAE", "ConditionalGAN", "ConditionalDiffusion") \
+                or "vectorizer" not in self.config:
+            raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} "
+                             "does not draw images from captions; train `cvae`, `cgan` or `diffusion` with "
+                             "--dataset shapes" + (" (or pass --label)" if self.draws_labels else ""))
+        return self._draw([text] * n, self.check_sampling(**sampling))
+
+    @property
+    def draws_labels(self) -> bool:
+        """Whether the model draws images from class labels (a cvae, cgan or diffusion model on digits)."""
+        return self.config["class"] in ("CVAE", "ConditionalGAN", "ConditionalDiffusion") \
+            and "vectorizer" not in self.config and self.config.get("args", {}).get("cond_dim", 0) > 0
+
+    def generate_label(self, label: int, n: int = 1, **sampling):
+        """``n`` images (n, H, W) of class ``label`` (a label-conditioned model, e.g. on digits)."""
+        if not self.draws_labels:
+            raise ValueError(f"--label: a {self.config['kind']} model trained on {self.config['dataset']} does not "
+                             "draw images from labels; pass --text, or train `cvae`, `cgan` or `diffusion` with "
+                             "--dataset digits")
+        classes = int(self.config["args"]["cond_dim"])
+        if not 0 <= label < classes:
+            raise ValueError(f"--label must be a class id in [0, {classes - 1}], got {label}")
+        return self._draw(np.full(n, label, dtype=np.int64), self.check_sampling(**sampling))
 
     def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k=None, top_p=None):
         """The caption of one image (H, W) (greedy decoding by default)."""
@@ -239,6 +331,8 @@ def _rebuild(config: dict):
         return CaptionDecoder(Vocabulary.from_dict(config["vocabulary"]), **config["args"])
     if config["class"] == "ConditionalGAN":
         return ConditionalGAN(vectorizer=vec, **config["args"])
+    if config["class"] == "ConditionalDiffusion":
+        return ConditionalDiffusion(vectorizer=vec, **config["args"])
     raise ValueError(f"cannot rebuild a {config['class']} model")
 
 

@@ -7,7 +7,7 @@ Commands:
   results table and writes to DIR: ``metrics.json``, ``loss_curves.png``, ``caption_to_image.png``,
   ``image_to_caption.png``, ``latent_map.png``, ``alignment_heatmap.png`` and the trained pipeline
   (``pipeline/``, for ``generate`` and ``caption``).
-* ``minimm train {cvae,mvae,cgan,caption,align} --dataset {shapes,digits} --epochs N --device D
+* ``minimm train {cvae,mvae,cgan,caption,align,diffusion} --dataset {shapes,digits} --epochs N --device D
   --out DIR [--resume | --overwrite]`` — one model, a checkpoint each epoch (``DIR/checkpoint.npz``),
   one log line per epoch as it ends, and bit-identical continuation with ``--resume``; Ctrl-C saves
   a checkpoint first. A folder that already holds a run is never overwritten without ``--overwrite``.
@@ -17,7 +17,9 @@ Commands:
   ``results.json``; ``--update`` replaces those recipes' entries in an existing results file.
 * ``minimm generate --checkpoint PATH --text "..." --out x.png`` and
   ``minimm caption --checkpoint PATH --image x.png`` — use a trained pipeline (``DIR/pipeline``
-  from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``).
+  from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``); ``--label N``
+  draws from a model trained on digits, and a ``train diffusion`` run takes ``--sampler``,
+  ``--steps``, ``--guidance`` and ``--eta`` (defaults: its reference sampler).
 * ``minimm info`` — the backends minimm can use; ``minimm --version``.
 
 Errors a user can cause (a bad device, a missing or damaged checkpoint, a bad image, a folder that

@@ -4,6 +4,7 @@ folder (used by :mod:`minimm.app.cli`)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -88,20 +89,58 @@ def _image_format(out: str) -> str:
     return ext
 
 
+def _check_sampling_numbers(args) -> None:
+    """The sampler options that need no model, checked before anything is loaded."""
+    if args.steps is not None and args.steps < 1:
+        raise CLIError(f"--steps must be at least 1, got {args.steps}")
+    if args.guidance is not None and not (math.isfinite(args.guidance) and args.guidance >= 0):
+        raise CLIError(f"--guidance must be a finite number >= 0 (0: no guidance), got {args.guidance}")
+    if args.eta is not None and not 0.0 <= args.eta <= 1.0:
+        raise CLIError(f"--eta must be between 0 (deterministic DDIM) and 1 (DDPM-like), got {args.eta}")
+
+
+def _sampling_note(model, sampling: dict) -> str:
+    """``, ddim 20 steps, guidance 0.5`` for a diffusion model (what was actually used), else ''."""
+    m = getattr(model, "model", None)
+    if not getattr(model, "is_diffusion", False):
+        return ""
+    sampler = sampling.get("sampler", m.sampler)
+    steps = m.T if sampler == "ddpm" else sampling.get("steps", m.steps)
+    note = f", {sampler} {steps} steps, guidance {sampling.get('guidance', m.guidance):g}"
+    return note + (f", eta {sampling.get('eta', m.eta):g}" if sampler == "ddim" else "")
+
+
 def cmd_generate(args) -> int:
     """``minimm generate``: images from a caption (or a label) with a trained checkpoint."""
     device = check_device(args.device)
     check_seed(args.seed)
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
+    _check_sampling_numbers(args)
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.png')}")
     fmt = _image_format(args.out)
     model = _load_for_inference(args.checkpoint, device)
-    _check_caption(model, args.text)
-    manual_seed(args.seed)
+    sampling = {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance, "eta": args.eta}
+    sampling = {k: v for k, v in sampling.items() if v is not None}
     try:
-        images = np.asarray(model.generate_image(args.text, n=args.n))
+        if sampling and not hasattr(model, "check_sampling"):  # a demo pipeline: a CVAE, no sampler
+            raise ValueError(f"{', '.join('--' + k for k in sampling)}: only a diffusion model has sampler "
+                             "options; this is a demo pipeline (train one with `minimm train diffusion`)")
+        if args.label is not None:
+            if not hasattr(model, "generate_label"):
+                raise ValueError("--label: a demo pipeline draws from captions; pass --text")
+            what = f"label {args.label}"
+            model.check_sampling(**sampling)
+            manual_seed(args.seed)
+            images = np.asarray(model.generate_label(args.label, n=args.n, **sampling))
+        else:
+            what = repr(args.text)
+            if sampling:
+                model.check_sampling(**sampling)
+            _check_caption(model, args.text)
+            manual_seed(args.seed)
+            images = np.asarray(model.generate_image(args.text, n=args.n, **sampling))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     folder = os.path.dirname(os.path.abspath(args.out))
@@ -113,12 +152,13 @@ def cmd_generate(args) -> int:
 
         big = np.kron(np.clip(images[0], 0.0, 1.0), np.ones((8, 8)))
         draw = lambda f: mpimg.imsave(f, big, cmap="gray", vmin=0.0, vmax=1.0, format=fmt)  # noqa: E731
-    else:  # several samples: a captioned grid
-        fig = show_samples(images, captions=[args.text] * args.n, ncols=min(args.n, 8))
+    else:  # several samples: a grid, each titled with its caption (or label)
+        titles = [args.text if args.label is None else str(args.label)] * args.n
+        fig = show_samples(images, captions=titles, ncols=min(args.n, 8))
         draw = lambda f: fig.savefig(f, dpi=100, format=fmt)  # noqa: E731
     with writing(args.out):
         atomic_write(args.out, draw)  # the old file or the whole new one, never half a picture
-    say(f"wrote {args.out} ({args.n} image{'s' if args.n > 1 else ''} for {args.text!r})")
+    say(f"wrote {args.out} ({args.n} image{'s' if args.n > 1 else ''} for {what}{_sampling_note(model, sampling)})")
     return 0
 
 
@@ -170,16 +210,38 @@ def cmd_caption(args) -> int:
 
 def add_generate_parser(sub, common) -> None:
     """The ``generate`` sub-command's options (``common`` adds ``--device`` and ``--seed``)."""
-    gen = sub.add_parser("generate", help="draw images from a caption with a trained model")
+    gen = sub.add_parser("generate", help="draw images from a caption (or a digit label) with a trained model",
+                         description="Draw images with a trained model: from a caption (--text: a demo "
+                                     "pipeline, or a `train cvae|cgan|diffusion --dataset shapes` folder) or a "
+                                     "class label (--label: a `train cvae|cgan|diffusion --dataset digits` "
+                                     "folder). A diffusion model also takes --sampler, --steps, --guidance "
+                                     "and --eta.")
     gen.add_argument("--checkpoint", required=True,
-                     help="DIR/pipeline from demo, or a `train cvae`/`train cgan` folder on shapes (required)")
-    gen.add_argument("--text", required=True,
-                     help='the caption (required), naming a shape, size, brightness and position, e.g. '
-                          '"a small dim square at the bottom right"')
+                     help="DIR/pipeline from demo, or a `minimm train` folder of cvae, cgan or diffusion (required)")
+    what = gen.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text",
+                      help='the caption, naming a shape, size, brightness and position, e.g. '
+                           '"a small dim square at the bottom right" (no default: give this or --label)')
+    what.add_argument("--label", type=int, default=None,
+                      help="a class id (a digit 0-9) for a model trained on digits (no default: give this or --text)")
     gen.add_argument("--out", default="generated.png",
                      help="image file to write, its extension the format (default: generated.png): the picture "
                           "itself, or a grid when --n > 1")
     gen.add_argument("--n", type=int, default=1, help="number of samples (default: 1)")
+    diff = gen.add_argument_group("diffusion sampling (a `train diffusion` folder only; defaults: the model's "
+                                  "reference setting, which meets the quality table's targets)")
+    diff.add_argument("--sampler", choices=["ddim", "ddpm", "euler", "heun"], default=None,
+                      help="ddim (few deterministic steps) or ddpm (all T = 1000 ancestral steps) for a "
+                           "diffusion model; euler or heun for a flow-matching one (default: ddim)")
+    diff.add_argument("--steps", type=int, default=None,
+                      help="sampling steps, at least 1 (default: the model's, 5 on shapes, 20 on digits; ddpm "
+                           "always takes T = 1000)")
+    diff.add_argument("--guidance", type=float, default=None,
+                      help="classifier-free guidance w >= 0: (1+w)·ε(x, c) − w·ε(x, ∅); 0 is the plain "
+                           "conditional model, larger is more faithful and less varied (default: the model's, "
+                           "0.25 on shapes, 0.5 on digits)")
+    diff.add_argument("--eta", type=float, default=None,
+                      help="ddim's noise, 0 (deterministic) to 1 (as stochastic as ddpm) (default: 0)")
     common(gen)
 
 

@@ -168,6 +168,8 @@ def _rank() -> int:
 def cmd_train(args) -> int:
     """``minimm train``: one model on one dataset, a checkpoint every epoch, ``--resume``; with
     ``--distributed`` under ``mpiexec`` every rank runs this and only rank 0 prints and writes."""
+    if args.batch_size is None:  # the model's reference batch (resolved first: --distributed divides it)
+        args.batch_size = builders.default_batch_size(args.model, args.dataset)
     world = _join_world(args) if args.distributed else 1
     quiet = open(os.devnull, "w") if _rank() > 0 else None  # noqa: SIM115 - closed below
     try:
@@ -237,6 +239,7 @@ _MODELS = {
     "cgan": "conditional GAN (digits: labels; shapes: captions)",
     "caption": "image → caption autoregressive decoder",
     "align": "contrastive image–caption alignment",
+    "diffusion": "denoising diffusion with classifier-free guidance (shapes: captions; digits: labels)",
 }
 
 
@@ -252,8 +255,11 @@ def add_train_parser(sub, common) -> None:
                        help="shapes (generated, 16×16 pictures with captions) or digits (8×8 handwritten "
                             "digits; needs scikit-learn: pip install minimm[data]) (default: shapes)")
     train.add_argument("--epochs", type=int, default=None,
-                       help="number of epochs (default: the model's reference setup, e.g. 40 for cvae on shapes)")
-    train.add_argument("--batch-size", type=int, default=64, help="samples per optimiser step (default: 64)")
+                       help="number of epochs (default: the model's reference setup, e.g. 40 for cvae on shapes, "
+                            "240 for diffusion on shapes, 200 for diffusion on digits)")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help="samples per optimiser step (default: 64; diffusion: its reference batch, 128 on "
+                            "shapes, 64 on digits)")
     train.add_argument("--out", default="minimm-train",
                        help="folder of checkpoint.npz, config.json and history.json (default: ./minimm-train)")
     mode = train.add_mutually_exclusive_group()

@@ -29,7 +29,7 @@ from .evaluate import default_digit_evaluator, default_shapes_evaluator
 
 __all__ = [
     "train_diffusion", "train_diffusion_shapes", "train_diffusion_digits", "evaluate_diffusion_shapes",
-    "evaluate_diffusion_digits",
+    "evaluate_diffusion_digits", "sampling_seconds",
 ]
 
 
@@ -90,7 +90,7 @@ def _train_reference(name, splits, condition, epochs, device, seed, progress, qu
     return train_diffusion(splits, condition, epochs_for(name, epochs, quick), device, seed, progress, **settings)
 
 
-def _sampling_seconds(model: ConditionalDiffusion, condition, **kw) -> float:
+def sampling_seconds(model: ConditionalDiffusion, condition, **kw) -> float:
     """Wall-clock seconds to generate one image per ``condition`` (after a warm-up call)."""
     model.generate(condition[:2], **kw)
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def evaluate_diffusion_shapes(model: ConditionalDiffusion, splits=None, evaluato
     ev = coherence(evaluator.predict(np.asarray(test.image)), truth)
     with no_grad():
         quality = sample_quality(evaluator.features(np.asarray(test.image)), evaluator.features(images))
-    secs = _sampling_seconds(model, list(test.caption[:64]), **generate_kw)
+    secs = sampling_seconds(model, list(test.caption[:64]), **generate_kw)
     return {"coherence": coh, "evaluator_accuracy": ev, **quality, "sample_seconds_64": secs, "n_test": len(test)}
 
 
@@ -151,6 +151,6 @@ def evaluate_diffusion_digits(model: ConditionalDiffusion, splits=None, evaluato
     train_flat = np.asarray(train.image).reshape(len(train), -1)
     nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.data).reshape(len(labels), -1), train_flat).mean())
     nn_test = float(nearest_neighbour_distance(np.asarray(test.image).reshape(len(test), -1), train_flat).mean())
-    secs = _sampling_seconds(model, np.arange(64) % 10, **generate_kw)
+    secs = sampling_seconds(model, np.arange(64) % 10, **generate_kw)
     return {"accuracy": acc, "frechet": fd, **quality, "evaluator_accuracy": ev, "nn_distance": nn_gen,
             "nn_distance_test": nn_test, "sample_seconds_64": secs, "n_samples": len(labels)}

@@ -1,9 +1,8 @@
 """The quality table (``minimm evaluate``): one recipe per row, each training its default model and measuring it.
 
-Every row of the table in the README ("Quality the defaults must reach") is one function here. A
-recipe calls the model's ``train_*`` function (:mod:`minimm.app.train`) (default hyper-parameters from the reference
-setups), then its ``evaluate_*`` function (:mod:`minimm.app.evaluate`) on the held-out test split, and turns the result into
-one **entry** per metric:
+Every row of the README's table is one function here: it calls the model's ``train_*`` recipe
+(:mod:`minimm.app.train`), then its ``evaluate_*`` (:mod:`minimm.app.evaluate`) on the held-out
+test split, and turns the result into one **entry** per metric:
 
 ==========================  ================================================================
 key                         meaning
@@ -16,8 +15,7 @@ key                         meaning
                             ``"report"``: shown beside the MLP counterpart, without a bound
 ``passed``                  ``value`` meets ``target`` (bool; for ``"report"``: ``value`` is finite)
 ``evaluator_accuracy``      for coherence metrics: the independent evaluator's accuracy on the
-                            real test images (the ceiling the coherence compares with); else
-                            absent
+                            real test images (the ceiling the coherence compares with)
 ``baselines``               ``{name: value}``: the same metric, by the same judge, of the row's
                             trivial baselines (:mod:`minimm.app.quality_baselines`: class mean
                             + noise, per-class Gaussian, training copy, mixtures of Bernoullis,
@@ -33,8 +31,7 @@ plus ``error`` (a one-line message) when a recipe raised, ``n`` where a row know
 items its value rests on, and — added by :func:`evaluate_all` through
 :func:`minimm.app.results.aggregate` — ``values``/``seeds``/``sd`` (one value per seed; ``value``
 is their mean, ``passed`` judges the mean) and ``se``. ``seed`` re-draws the data split as well as
-the initialisation. :func:`evaluate_all` runs every recipe for every seed
-and writes ``results.json`` (the list of entries) and ``results.md`` (the markdown table). In quick
+the initialisation. :func:`evaluate_all` runs every recipe for every seed and writes ``results.json`` (the list of entries) and ``results.md`` (the markdown table). In quick
 mode the models train for a fraction of their epochs: the numbers show that everything runs, not
 the final quality, and ``passed`` may then be false.
 """
@@ -54,6 +51,7 @@ from .evaluate import (default_digit_evaluator, default_shapes_evaluator, evalua
 from .quality_targets import REPORT, TARGETS, meets
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
                     train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
+from .quality_diffusion import DIGITS_DIFFUSION_NAME, SHAPES_DIFFUSION_NAME, diffusion_digits_row, diffusion_shapes_row
 
 __all__ = [
     "RECIPES", "TARGETS", "HOLDOUT_COMBINATIONS", "meets", "evaluate_all", "format_table",
@@ -90,6 +88,9 @@ def _entry(model, task, metric, value, target, evaluator_accuracy=None, baseline
         e["baselines_passed"] = {n: meets(float(v), target) for n, v in baselines.items()}
     e.update(extra)
     return e
+
+
+entry = _entry  # the public name, for the rows that live in their own module (quality_diffusion.py, ...)
 
 
 def _get(metrics: dict, *names):
@@ -288,19 +289,23 @@ RECIPES = {
     "captioner": (captioner_row, "shapes image→caption (autoregressive)"),
     "heldout": (heldout_row, "shapes held-out combinations (CVAE)"),
     "tone": (tone_row, "digits → DTMF tone generator"),
+    "diffusion_shapes": (diffusion_shapes_row, SHAPES_DIFFUSION_NAME),
+    "diffusion_digits": (diffusion_digits_row, DIGITS_DIFFUSION_NAME),
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # The whole table
 # ---------------------------------------------------------------------------------------------
-_PLAIN = ("nats", "frechet", "ratio")  # metrics shown as plain numbers; the others are fractions, shown in %
+def _plain(metric: str) -> bool:
+    """Metrics shown as plain numbers (nats, distances, ratios); the others are fractions shown in %."""
+    return any(word in metric for word in ("nats", "frechet", "ratio"))
 
 
 def _fmt(v, metric: str) -> str:
     if v is None:
         return "—"
-    if any(p in metric for p in _PLAIN):
+    if _plain(metric):
         return f"{v:.2f}"
     return f"{100 * v:.1f} %"
 
@@ -334,7 +339,7 @@ def format_table(entries: list[dict]) -> str:
     ]
     for e in entries:
         target = e["target"]
-        if target and target != REPORT and not any(p in e["metric"] for p in _PLAIN):
+        if target and target != REPORT and not _plain(e["metric"]):
             op, bound = target.split()
             target = f"{op} {100 * float(bound):g} %"
         ev = _fmt(e.get("evaluator_accuracy"), "accuracy") if "evaluator_accuracy" in e else ""
