@@ -38,8 +38,6 @@ the final quality, and ``passed`` may then be false.
 
 from __future__ import annotations
 
-import json
-import os
 
 import numpy as np
 
@@ -361,7 +359,7 @@ def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0,
     ``echo``: a function called with each finished per-seed entry (the CLI prints them as they come).
     ``workers``: processes to run the (recipe, seed) pairs in; the numbers do not depend on it.
     """
-    from .results import aggregate, run_grid
+    from .results import aggregate, run_grid, write_results
 
     names = list(RECIPES) if only is None else list(only)
     unknown = [n for n in names if n not in RECIPES]
@@ -375,27 +373,3 @@ def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0,
     if out_dir is not None:
         write_results(entries, out_dir)
     return entries
-
-
-def write_results_json(entries: list[dict], path) -> str:
-    """Write the entries as a results file (a JSON list); return its path."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
-        f.write("\n")
-    return path
-
-
-def write_results(entries: list[dict], out_dir) -> tuple[str, str]:
-    """Write ``results.json`` and ``results.md`` into ``out_dir``; return their paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    jpath, mpath = os.path.join(out_dir, "results.json"), os.path.join(out_dir, "results.md")
-    write_results_json(entries, jpath)
-    with open(mpath, "w", encoding="utf-8") as f:
-        f.write(format_table(entries) + "\n")
-    return jpath, mpath
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

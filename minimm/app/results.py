@@ -40,7 +40,7 @@ import traceback
 
 import numpy as np
 
-__all__ = ["run_recipe", "run_grid", "aggregate", "update_results", "load_results", "COST_HINT"]
+__all__ = ["run_recipe", "run_grid", "aggregate", "update_results", "load_results", "COST_HINT", "write_results", "write_results_json"]
 
 # Rough seconds of each recipe (full setting, 2 cores): the parallel runs start the long ones first
 # so that no worker is left with a long task at the end. Only the order depends on these.
@@ -197,7 +197,6 @@ def update_results(path, new_entries: list[dict]) -> list[dict]:
             continue
         merged.append(e)
     merged += [n for n in new_entries if n["recipe"] not in placed]
-    from .quality import write_results_json
 
     tmp = f"{path}.tmp-{os.getpid()}"
     try:  # the old file or the new one, never half of one
@@ -207,3 +206,30 @@ def update_results(path, new_entries: list[dict]) -> list[dict]:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return merged
+
+
+def write_results_json(entries: list[dict], path) -> str:
+    """Write the entries as a results file (a JSON list); return its path."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
+        f.write("\n")
+    return path
+
+
+def write_results(entries: list[dict], out_dir) -> tuple[str, str]:
+    """Write ``results.json`` and ``results.md`` (:func:`minimm.app.quality.format_table`) into
+    ``out_dir``; return their paths."""
+    from .quality import format_table
+
+    os.makedirs(out_dir, exist_ok=True)
+    jpath, mpath = os.path.join(out_dir, "results.json"), os.path.join(out_dir, "results.md")
+    write_results_json(entries, jpath)
+    with open(mpath, "w", encoding="utf-8") as f:
+        f.write(format_table(entries) + "\n")
+    return jpath, mpath
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
