@@ -40,6 +40,8 @@ import numpy as np
 
 from .evaluate import (evaluate_alignment, evaluate_captioner, evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae,
                        evaluate_tone_generator, evaluate_vae)
+from .quality_video import (HELDOUT_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_TEXT, heldout_video_row, text_to_video_row,
+                            video_to_text_row)
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
                     train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
 
@@ -219,6 +221,8 @@ RECIPES = {
     "captioner": (captioner_row, "shapes image→caption (autoregressive)"),
     "heldout": (heldout_row, "shapes held-out combinations (CVAE)"),
     "tone": (tone_row, "digits → DTMF tone generator"),
+    "text_to_video": (text_to_video_row, TEXT_TO_VIDEO), "video_to_text": (video_to_text_row, VIDEO_TO_TEXT),
+    "heldout_video": (heldout_video_row, HELDOUT_VIDEO),
 }
 
 

@@ -1,0 +1,166 @@
+"""The ``evaluate_*`` recipes of the video models, with the trivial baselines measured the same way.
+
+* :func:`evaluate_clip_cvae` — **text → video**: one clip per test caption, read by the clip
+  judge (trained on real training clips only, :func:`default_clip_judge`). A clip counts when the
+  judge reads every attribute and the motion as the caption says **and** it is not a copy of a
+  training clip: its nearest training clip is farther than ``copy_fraction`` (0.5) of the distance
+  at which real test clips typically find theirs (the 5th percentile) — a memoriser that replays
+  training clips would otherwise score as well as the judge itself.
+* :func:`evaluate_clip_captioner` — **video → text**: greedy captions of the test clips; right
+  when :func:`~minimm.data.datasets.parse_video_caption` reads all five attributes correctly.
+
+Both return the baselines' figures under ``"baselines"`` (name → value of the same metric).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import backend as B
+from ..data.datasets.shapes_video import VIDEO_ATTRIBUTES, combination_ids, parse_video_caption, video_holdout_mask
+from ..metrics import nearest_neighbour_distance
+from ..threads import with_thread_limit
+from .baselines import class_gaussian, class_mean_noise, nearest_train_copy, repeat_first_frame
+from .train_video import clip_arrays, train_clip_judge, video_splits
+
+__all__ = ["default_clip_judge", "judged_right", "clip_caption_accuracy", "evaluate_clip_cvae",
+           "evaluate_clip_captioner", "clip_baselines", "caption_baselines"]
+
+
+@functools.lru_cache(maxsize=None)
+def _judge(device: str, seed: int, quick: bool):
+    return train_clip_judge(device=device, seed=seed, quick=quick)
+
+
+def default_clip_judge(device="cpu", seed: int = 0, quick: bool = False):
+    """The clip judge, trained once per (device, seed, quick) on the hold-out-free training clips."""
+    return _judge(str(device), int(seed), bool(quick))
+
+
+def judged_right(judge, clips, attributes: dict) -> np.ndarray:
+    """Per clip: does the judge read all five attributes (shape, colour, size, direction, speed) right?"""
+    pred = judge.predict(np.asarray(clips, dtype=np.float32))
+    ok = np.ones(len(clips), dtype=bool)
+    for a in VIDEO_ATTRIBUTES:
+        ok &= pred[a] == np.asarray(attributes[a])
+    return ok
+
+
+def clip_caption_accuracy(captions, attributes: dict) -> np.ndarray:
+    """Per caption: does it name all five attributes, each with the clip's true value?"""
+    ok = np.zeros(len(captions), dtype=bool)
+    for i, c in enumerate(captions):
+        try:
+            parsed = parse_video_caption(c)
+        except ValueError:
+            continue
+        ok[i] = all(parsed[a] == VIDEO_ATTRIBUTES[a][int(attributes[a][i])] for a in VIDEO_ATTRIBUTES)
+    return ok
+
+
+def _not_copies(samples, train_rows, test_rows, copy_fraction: float):
+    """Per sample: is its nearest training clip farther than ``copy_fraction`` × the 5th percentile
+    of the real test clips' nearest-training distances? Also returns that threshold."""
+    real = nearest_neighbour_distance(test_rows, train_rows)
+    threshold = copy_fraction * float(np.percentile(real, 5))
+    rows = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
+    return nearest_neighbour_distance(rows, train_rows) > threshold, threshold
+
+
+def _nearest_seen(test_attrs: dict, train_attrs: dict) -> np.ndarray:
+    """For each test clip, the id of a training combination that shares the most attributes with it
+    (its own when it was seen): what a generator that can only replay seen combinations would use."""
+    seen = np.unique(np.stack([train_attrs[a] for a in VIDEO_ATTRIBUTES], axis=1), axis=0)
+    want = np.stack([np.asarray(test_attrs[a]) for a in VIDEO_ATTRIBUTES], axis=1)
+    best = seen[np.argmax((want[:, None, :] == seen[None, :, :]).sum(axis=2), axis=1)]
+    return combination_ids({a: best[:, k] for k, a in enumerate(VIDEO_ATTRIBUTES)})
+
+
+def clip_baselines(train, test, seed: int = 0) -> dict:
+    """The trivial text → video generators for the test captions (name → clips (N, T, C, H, W)):
+    a combination's mean training clip + noise, a per-combination Gaussian, a training clip of the
+    combination, and that copy's first frame repeated (right content, no motion). For a combination
+    never trained on, the nearest seen combination stands in."""
+    rows = clip_arrays(train)
+    classes = combination_ids(train.attributes)
+    wanted = _nearest_seen(test.attributes, train.attributes)
+    shape = (len(test), *train.clip.shape[1:])
+    copy = nearest_train_copy(rows, classes, wanted, seed=seed).reshape(shape)
+    return {
+        "class-mean clip + noise": class_mean_noise(rows, classes, wanted, seed=seed).reshape(shape),
+        "per-class Gaussian": class_gaussian(rows, classes, wanted, seed=seed).reshape(shape),
+        "training copy": copy,
+        "first frame repeated": repeat_first_frame(copy),
+    }
+
+
+@with_thread_limit
+def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None, seed: int = 0,
+                       quick: bool = False, copy_fraction: float = 0.5) -> dict:
+    """Text → video on the test captions (see the module docstring): ``coherence`` (judged right,
+    not a copy), ``judged_right`` (the judge alone), ``evaluator_accuracy`` (the judge on the real
+    test clips), ``copy_threshold``, ``baselines``; with a hold-out also ``heldout_*`` (on the test
+    clips of the held-out combinations only)."""
+    holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
+    splits = splits if splits is not None else video_splits(seed, holdout, quick)
+    judge = judge if judge is not None else default_clip_judge(_device(model), seed, quick)
+    train, test = splits
+    keep = video_holdout_mask(test.attributes, holdout) if holdout else np.ones(len(test), dtype=bool)
+    B.manual_seed(seed)
+    model.eval()
+    train_rows, test_rows = clip_arrays(train), clip_arrays(test)
+
+    def score(clips) -> tuple[float, float]:
+        right = judged_right(judge, clips, test.attributes)[keep]
+        new, _ = _not_copies(np.asarray(clips)[keep], train_rows, test_rows[keep], copy_fraction)
+        return float((right & new).mean()), float(right.mean())
+
+    generated = B.to_numpy(model.generate(list(test.caption)).array)
+    coherence, right = score(generated)
+    real_ok = judged_right(judge, test.clip, test.attributes)
+    _, threshold = _not_copies(generated[:1], train_rows, test_rows[keep], copy_fraction)
+    prefix = "heldout_" if holdout else ""
+    out = {f"{prefix}coherence": coherence, f"{prefix}judged_right": right,
+           f"{prefix}evaluator_accuracy": float(real_ok[keep].mean()), "evaluator_accuracy": float(real_ok.mean()),
+           "copy_threshold": threshold, "n": int(keep.sum()),
+           "baselines": {name: score(clips)[0] for name, clips in clip_baselines(train, test, seed).items()}}
+    return out
+
+
+def caption_baselines(train, test, seed: int = 0) -> dict:
+    """The trivial video → text captioners (name → one caption per test clip): the most frequent
+    training combination's caption for every clip, a random training caption, and the caption of
+    the nearest training clip (a memoriser, by pixel distance)."""
+    rng = np.random.default_rng(seed)
+    ids = combination_ids(train.attributes)
+    common = int(np.bincount(ids).argmax())
+    constant = train.caption[int(np.flatnonzero(ids == common)[0])]
+    _, nearest = nearest_neighbour_distance(clip_arrays(test), clip_arrays(train), return_index=True)
+    return {
+        "most frequent caption": [constant] * len(test),
+        "random training caption": [train.caption[int(i)] for i in rng.integers(len(train), size=len(test))],
+        "nearest training clip's caption": [train.caption[int(i)] for i in np.asarray(nearest).reshape(-1)],
+    }
+
+
+@with_thread_limit
+def evaluate_clip_captioner(model, splits=None, seed: int = 0, quick: bool = False, batch_size: int = 480) -> dict:
+    """Video → text on the test clips: ``accuracy`` (greedy captions naming all five attributes
+    right), ``examples`` (caption, truth) and ``baselines`` (the same measure)."""
+    splits = splits if splits is not None else video_splits(seed, quick=quick)
+    train, test = splits
+    B.manual_seed(seed)
+    captions = []
+    for s in range(0, len(test), batch_size):
+        captions += model.generate(test.clip[s: s + batch_size])
+    ok = clip_caption_accuracy(captions, test.attributes)
+    base = {name: float(clip_caption_accuracy(c, test.attributes).mean())
+            for name, c in caption_baselines(train, test, seed).items()}
+    return {"accuracy": float(ok.mean()), "n_test": len(test), "baselines": base,
+            "examples": [(captions[i], test.caption[i]) for i in range(5)]}
+
+
+def _device(model):
+    return next(iter(model.parameters())).device
