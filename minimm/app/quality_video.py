@@ -40,7 +40,8 @@ def text_to_video_row(quick=False, device="cpu", seed=0, progress=False) -> list
     m = evaluate_clip_cvae(model, seed=seed, quick=quick)
     return [_entry(TEXT_TO_VIDEO, "clips with every attribute + motion right (judge), not training copies",
                    "video_coherence", m["coherence"], T2V_TARGET, evaluator_accuracy=m["evaluator_accuracy"],
-                   baselines=m["baselines"], train_seconds=round(model.train_seconds, 1))]
+                   baselines=m["baselines"], train_seconds=round(model.train_seconds, 1),
+                   train_cpu_seconds=round(model.train_cpu_seconds, 1))]
 
 
 def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -51,7 +52,8 @@ def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list
     model, _ = train_clip_captioner(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_captioner(model, seed=seed, quick=quick)
     return [_entry(VIDEO_TO_TEXT, "captions naming all five attributes right", "video_caption_accuracy",
-                   m["accuracy"], V2T_TARGET, baselines=m["baselines"], train_seconds=round(model.train_seconds, 1))]
+                   m["accuracy"], V2T_TARGET, baselines=m["baselines"], train_seconds=round(model.train_seconds, 1),
+                   train_cpu_seconds=round(model.train_cpu_seconds, 1))]
 
 
 def heldout_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -65,4 +67,5 @@ def heldout_video_row(quick=False, device="cpu", seed=0, progress=False) -> list
     return [_entry(HELDOUT_VIDEO, f"caption→clip on {m['n']} test clips of combinations never trained on",
                    "heldout_video_coherence", m["heldout_coherence"], REPORT,
                    evaluator_accuracy=m["heldout_evaluator_accuracy"], baselines=m["baselines"],
-                   train_seconds=round(model.train_seconds, 1))]
+                   train_seconds=round(model.train_seconds, 1),
+                   train_cpu_seconds=round(model.train_cpu_seconds, 1))]

@@ -106,7 +106,7 @@ class ClipCaptioner(CaptionDecoder):
 
 
 class ClipCVAE(nn.Module):
-    """Caption → clip CVAE with a moving latent. Encoder ``[x, y] → hidden → (μ, log σ²)`` over the
+    r"""Caption → clip CVAE with a moving latent. Encoder ``[x, y] → hidden → (μ, log σ²)`` over the
     whole clip; decoder: ``[z, y] → hidden →`` a start state :math:`s_0` and a velocity :math:`v`
     in a learned ``state_dim``-dimensional space, the state of frame t is
     :math:`s_t = s_0 + (t - \tfrac{T-1}{2})\, v`, and one renderer ``s_t → hidden → hidden →
@@ -146,7 +146,7 @@ class ClipCVAE(nn.Module):
         return h[:, : self.z_dim], h[:, self.z_dim:]
 
     def states(self, z: Tensor, y: Tensor) -> Tensor:
-        """The latent path (B, T, state_dim): :math:`s_t = s_0 + (t - (T-1)/2)\, v`."""
+        r"""The latent path (B, T, state_dim): :math:`s_t = s_0 + (t - (T-1)/2)\, v`."""
         h = self.dynamics(cat_features(z, y))
         s0, v = h[:, : self.state_dim], h[:, self.state_dim:]
         n = h.shape[0]
@@ -218,6 +218,6 @@ class ClipJudge(nn.Module):
         parts: dict = {k: [] for k in self.head_sizes}
         with no_grad():
             for s in range(0, len(clips), batch_size):
-                for k, lg in self(clips[s: s + batch_size]).items():
+                for k, lg in self(clips[s: min(s + batch_size, len(clips))]).items():
                     parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
         return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}

@@ -1,0 +1,145 @@
+"""Video: the moving-shapes clips, the caption → clip CVAE, the clip captioner and judge, the rows
+with their baselines, and the command line's clip options and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minimm
+from minimm.data import BagOfWords, Vocabulary
+from minimm.data.datasets.shapes_video import (
+    VIDEO_ATTRIBUTES, combination_ids, load_shapes_video, make_shapes_video, parse_video_caption, render_clips,
+    video_holdout_mask,
+)
+from minimm.multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge
+from minimm.testing import gradcheck_parameters
+
+HOLD = [{"shape": "triangle", "colour": "red", "direction": "up"}]
+
+
+@pytest.fixture(scope="module")
+def small():
+    return load_shapes_video(n_train=192, n_test=192, seed=0, holdout_combinations=HOLD)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+def test_same_seed_same_clips_other_seed_other_split(small):
+    again = load_shapes_video(n_train=192, n_test=192, seed=0, holdout_combinations=HOLD)
+    assert np.array_equal(small.train.clip, again.train.clip) and small.train.caption == again.train.caption
+    assert np.array_equal(small.test.clip, again.test.clip)
+    other = load_shapes_video(n_train=192, n_test=96, seed=1, holdout_combinations=HOLD)
+    assert not np.array_equal(small.train.clip, other.train.clip)
+    assert small.train.caption != other.train.caption
+
+
+def test_clip_layout_range_and_captions_name_the_attributes(small):
+    train = small.train
+    assert train.clip.shape == (192, 8, 3, 16, 16) and train.clip.dtype == np.float32
+    assert 0.0 <= train.clip.min() and train.clip.max() <= 1.0
+    for i, caption in enumerate(train.caption):
+        truth = {a: VIDEO_ATTRIBUTES[a][train.attributes[a][i]] for a in VIDEO_ATTRIBUTES}
+        assert parse_video_caption(caption) == truth, caption
+    assert len(set(train.caption)) > 150  # templates and synonyms, not one string per combination
+
+
+def test_holdout_is_absent_from_train_and_present_in_test(small):
+    assert not video_holdout_mask(small.train.attributes, HOLD).any()
+    held = video_holdout_mask(small.test.attributes, HOLD)
+    assert held.sum() == 4  # 4 combinations (size x speed) of 192; 192 test clips cover each once
+    assert len(np.unique(combination_ids(small.train.attributes))) == 192 - 4
+
+
+def test_the_shape_moves_by_its_speed_in_its_direction():
+    # clean prototypes: the centroid of frame t moves by (speed per frame) along the direction
+    codes = [np.array([0, 0, 0, 0]), np.array([0, 0, 0, 0]), np.array([0, 0, 0, 0]),
+             np.array([0, 1, 2, 3]), np.array([1, 1, 0, 0])]
+    clips = render_clips(*codes, pixel_noise=0.0, jitter=False).sum(axis=2)   # (4, T, H, W)
+    rows, cols = np.arange(16)[:, None], np.arange(16)[None, :]
+    mass = clips.sum(axis=(2, 3))
+    cy, cx = (clips * rows).sum(axis=(2, 3)) / mass, (clips * cols).sum(axis=(2, 3)) / mass
+    step = np.stack([np.diff(cy, axis=1).mean(axis=1), np.diff(cx, axis=1).mean(axis=1)], axis=1)
+    np.testing.assert_allclose(step, [[0, -0.9], [0, 0.9], [-0.35, 0], [0.35, 0]], atol=0.05)
+
+
+def test_bad_holdout_and_captions_raise_clear_errors():
+    with pytest.raises(ValueError, match="unknown colour 'purple'"):
+        load_shapes_video(n_train=10, n_test=10, holdout_combinations=[{"colour": "purple"}])
+    with pytest.raises(ValueError, match="names no speed"):
+        parse_video_caption("a small red circle moving left")
+    with pytest.raises(ValueError, match="nothing is left"):
+        make_shapes_video(10, exclude=[{"speed": "slow"}, {"speed": "fast"}])
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------
+def _cvae(train, device, **kw):
+    bow = BagOfWords(binary=True).fit(train.caption)
+    return ClipCVAE(train.clip.shape[1:], len(bow.vocabulary_), vectorizer=bow, **kw).to(device)
+
+
+def test_clip_cvae_shapes_loss_and_a_straight_latent_path(small, device):
+    minimm.manual_seed(0)
+    model = _cvae(small.train, device, hidden=16, z_dim=3, state_dim=4)
+    batch = model.collate(small.train.get_batch(range(5)))
+    loss, logs = model.loss(batch)
+    loss.backward()
+    assert np.isfinite(loss.item()) and logs["kl"] >= 0
+    assert all(p.grad is not None for p in model.parameters())
+    clips = model.generate(small.test.caption[:3])
+    assert tuple(clips.shape) == (3, 8, 3, 16, 16)
+    # the frames differ because the state moves: s_t - s_{t-1} is one velocity, the same for every t
+    z = minimm.randn(2, 3, device=device)
+    y = minimm.tensor(model.condition_array(small.test.caption[:2]), device=device)
+    s = model.states(z, y).detach().numpy()
+    np.testing.assert_allclose(np.diff(s, axis=1), np.repeat(np.diff(s, axis=1)[:, :1], 7, axis=1), atol=1e-5)
+
+
+def test_clip_cvae_loss_gradcheck(small):
+    # a tiny clip shape (3 frames of 1 x 2 x 2) keeps the finite differences cheap
+    captions = small.train.caption[:2]
+    bow = BagOfWords(binary=True).fit(captions)
+    minimm.manual_seed(0)
+    model = ClipCVAE((3, 1, 2, 2), len(bow.vocabulary_), hidden=3, z_dim=2, state_dim=2, vectorizer=bow).double()
+    clips = np.random.default_rng(0).uniform(size=(2, 3, 1, 2, 2))
+    batch = model.collate({"clip": minimm.tensor(clips, dtype=minimm.float64), "caption": captions})
+
+    def loss(b):
+        minimm.manual_seed(1)  # the same reparameterisation noise in every evaluation
+        return model.loss(b)[0]
+
+    assert gradcheck_parameters(model, loss, batch)
+
+
+def test_clip_captioner_and_judge_shapes_and_gradients(small, device):
+    minimm.manual_seed(0)
+    cap = ClipCaptioner(Vocabulary.build(small.train.caption), (8, 3, 16, 16), d_model=8, n_heads=2,
+                        n_layers=1, max_len=14, hidden=16).to(device)
+    loss, _ = cap.loss(cap.collate(small.train.get_batch(range(4))))
+    loss.backward()
+    assert all(p.grad is not None for p in cap.parameters())
+    assert len(cap.generate(small.test.clip[:2], max_len=4)) == 2
+    judge = ClipJudge((8, 3, 16, 16), channels=2, hidden=8).to(device)
+    out = judge(small.test.clip[:3])
+    assert {k: tuple(v.shape) for k, v in out.items()} == {k: (3, n) for k, n in VIDEO_HEADS.items()}
+    pred = judge.predict(small.test.clip[:3])
+    assert set(pred) == set(VIDEO_HEADS) and pred["colour"].shape == (3,)
+
+
+def test_models_refuse_clips_of_the_wrong_shape(small):
+    judge = ClipJudge((8, 3, 16, 16), channels=2, hidden=8)
+    with pytest.raises(ValueError, match=r"ClipJudge: expected clips \(N, 8, 3, 16, 16\).*got shape \(2, 8, 16, 16\)"):
+        judge(np.zeros((2, 8, 16, 16), dtype=np.float32))
+
+
+def test_the_judge_learns_from_real_clips_only_and_reads_motion():
+    from minimm.app.train_video import train_clip_judge
+
+    judge = train_clip_judge(quick=True, epochs=2)
+    acc = judge.test_attribute_accuracy
+    # after two short epochs the easy attributes are read; shape needs the full run (>= 95 % overall)
+    assert acc["colour"] > 0.9 and acc["direction"] > 0.8, acc
+    assert 0.0 <= judge.test_accuracy <= 1.0
