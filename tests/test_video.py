@@ -143,3 +143,62 @@ def test_the_judge_learns_from_real_clips_only_and_reads_motion():
     # after two short epochs the easy attributes are read; shape needs the full run (>= 95 % overall)
     assert acc["colour"] > 0.9 and acc["direction"] > 0.8, acc
     assert 0.0 <= judge.test_accuracy <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def video_runs(tmp_path_factory):
+    from minimm.app.cli import main
+
+    root = tmp_path_factory.mktemp("video_cli")
+    for kind in ("cvae", "caption"):
+        assert main(["train", kind, "--dataset", "video", "--quick", "--epochs", "1", "--out", str(root / kind)]) == 0
+    return root
+
+
+def test_generate_a_clip_as_gif_and_strip_then_caption_it(video_runs, tmp_path, capsys):
+    from PIL import Image
+
+    from minimm.app.cli import main
+    from minimm.app.clips import read_clip
+
+    gif = tmp_path / "clip.gif"
+    assert main(["generate", "--checkpoint", str(video_runs / "cvae"), "--modality", "video", "--text",
+                 "a small red circle drifting left slowly", "--out", str(gif)]) == 0
+    with Image.open(gif) as im:
+        assert im.n_frames == 8 and im.size == (128, 128)
+    assert read_clip(str(gif), (8, 3, 16, 16)).shape == (8, 3, 16, 16)
+    strip = tmp_path / "strip.png"
+    assert main(["generate", "--checkpoint", str(video_runs / "cvae"), "--modality", "video", "--text",
+                 "a big blue box moving up quickly", "--n", "2", "--out", str(strip)]) == 0
+    assert strip.read_bytes().startswith(b"\x89PNG")
+    capsys.readouterr()
+    assert main(["caption", "--checkpoint", str(video_runs / "caption"), "--clip", str(gif)]) == 0
+    assert capsys.readouterr().out.strip()
+
+
+def _one_line_error(capsys, argv, *fragments):
+    from minimm.app.cli import main
+
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for f in fragments:
+        assert f in err, err
+
+
+def test_bad_captions_and_clips_get_one_line_errors(video_runs, tmp_path, capsys):
+    gen = ["generate", "--checkpoint", str(video_runs / "cvae"), "--modality", "video", "--out",
+           str(tmp_path / "x.gif"), "--text"]
+    _one_line_error(capsys, gen + ["  "], "--text is empty")
+    _one_line_error(capsys, gen + ["purple banana flying"], "understands none", "purple, banana, flying")
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((8, 16, 16), dtype=np.float32))
+    _one_line_error(capsys, ["caption", "--checkpoint", str(video_runs / "caption"), "--clip", str(bad)],
+                    "expected a clip of shape (8, 3, 16, 16)", "got (8, 16, 16)")
+    _one_line_error(capsys, ["caption", "--checkpoint", str(video_runs / "cvae"), "--clip", str(bad)],
+                    "train caption --dataset video")
+    _one_line_error(capsys, ["generate", "--checkpoint", str(video_runs / "caption"), "--modality", "video",
+                             "--text", "a red circle", "--out", str(tmp_path / "y.gif")], "train cvae --dataset video")

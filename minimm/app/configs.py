@@ -47,7 +47,7 @@ CONFIGS: dict = {
                   "epochs": 12, "quick_epochs": 5},
     # video (moving-shapes clips): the clip judge (conv per frame + conv per frame difference → MLP,
     # five heads), the caption → clip CVAE with a moving latent, and the clip → caption decoder
-    "clip_judge": {"model": {"channels": 8, "hidden": 128}, "lr": 2e-3, "batch_size": 64, "epochs": 12,
+    "clip_judge": {"model": {"channels": 16, "hidden": 128}, "lr": 3e-3, "batch_size": 64, "epochs": 15,
                    "quick_epochs": 3},
     "clip_cvae": {"model": {"hidden": 256, "z_dim": 8, "state_dim": 32}, "lr": 3e-3, "batch_size": 64,
                   "epochs": 30, "quick_epochs": 4},

@@ -14,13 +14,14 @@ A clip is T frames of C × H × W pixels, (B, T, C, H, W). Three models read or 
 
 * :class:`ClipCaptioner` — **video → text**. The autoregressive
   :class:`~minimm.multimodal.caption.CaptionDecoder` with its image MLP replaced by a
-  :class:`ClipEncoder`, which sees each frame *and the difference between consecutive frames*
-  (where motion shows): :math:`p(w_{1:L} \mid v) = \prod_l p(w_l \mid w_{<l}, v)`, trained by
+  :class:`ClipEncoder` — convolutions over each frame *and over the difference between
+  consecutive frames* (where motion shows): :math:`p(w_{1:L} \mid v) = \prod_l p(w_l \mid w_{<l}, v)`, trained by
   teacher forcing (cross-entropy of each next word).
 
 * :class:`ClipJudge` — the independent evaluator of generated clips, trained on real clips only.
-  Its architecture differs from the generator's: a small convolution shared by every frame, the
-  frame differences, then an MLP with one softmax head per attribute (shape, colour, size,
+  Its architecture differs from the generator's (MLPs): a :class:`ClipEncoder` — a convolution
+  shared by every frame and one by every frame difference, then an MLP — with one softmax head per
+  attribute (shape, colour, size,
   direction, speed). A clip is judged right when every head agrees with its caption.
 """
 
@@ -63,23 +64,29 @@ def clip_input(x, like: nn.Module, clip_shape) -> Tensor:
 
 
 class ClipEncoder(nn.Module):
-    """Clip → features: a per-frame MLP layer and a per-difference layer, both shared over time,
-    then an MLP over everything. ``forward`` takes flat (B, T·F) rows (F = C·H·W)."""
+    """Clip → features: a 3×3 convolution shared by every frame, then 2×2 max-pooling (what is
+    drawn, and where); a strided 3×3 convolution shared by every difference of consecutive frames,
+    then 2×2 average pooling (what moved); an MLP over all of them. ``forward`` takes flat
+    (B, T·C·H·W) rows or clips (B, T, C, H, W)."""
 
-    def __init__(self, frames: int, frame_dim: int, out_dim: int, frame_hidden: int = 64, diff_hidden: int = 64,
-                 hidden: int = 256):
+    def __init__(self, clip_shape, out_dim: int, channels: int = 8, hidden: int = 256):
         super().__init__()
-        self.frames, self.frame_dim = frames, frame_dim
-        self.frame = nn.Linear(frame_dim, frame_hidden)     # what is in each frame
-        self.diff = nn.Linear(frame_dim, diff_hidden)       # what changed between two frames
-        self.head = mlp(frames * frame_hidden + (frames - 1) * diff_hidden, hidden, out_dim)
+        self.clip_shape = tuple(int(s) for s in clip_shape)
+        t, c, h, w = self.clip_shape
+        self.conv = nn.Conv2d(c, channels, 3, padding=1)                 # frames: what and where
+        self.dconv = nn.Conv2d(c, channels, 3, stride=2, padding=1)      # differences: what moved
+        self.maxpool, self.avgpool = nn.MaxPool2d(2), nn.AvgPool2d(2)
+        per_frame, per_diff = channels * (h // 2) * (w // 2), channels * (h // 4) * (w // 4)
+        self.mlp = mlp(t * per_frame + (t - 1) * per_diff, hidden, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        t, c, h, w = self.clip_shape
+        x = x.reshape(-1, t, c, h, w)
         n = x.shape[0]
-        x = x.reshape(n, self.frames, self.frame_dim)
-        f = F.relu(self.frame(x)).reshape(n, -1)
-        d = F.relu(self.diff(x[:, 1:, :] - x[:, :-1, :])).reshape(n, -1)
-        return self.head(cat([f, d], dim=1))
+        d = x[:, 1:] - x[:, :-1]
+        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w)))).reshape(n, -1)
+        g = self.avgpool(F.relu(self.dconv(d.reshape(n * (t - 1), c, h, w)))).reshape(n, -1)
+        return self.mlp(cat([f, g], dim=1))
 
 
 class ClipCaptioner(CaptionDecoder):
@@ -87,12 +94,11 @@ class ClipCaptioner(CaptionDecoder):
     :class:`ClipEncoder`; ``loss`` reads ``batch["clip"]``; ``generate(clips)`` writes captions."""
 
     def __init__(self, vocab, clip_shape, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 max_len: int = 24, n_prefix: int = 1, hidden: int = 256):
+                 max_len: int = 24, n_prefix: int = 1, channels: int = 8, hidden: int = 256):
         self.clip_shape = tuple(int(s) for s in clip_shape)
-        t, rest = self.clip_shape[0], int(np.prod(self.clip_shape[1:]))
-        super().__init__(vocab, t * rest, d_model, n_heads, n_layers, max_len=max_len, n_prefix=n_prefix,
-                         image_hidden=hidden)
-        self.image_encoder = ClipEncoder(t, rest, n_prefix * d_model, hidden=hidden)
+        super().__init__(vocab, int(np.prod(self.clip_shape)), d_model, n_heads, n_layers, max_len=max_len,
+                         n_prefix=n_prefix, image_hidden=1)
+        self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden)
 
     def _images(self, clips) -> Tensor:
         return clip_input(clips, self, self.clip_shape)
@@ -173,30 +179,19 @@ class ClipCVAE(nn.Module):
 
 
 class ClipJudge(nn.Module):
-    """The clip evaluator: a 3×3 convolution shared by every frame (then 2×2 max-pooling: what is
-    drawn, and where), a strided 3×3 convolution shared by every frame difference (then 2×2
-    average pooling: what moved), then an MLP with one head per attribute."""
+    """The clip evaluator: a :class:`ClipEncoder` (convolutions over frames and over frame
+    differences, an MLP), ReLU, and one softmax head per attribute."""
 
     def __init__(self, clip_shape, channels: int = 8, hidden: int = 128, heads: dict | None = None):
         super().__init__()
         self.clip_shape = tuple(int(s) for s in clip_shape)
-        t, c, h, w = self.clip_shape
         self.head_sizes = dict(heads or VIDEO_HEADS)
-        self.conv = nn.Conv2d(c, channels, 3, padding=1)                 # frames: what and where
-        self.dconv = nn.Conv2d(c, channels, 3, stride=2, padding=1)      # differences: what moved
-        self.maxpool, self.avgpool = nn.MaxPool2d(2), nn.AvgPool2d(2)
-        per_frame, per_diff = channels * (h // 2) * (w // 2), channels * (h // 4) * (w // 4)
-        self.trunk = mlp(t * per_frame + (t - 1) * per_diff, hidden, hidden)
+        self.encoder = ClipEncoder(self.clip_shape, hidden, channels, hidden)
         self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in self.head_sizes.items()})
 
     def features(self, clips) -> Tensor:
-        t, c, h, w = self.clip_shape
-        x = clip_input(clips, self, self.clip_shape).reshape(-1, t, c, h, w)
-        n = x.shape[0]
-        d = x[:, 1:] - x[:, :-1]
-        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w)))).reshape(n, -1)
-        g = self.avgpool(F.relu(self.dconv(d.reshape(n * (t - 1), c, h, w)))).reshape(n, -1)
-        return F.relu(self.trunk(cat([f, g], dim=1)))
+        """The judge's hidden features (N, hidden) of clips."""
+        return F.relu(self.encoder(clip_input(clips, self, self.clip_shape)))
 
     def forward(self, clips) -> dict:
         h = self.features(clips)
