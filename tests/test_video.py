@@ -136,13 +136,43 @@ def test_models_refuse_clips_of_the_wrong_shape(small):
 
 
 def test_the_judge_learns_from_real_clips_only_and_reads_motion():
-    from minimm.app.train_video import train_clip_judge
+    from minimm.app.evaluate_video import default_clip_judge
 
-    judge = train_clip_judge(quick=True, epochs=2)
+    judge = default_clip_judge(quick=True)  # the quick rows below reuse it
     acc = judge.test_attribute_accuracy
-    # after two short epochs the easy attributes are read; shape needs the full run (>= 95 % overall)
+    # after three short epochs the easy attributes are read; shape needs the full run (>= 95 % overall)
     assert acc["colour"] > 0.9 and acc["direction"] > 0.8, acc
     assert 0.0 <= judge.test_accuracy <= 1.0
+
+
+def test_copies_and_smears_are_rejected_real_clips_are_not(small):
+    from minimm.app.evaluate_video import _not_copies, clip_baselines
+    from minimm.app.train_video import clip_arrays
+
+    train, test = small
+    rows = clip_arrays(train)
+    base = clip_baselines(train, test, seed=0)
+    new, threshold = _not_copies(base["training copy"], rows, clip_arrays(test), 0.5)
+    assert threshold > 0 and not new.any()  # a training clip replayed is at distance 0
+    new_real, _ = _not_copies(test.clip, rows, clip_arrays(test), 0.5)
+    assert new_real.mean() > 0.95
+    still = base["first frame repeated"]
+    assert np.array_equal(still[:, 0], still[:, -1]) and np.array_equal(still[:, 0], base["training copy"][:, 0])
+
+
+def test_quick_rows_report_baselines_that_miss_the_targets():
+    from minimm.app.quality import evaluate_all
+    from minimm.app.quality_video import T2V_TARGET, V2T_TARGET
+
+    entries = evaluate_all(quick=True, only=["text_to_video", "video_to_text"])
+    assert [e["recipe"] for e in entries] == ["text_to_video", "video_to_text"]
+    for e, (_, bound) in zip(entries, (T2V_TARGET, V2T_TARGET)):
+        assert "error" not in e, e
+        assert 0.0 <= e["value"] <= 1.0 and e["train_cpu_seconds"] > 0
+        assert len(e["baselines"]) >= 3
+        assert all(v < bound for v in e["baselines"].values()), e["baselines"]
+    assert entries[0]["baselines"]["training copy"] == 0.0  # every copy is caught
+    assert entries[0]["evaluator_accuracy"] > 0.0
 
 
 # ---------------------------------------------------------------------------------------------
