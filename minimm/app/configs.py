@@ -50,7 +50,7 @@ CONFIGS: dict = {
     "clip_judge": {"model": {"channels": 16, "hidden": 128}, "lr": 3e-3, "batch_size": 64, "epochs": 15,
                    "quick_epochs": 3},
     "clip_cvae": {"model": {"hidden": 256, "z_dim": 8, "state_dim": 32}, "lr": 3e-3, "batch_size": 64,
-                  "epochs": 30, "quick_epochs": 4},
+                  "epochs": 45, "quick_epochs": 4},
     "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2}, "lr": 3e-3, "batch_size": 64,
                        "epochs": 20, "quick_epochs": 3},
     # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank

@@ -152,7 +152,10 @@ def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None
     out.update({f"{prefix}evaluator_accuracy": float(real_ok[keep].mean()), "evaluator_accuracy": float(real_ok.mean()),
                 "real_realistic": float(realistic(judge, test.clip[keep], real.clip, k).mean()),
                 "n": int(keep.sum()),
-                "baselines": {name: score(c)["coherence"] for name, c in clip_baselines(train, test, seed).items()}})
+                "baselines": {}, "baselines_judged_right": {}})
+    for name, clips in clip_baselines(train, test, seed).items():
+        b = score(clips)
+        out["baselines"][name], out["baselines_judged_right"][name] = b["coherence"], b["judged_right"]
     return out
 
 

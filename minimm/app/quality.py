@@ -82,6 +82,10 @@ def _entry(model, task, metric, value, target, evaluator_accuracy=None, **extra)
     return e
 
 
+# the public name other families' row modules (quality_video.py, ...) build their entries with
+entry = _entry
+
+
 def _get(metrics: dict, *names):
     """The first of ``names`` present in ``metrics`` (evaluators name things slightly differently)."""
     for n in names:

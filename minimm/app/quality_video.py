@@ -34,25 +34,25 @@ V2T_TARGET = (">=", 0.90)
 def text_to_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Caption → clip: clips the judge reads right in all attributes + motion (and not training
     copies) ≥ 85 %, beside the class-mean, Gaussian, training-copy and repeated-frame baselines."""
-    from .quality import _entry  # here: quality.py lists these rows in its RECIPES
+    from .quality import entry  # here: quality.py lists these rows in its RECIPES
 
     model, _ = train_clip_cvae(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_cvae(model, seed=seed, quick=quick)
-    return [_entry(TEXT_TO_VIDEO, "clips with every attribute + motion right (judge), realistic, not copies",
+    return [entry(TEXT_TO_VIDEO, "clips with every attribute + motion right (judge), realistic, not copies",
                    "video_coherence", m["coherence"], T2V_TARGET, evaluator_accuracy=m["evaluator_accuracy"],
                    baselines=m["baselines"], judged_right=m["judged_right"], realistic=m["realistic"],
-                   real_realistic=m["real_realistic"], train_seconds=round(model.train_seconds, 1),
+                   real_realistic=m["real_realistic"], baselines_judged_right=m["baselines_judged_right"], train_seconds=round(model.train_seconds, 1),
                    train_cpu_seconds=round(model.train_cpu_seconds, 1))]
 
 
 def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Clip → caption: greedy captions naming all five attributes right ≥ 90 %, beside the
     most-frequent, random and nearest-training-clip captions."""
-    from .quality import _entry
+    from .quality import entry
 
     model, _ = train_clip_captioner(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_captioner(model, seed=seed, quick=quick)
-    return [_entry(VIDEO_TO_TEXT, "captions naming all five attributes right", "video_caption_accuracy",
+    return [entry(VIDEO_TO_TEXT, "captions naming all five attributes right", "video_caption_accuracy",
                    m["accuracy"], V2T_TARGET, baselines=m["baselines"], train_seconds=round(model.train_seconds, 1),
                    train_cpu_seconds=round(model.train_cpu_seconds, 1))]
 
@@ -60,12 +60,12 @@ def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list
 def heldout_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Caption → clip on the 16 combinations of :data:`VIDEO_HOLDOUT`, never trained on: reported
     (aim ≥ 60 %), beside baselines that replay the nearest seen combination."""
-    from .quality import REPORT, _entry
+    from .quality import REPORT, entry
 
     model, _ = train_clip_cvae(device=device, seed=seed, quick=quick, progress=progress,
                                holdout_combinations=VIDEO_HOLDOUT)
     m = evaluate_clip_cvae(model, holdout_combinations=VIDEO_HOLDOUT, seed=seed, quick=quick)
-    return [_entry(HELDOUT_VIDEO, f"caption→clip on {m['n']} test clips of combinations never trained on",
+    return [entry(HELDOUT_VIDEO, f"caption→clip on {m['n']} test clips of combinations never trained on",
                    "heldout_video_coherence", m["heldout_coherence"], REPORT,
                    evaluator_accuracy=m["heldout_evaluator_accuracy"], baselines=m["baselines"],
                    judged_right=m["heldout_judged_right"], realistic=m["heldout_realistic"],

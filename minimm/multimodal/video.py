@@ -38,7 +38,6 @@ from ..nn import functional as F
 from ..ops.shape import cat
 from .caption import CaptionDecoder
 from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, model_device, prepared
-from .evaluators import _labels_tensor
 
 __all__ = ["ClipEncoder", "ClipCaptioner", "ClipCVAE", "ClipJudge", "VIDEO_HEADS", "clip_input"]
 
@@ -202,7 +201,7 @@ class ClipJudge(nn.Module):
         logits = self(batch["clip"])
         logs, total = {}, None
         for k, lg in logits.items():
-            ce = F.cross_entropy(lg, _labels_tensor(batch[k], self))
+            ce = F.cross_entropy(lg, _labels(batch[k], self))
             logs[k] = ce.item()
             total = ce if total is None else total + ce
         logs["loss"] = total.item()
@@ -216,3 +215,10 @@ class ClipJudge(nn.Module):
                 for k, lg in self(clips[s: min(s + batch_size, len(clips))]).items():
                     parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
         return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
+
+
+def _labels(y, model: nn.Module) -> Tensor:
+    """Class ids (a Tensor or an array of any device) as an int64 Tensor on the model's device."""
+    if isinstance(y, Tensor):
+        return y.to(device=model_device(model)) if y.device != model_device(model) else y
+    return tensor(np.asarray(B.to_numpy(y), dtype=np.int64), device=model_device(model))
