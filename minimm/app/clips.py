@@ -84,6 +84,5 @@ def clip_strip(clips, captions=None):
             axes[i, j].set_yticks([])
         if captions is not None:
             axes[i, 0].set_title(captions[i], fontsize=8, loc="left")
-        axes[i, 0].set_ylabel("t →", fontsize=7) if i == 0 else None
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92, wspace=0.08, hspace=0.45)
     return fig
