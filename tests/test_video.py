@@ -232,3 +232,19 @@ def test_bad_captions_and_clips_get_one_line_errors(video_runs, tmp_path, capsys
                     "train caption --dataset video")
     _one_line_error(capsys, ["generate", "--checkpoint", str(video_runs / "caption"), "--modality", "video",
                              "--text", "a red circle", "--out", str(tmp_path / "y.gif")], "train cvae --dataset video")
+
+
+def test_demo_video_part_writes_gifs_and_a_strip(tmp_path):
+    import argparse
+
+    from minimm.app.cli_common import CLIError
+    from minimm.app.cli_video import demo_clips, video_demo_captions
+
+    captions = video_demo_captions(argparse.Namespace(video=False, video_text=["a tiny green wedge sliding right fast"]))
+    paths = demo_clips(str(tmp_path), quick=True, seed=0, captions=captions, log=lambda *a: None)
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["video_0.gif", "text_to_video.png"]
+    assert all((tmp_path / name).stat().st_size > 500 for name in ("video_0.gif", "text_to_video.png"))
+    assert len(video_demo_captions(argparse.Namespace(video=True, video_text=None))) == 4
+    assert video_demo_captions(argparse.Namespace(video=False, video_text=None)) == []
+    with pytest.raises(CLIError, match="names no shape, colour"):
+        video_demo_captions(argparse.Namespace(video=True, video_text=["hello world"]))
