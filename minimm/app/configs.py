@@ -51,7 +51,8 @@ CONFIGS: dict = {
                    "quick_epochs": 3},
     "clip_cvae": {"model": {"hidden": 256, "z_dim": 8, "state_dim": 32}, "lr": 3e-3, "batch_size": 64,
                   "epochs": 45, "quick_epochs": 4},
-    "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2}, "lr": 3e-3, "batch_size": 64,
+    "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "channels": 16}, "lr": 3e-3,
+                       "batch_size": 64,
                        "epochs": 20, "quick_epochs": 3},
     # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank
     "tone_generator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 60},
