@@ -33,7 +33,7 @@ from ..threads import with_thread_limit
 from .baselines import class_gaussian, class_mean_noise, nearest_train_copy, repeat_first_frame
 from .train_video import clip_arrays, train_clip_judge, video_splits
 
-__all__ = ["default_clip_judge", "judged_right", "realistic", "clip_caption_accuracy", "evaluate_clip_cvae",
+__all__ = ["default_clip_judge", "judged_right", "realistic", "real_reference", "copy_threshold", "clip_caption_accuracy", "evaluate_clip_cvae",
            "evaluate_clip_captioner", "clip_baselines", "caption_baselines"]
 
 
@@ -68,21 +68,30 @@ def clip_caption_accuracy(captions, attributes: dict) -> np.ndarray:
     return ok
 
 
-def _not_copies(samples, train_rows, test_rows, copy_fraction: float):
-    """Per sample: is its nearest training clip farther than ``copy_fraction`` × the 5th percentile
-    of the real test clips' nearest-training distances? Also returns that threshold."""
-    real = nearest_neighbour_distance(test_rows, train_rows)
-    threshold = copy_fraction * float(np.percentile(real, 5))
+def copy_threshold(train_rows, test_rows, copy_fraction: float) -> float:
+    """``copy_fraction`` × the 5th percentile of the real test clips' nearest-training distances:
+    a generated clip closer than this to a training clip counts as a copy."""
+    return copy_fraction * float(np.percentile(nearest_neighbour_distance(test_rows, train_rows), 5))
+
+
+def _not_copies(samples, train_rows, threshold: float) -> np.ndarray:
+    """Per sample: is its nearest training clip farther than ``threshold``?"""
     rows = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
-    return nearest_neighbour_distance(rows, train_rows) > threshold, threshold
+    return nearest_neighbour_distance(rows, train_rows) > threshold
 
 
-def realistic(judge, clips, real_clips, k: int = 3) -> np.ndarray:
+def realistic(judge, clips, real_clips, k: int = 3, reference=None) -> np.ndarray:
     """Per clip: is its judge feature vector inside the ball of some real clip, of radius that
-    real clip's distance to its k-th nearest real neighbour (improved precision, per sample)?"""
-    real, fake = _features(judge, real_clips), _features(judge, clips)
-    radii = kth_neighbour_radii(real, k)
-    return (pairwise_distances(real, fake) <= radii[:, None]).any(axis=0)
+    real clip's distance to its k-th nearest real neighbour (improved precision, per sample)?
+    ``reference``: the real clips' ``(features, radii)`` when already computed."""
+    real, radii = reference if reference is not None else real_reference(judge, real_clips, k)
+    return (pairwise_distances(real, _features(judge, clips)) <= radii[:, None]).any(axis=0)
+
+
+def real_reference(judge, real_clips, k: int = 3):
+    """The real clips' judge features and k-th-neighbour radii (the balls of :func:`realistic`)."""
+    real = _features(judge, real_clips)
+    return real, kth_neighbour_radii(real, k)
 
 
 def _features(judge, clips, batch_size: int = 480) -> np.ndarray:
@@ -134,13 +143,16 @@ def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None
     keep = video_holdout_mask(test.attributes, holdout) if holdout else np.ones(len(test), dtype=bool)
     B.manual_seed(seed)
     model.eval()
-    train_rows, test_rows = clip_arrays(train), clip_arrays(test)[keep]
+    train_rows = clip_arrays(train)
+    threshold = copy_threshold(train_rows, clip_arrays(test)[keep], copy_fraction)
+    reference = real_reference(judge, real.clip, k)
     attrs = {a: v[keep] for a, v in test.attributes.items()}
 
     def score(clips) -> dict:
         clips = np.asarray(clips)[keep]
-        right, real_like = judged_right(judge, clips, attrs), realistic(judge, clips, real.clip, k)
-        new, _ = _not_copies(clips, train_rows, test_rows, copy_fraction)
+        right = judged_right(judge, clips, attrs)
+        real_like = realistic(judge, clips, real.clip, k, reference)
+        new = _not_copies(clips, train_rows, threshold)
         return {"coherence": float((right & real_like & new).mean()), "judged_right": float(right.mean()),
                 "realistic": float(real_like.mean()), "copies": float((~new).mean())}
 
@@ -150,8 +162,8 @@ def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None
     out = {prefix + key: v for key, v in score(generated).items()}
     real_ok = judged_right(judge, test.clip, test.attributes)
     out.update({f"{prefix}evaluator_accuracy": float(real_ok[keep].mean()), "evaluator_accuracy": float(real_ok.mean()),
-                "real_realistic": float(realistic(judge, test.clip[keep], real.clip, k).mean()),
-                "n": int(keep.sum()),
+                "real_realistic": float(realistic(judge, test.clip[keep], real.clip, k, reference).mean()),
+                "copy_threshold": threshold, "n": int(keep.sum()),
                 "baselines": {}, "baselines_judged_right": {}})
     for name, clips in clip_baselines(train, test, seed).items():
         b = score(clips)
