@@ -146,7 +146,7 @@ plt.close(fig)
 # %% [markdown]
 # ## Clip → caption
 #
-# The captioner of tutorial 12, with a clip encoder in place of the image MLP: one linear layer
+# The captioner of tutorial 12, with a clip encoder in place of the image MLP: a 3×3 convolution
 # applied to every frame (what is there), one to every difference of consecutive frames (what
 # moved), an MLP over both, and the result as the prefix of a causal transformer decoder trained
 # by teacher forcing. A caption is right when it names all five attributes correctly.
