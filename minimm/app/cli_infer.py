@@ -198,8 +198,9 @@ def add_caption_parser(sub, common) -> None:
     cap = sub.add_parser("caption", help="describe an image with a trained model")
     cap.add_argument("--checkpoint", required=True,
                      help="DIR/pipeline from demo, or a `train caption` folder on shapes (required)")
-    cap.add_argument("--image", default=None, help="a 16×16 grey PNG (or a multiple of 16), or .npy")
+    cap.add_argument("--image", default=None,
+                     help="a 16×16 grey PNG (or a multiple of 16), or .npy (default: none; give --image or --clip)")
     cap.add_argument("--clip", default=None,
                      help="a clip instead of an image: a GIF of 8 frames of 16×16 (or a multiple), or a .npy "
-                          "array (8, 3, 16, 16); needs `train caption --dataset video`")
+                          "array (8, 3, 16, 16); needs `train caption --dataset video` (default: none)")
     common(cap, seed=False)

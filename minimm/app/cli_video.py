@@ -117,7 +117,7 @@ def add_video_demo_options(demo) -> None:
                            "(text_to_video.png) for a few example captions (default: off)")
     demo.add_argument("--video-text", action="append", default=None, metavar="TEXT",
                       help='a caption to make a clip of, e.g. "a small red circle drifting left slowly" '
-                           "(repeatable; implies --video)")
+                           "(repeatable; implies --video; default: none)")
 
 
 def video_demo_captions(args) -> list:
