@@ -29,13 +29,14 @@ from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
 from .configs import config
+from .builders_video import VIDEO_CLASSES, build_clip_captioner, build_clip_cvae, rebuild_video
 from .train import contrastive_step, make_loader
 
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
            "bow_to_dict", "bow_from_dict", "default_batch_size"]
 
 KINDS = ("cvae", "mvae", "cgan", "caption", "align", "diffusion")
-DATASETS = ("shapes", "digits")
+DATASETS = ("shapes", "digits", "video")
 CONFIG_NAME = "config.json"
 
 
@@ -173,6 +174,7 @@ _BUILDERS = {
     ("caption", "shapes"): _caption, ("caption", "digits"): _caption,
     ("align", "shapes"): _align, ("align", "digits"): _align,
     ("diffusion", "shapes"): _diffusion, ("diffusion", "digits"): _diffusion,
+    ("cvae", "video"): build_clip_cvae, ("caption", "video"): build_clip_captioner,
 }
 
 
@@ -242,6 +244,14 @@ class TrainedModel:
         self.config = config
         shape = config.get("args", {}).get("image_shape") or config.get("image_shape") or [16, 16]
         self.image_size = int(shape[-1])
+
+    def generate_clip(self, text, n: int = 1):
+        """``n`` clips (n, T, C, H, W) as a NumPy array for one caption (``train cvae --dataset video``)."""
+        if self.config["class"] != "ClipCVAE":
+            raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} does not draw "
+                             "clips; train `cvae` with --dataset video")
+        self.model.eval()
+        return B.to_numpy(self.model.generate([text] * n).array)
 
     @property
     def is_diffusion(self) -> bool:
@@ -314,10 +324,10 @@ class TrainedModel:
 
     def describe(self, image, strategy: str = "greedy", temperature: float = 1.0, top_k=None, top_p=None):
         """The caption of one image (H, W) (greedy decoding by default)."""
-        if self.config["class"] != "CaptionDecoder":
+        if self.config["class"] not in ("CaptionDecoder", "ClipCaptioner"):
             raise ValueError(f"a {self.config['kind']} model does not write captions; train `caption`")
         img = np.asarray(image, dtype=np.float32)
-        single = img.ndim == 2
+        single = img.ndim == (4 if self.config["class"] == "ClipCaptioner" else 2)  # one clip, or one image
         x = img.reshape(1 if single else img.shape[0], -1)
         captions = self.model.generate(x, strategy=strategy, temperature=temperature, top_k=top_k, top_p=top_p)
         return captions[0] if single else captions
@@ -333,6 +343,8 @@ def _rebuild(config: dict):
         return ConditionalGAN(vectorizer=vec, **config["args"])
     if config["class"] == "ConditionalDiffusion":
         return ConditionalDiffusion(vectorizer=vec, **config["args"])
+    if config["class"] in VIDEO_CLASSES:
+        return rebuild_video(config)
     raise ValueError(f"cannot rebuild a {config['class']} model")
 
 

@@ -46,6 +46,7 @@ from ..threads import limit_threads
 from ..training import NonFiniteError
 from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, QUICK_WARNING, SEED_MAX, CLIError, check_device, check_seed,
                          prepare_folder, say, staged, write_json)
+from .cli_video import add_video_demo_options, demo_clips, video_demo_captions
 from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd_generate
 from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
@@ -80,6 +81,7 @@ def cmd_demo(args) -> int:
     prepare_folder(out)
     say(f"minimm demo: preprocess → align → fuse → generate on the shapes data ({device}"
         f"{', quick' if args.quick else ''}, seed {args.seed})")
+    video_captions = video_demo_captions(args)  # checked before anything trains
     t0 = time.perf_counter()
     pipe = MultimodalPipeline(device=device, seed=args.seed)
     pipe.fit(quick=args.quick, progress=True, log=say)
@@ -93,6 +95,8 @@ def cmd_demo(args) -> int:
     metrics["seed"] = args.seed
     with staged(out) as tmp:
         names = [os.path.basename(p) for p in pipe.write_figures(tmp)]
+        if video_captions:
+            names += [os.path.basename(p) for p in demo_clips(tmp, args.quick, args.seed, video_captions)]
         pipe.save(os.path.join(tmp, "pipeline"))
         write_json(os.path.join(tmp, "metrics.json"), metrics)
     say("")
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds on less data: a smoke test, its numbers are not the models' quality "
                            "(default: off)")
+    add_video_demo_options(demo)
     common(demo)
 
     add_train_parser(sub, common)

@@ -16,6 +16,7 @@ from ..io.atomic import atomic_write
 from ..viz import show_samples
 from . import builders
 from .cli_common import CLIError, check_device, check_seed, say, warn, writing
+from .cli_video import caption_clip, generate_video
 from .pipeline import CONFIG_NAME as PIPELINE_CONFIG, MultimodalPipeline
 
 # ---------------------------------------------------------------------------------------------
@@ -119,6 +120,8 @@ def cmd_generate(args) -> int:
     _check_sampling_numbers(args)
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.png')}")
+    if getattr(args, "modality", "image") == "video":
+        return generate_video(args, _load_for_inference(args.checkpoint, device))
     fmt = _image_format(args.out)
     model = _load_for_inference(args.checkpoint, device)
     sampling = {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance, "eta": args.eta}
@@ -198,7 +201,11 @@ def _fit_size(img: np.ndarray, size: int) -> np.ndarray:
 def cmd_caption(args) -> int:
     """``minimm caption``: a caption for an image file with a trained checkpoint."""
     device = check_device(args.device)
+    if (args.image is None) == (getattr(args, "clip", None) is None):
+        raise CLIError("give one of --image (a picture) or --clip (a GIF or .npy clip)")
     model = _load_for_inference(args.checkpoint, device)
+    if args.image is None:
+        return caption_clip(args, model)
     img = _fit_size(_read_image(args.image), model.image_size)
     try:
         caption = model.describe(img)
@@ -228,6 +235,9 @@ def add_generate_parser(sub, common) -> None:
                      help="image file to write, its extension the format (default: generated.png): the picture "
                           "itself, or a grid when --n > 1")
     gen.add_argument("--n", type=int, default=1, help="number of samples (default: 1)")
+    gen.add_argument("--modality", choices=["image", "video"], default="image",
+                     help="image (a picture; default) or video (a clip: .gif animation or a .png frame strip; "
+                          "needs `train cvae --dataset video`)")
     diff = gen.add_argument_group("diffusion sampling (a `train diffusion` folder only; defaults: the model's "
                                   "reference setting, which meets the quality table's targets)")
     diff.add_argument("--sampler", choices=["ddim", "ddpm", "euler", "heun"], default=None,
@@ -250,5 +260,9 @@ def add_caption_parser(sub, common) -> None:
     cap = sub.add_parser("caption", help="describe an image with a trained model")
     cap.add_argument("--checkpoint", required=True,
                      help="DIR/pipeline from demo, or a `train caption` folder on shapes (required)")
-    cap.add_argument("--image", required=True, help="a 16×16 grey PNG (or a multiple of 16), or .npy (required)")
+    cap.add_argument("--image", default=None,
+                     help="a 16×16 grey PNG (or a multiple of 16), or .npy (default: none; give --image or --clip)")
+    cap.add_argument("--clip", default=None,
+                     help="a clip instead of an image: a GIF of 8 frames of 16×16 (or a multiple), or a .npy "
+                          "array (8, 3, 16, 16); needs `train caption --dataset video` (default: none)")
     common(cap, seed=False)

@@ -251,9 +251,10 @@ def add_train_parser(sub, common) -> None:
                                        "(--overwrite), never overwritten by accident.")
     train.add_argument("model", choices=list(_MODELS), metavar="MODEL",
                        help="which model: " + "; ".join(f"{k}: {v}" for k, v in _MODELS.items()))
-    train.add_argument("--dataset", choices=["shapes", "digits"], default="shapes",
-                       help="shapes (generated, 16×16 pictures with captions) or digits (8×8 handwritten "
-                            "digits; needs scikit-learn: pip install minimm[data]) (default: shapes)")
+    train.add_argument("--dataset", choices=["shapes", "digits", "video"], default="shapes",
+                       help="shapes (generated, 16×16 pictures with captions), digits (8×8 handwritten "
+                            "digits; needs scikit-learn: pip install minimm[data]) or video (generated 8-frame "
+                            "clips of moving coloured shapes, for cvae and caption) (default: shapes)")
     train.add_argument("--epochs", type=int, default=None,
                        help="number of epochs (default: the model's reference setup, e.g. 40 for cvae on shapes, "
                             "240 for diffusion on shapes, 200 for diffusion on digits)")

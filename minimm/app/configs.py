@@ -47,6 +47,15 @@ CONFIGS: dict = {
     "captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "positions": "learned"}, "lr": 3e-3,
                   "batch_size": 64,
                   "epochs": 12, "quick_epochs": 5},
+    # video (moving-shapes clips): the clip judge (conv per frame + conv per frame difference → MLP,
+    # five heads), the caption → clip CVAE with a moving latent, and the clip → caption decoder
+    "clip_judge": {"model": {"channels": 16, "hidden": 128}, "lr": 3e-3, "batch_size": 64, "epochs": 15,
+                   "quick_epochs": 3},
+    "clip_cvae": {"model": {"hidden": 256, "z_dim": 8, "state_dim": 32}, "lr": 3e-3, "batch_size": 64,
+                  "epochs": 45, "quick_epochs": 4},
+    "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "channels": 16}, "lr": 3e-3,
+                       "batch_size": 64,
+                       "epochs": 20, "quick_epochs": 3},
     # image → DTMF tone: MLP image-128-7 amplitudes of a sinusoid bank
     "tone_generator": {"model": {"hidden": 128}, "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 60},
     # contrastive alignment on digits: image 64-128-32, text BoW-64-32, dropout 0.3 (see train_alignment)

@@ -47,6 +47,8 @@ from . import quality_baselines as QB
 from .evaluate import (default_digit_evaluator, default_shapes_evaluator, evaluate_alignment, evaluate_captioner,
                        evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae, evaluate_tone_generator, evaluate_vae)
 from .quality_targets import REPORT, TARGETS, meets
+from .quality_video import (HELDOUT_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_TEXT, heldout_video_row, text_to_video_row,
+                            video_to_text_row)
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
                     train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
 from .quality_diffusion import DIGITS_DIFFUSION_NAME, SHAPES_DIFFUSION_NAME, diffusion_digits_row, diffusion_shapes_row
@@ -289,6 +291,8 @@ RECIPES = {
     "tone": (tone_row, "digits → DTMF tone generator"),
     "diffusion_shapes": (diffusion_shapes_row, SHAPES_DIFFUSION_NAME),
     "diffusion_digits": (diffusion_digits_row, DIGITS_DIFFUSION_NAME),
+    "text_to_video": (text_to_video_row, TEXT_TO_VIDEO), "video_to_text": (video_to_text_row, VIDEO_TO_TEXT),
+    "heldout_video": (heldout_video_row, HELDOUT_VIDEO),
 }
 
 

@@ -20,7 +20,7 @@ from .audio import (
     spectrogram,
     stft,
 )
-from .datasets import DatasetSplits, MultimodalDataset, load_digits, load_shapes
+from .datasets import DatasetSplits, MultimodalDataset, load_digits, load_shapes, load_shapes_video
 from .loader import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
 from .features import PCA, MinMaxScaler, StandardScaler
 from .preprocessing import (
@@ -67,6 +67,7 @@ __all__ = [
     "MultimodalDataset",
     "load_digits",
     "load_shapes",
+    "load_shapes_video",
     "Dataset",
     "TensorDataset",
     "Subset",

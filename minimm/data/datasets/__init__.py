@@ -4,6 +4,8 @@
   four attributes (shape, size, position, intensity), with a hold-out option for compositional tests.
 * :func:`load_digits` — the real UCI handwritten digits (via scikit-learn, extra ``minimm[data]``)
   with number words, captions and DTMF telephone tones.
+* :func:`load_shapes_video` — moving coloured shapes: 8-frame 16 x 16 clips with captions that
+  name shape, colour, size, direction and speed, with hold-outs of attribute x motion combinations.
 
 Both return ``(train, test)`` :class:`MultimodalDataset` s whose samples are dicts of modalities
 and ground-truth attributes, deterministic for a seed.
@@ -39,6 +41,14 @@ from .shapes import (
     render_shapes,
     synthesize_sounds,
 )
+from .shapes_video import (
+    COLOURS,
+    DIRECTIONS,
+    SPEEDS,
+    VIDEO_ATTRIBUTES,
+    load_shapes_video,
+    parse_video_caption,
+)
 
 __all__ = [
     "DatasetSplits",
@@ -69,4 +79,10 @@ __all__ = [
     "synthesize_sounds",
     "decode_sounds",
     "holdout_mask",
+    "COLOURS",
+    "DIRECTIONS",
+    "SPEEDS",
+    "VIDEO_ATTRIBUTES",
+    "load_shapes_video",
+    "parse_video_caption",
 ]

@@ -72,6 +72,7 @@ __all__ = [
     "load_shapes",
     "make_shapes",
     "render_shapes",
+    "shape_coverage",
     "make_captions",
     "caption_attributes",
     "parse_caption",
@@ -150,32 +151,46 @@ def render_shapes(
         centre = centre + rng.uniform(-_POSITION_JITTER, _POSITION_JITTER, size=(n, 2)) * scale
         radius = radius + rng.uniform(-_RADIUS_JITTER, _RADIUS_JITTER, size=n) * scale
     value = np.array([_PIXEL_VALUE[INTENSITIES[i]] for i in intensity]).reshape(n)
-    ss = _SUPERSAMPLE
-    sub = (np.arange(image_size * ss) + 0.5) / ss - 0.5  # sub-pixel centre coordinates
-    images = np.empty((n, image_size, image_size), dtype=np.float64)
-    chunk = max(1, 2_000_000 // (image_size * ss) ** 2)  # bounded memory whatever n is
-    for lo in range(0, n, chunk):
-        sl = slice(lo, min(n, lo + chunk))
-        dy = sub[None, :, None] - centre[sl, 0, None, None]
-        dx = sub[None, None, :] - centre[sl, 1, None, None]
-        r = radius[sl, None, None]
-        kind = shape[sl, None, None]
-        circle = dx**2 + dy**2 <= r**2
-        # A square of the same area as the circle: half side r * sqrt(pi) / 2.
-        square = np.maximum(np.abs(dx), np.abs(dy)) <= r * (math.sqrt(math.pi) / 2)
-        # An upward equilateral triangle with circumradius 1.25 r, centred on its centroid.
-        big = 1.25 * r
-        triangle = (dy >= -big) & (dy <= big / 2) & (np.abs(dx) <= (dy + big) / math.sqrt(3))
-        # A plus sign: two bars of half-length r and half-thickness r/3.
-        t = r / 3
-        cross = ((np.abs(dx) <= t) & (np.abs(dy) <= r)) | ((np.abs(dy) <= t) & (np.abs(dx) <= r))
-        mask = np.select([kind == 0, kind == 1, kind == 2, kind == 3], [circle, square, triangle, cross])
-        m = mask.shape[0]
-        coverage = mask.reshape(m, image_size, ss, image_size, ss).mean(axis=(2, 4))
-        images[sl] = coverage * value[sl, None, None]
+    images = shape_coverage(shape, centre, radius, image_size) * value[:, None, None]
     if pixel_noise:
         images += rng.normal(0.0, pixel_noise, size=images.shape)
     return np.clip(images, 0.0, 1.0).astype(np.float32)
+
+
+def shape_coverage(shape, centre, radius, image_size: int = 16) -> np.ndarray:
+    """The fraction of each pixel a shape covers, (N, S, S) float64 in [0, 1], anti-aliased by
+    4 x 4 sub-pixel supersampling. ``shape``: codes (N,); ``centre``: (N, 2) (row, column) in pixel
+    coordinates (pixel i has its centre at i); ``radius``: (N,). Shared with the moving-shapes clips."""
+    shape = np.asarray(shape, dtype=np.int64).reshape(-1)
+    centre = np.asarray(centre, dtype=np.float64).reshape(-1, 2)
+    radius = np.asarray(radius, dtype=np.float64).reshape(-1)
+    n = shape.shape[0]
+    ss = _SUPERSAMPLE
+    sub = (np.arange(image_size * ss) + 0.5) / ss - 0.5  # sub-pixel centre coordinates
+    out = np.empty((n, image_size, image_size), dtype=np.float64)
+    chunk = max(1, 2_000_000 // (image_size * ss) ** 2)  # bounded memory whatever n is
+    for kind in range(4):  # one shape at a time: each item's mask is computed once
+        members = np.flatnonzero(shape == kind)
+        for lo in range(0, len(members), chunk):
+            idx = members[lo: lo + chunk]
+            dy = sub[None, :, None] - centre[idx, 0, None, None]
+            dx = sub[None, None, :] - centre[idx, 1, None, None]
+            mask = _shape_mask(kind, dx, dy, radius[idx, None, None])
+            out[idx] = mask.reshape(len(idx), image_size, ss, image_size, ss).mean(axis=(2, 4))
+    return out
+
+
+def _shape_mask(kind: int, dx, dy, r):
+    """Inside-the-shape test of sub-pixel offsets (dx, dy) from the centre, radius r."""
+    if kind == 0:
+        return dx**2 + dy**2 <= r**2
+    if kind == 1:  # a square of the same area as the circle: half side r * sqrt(pi) / 2
+        return np.maximum(np.abs(dx), np.abs(dy)) <= r * (math.sqrt(math.pi) / 2)
+    if kind == 2:  # an upward equilateral triangle with circumradius 1.25 r, centred on its centroid
+        big = 1.25 * r
+        return (dy >= -big) & (dy <= big / 2) & (np.abs(dx) <= (dy + big) / math.sqrt(3))
+    t = r / 3  # a plus sign: two bars of half-length r and half-thickness r/3
+    return ((np.abs(dx) <= t) & (np.abs(dy) <= r)) | ((np.abs(dy) <= t) & (np.abs(dx) <= r))
 
 
 # ---------------------------------------------------------------------------------------------
