@@ -86,22 +86,23 @@ class GANModels:
         self.optD = minimm.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.device = device
 
-    def d_loss(self, real, z):
-        fake = self.G(z).detach()  # the D step does not train G
-        return G.discriminator_loss(self.D(real), self.D(fake))
+    def d_loss(self, real, fake):
+        return G.discriminator_loss(self.D(real), self.D(fake.detach()))  # the D step does not train G
 
-    def g_loss(self, z):
-        return G.generator_loss(self.D(self.G(z)))
+    def g_loss(self, fake):
+        return G.generator_loss(self.D(fake))
 
     def loss_and_grads(self, real, z, which):
+        """The first step's D loss and grads, or G's (through the same, not yet updated, D)."""
         t = lambda a: minimm.tensor(a, device=self.device)
         self.optD.zero_grad()
         self.optG.zero_grad()
+        fake = self.G(t(z))
         if which == "D":
-            loss = self.d_loss(t(real), t(z))
+            loss = self.d_loss(t(real), fake)
             loss.backward()
             return loss.item(), self._grads(self.D, self.names[1])
-        loss = self.g_loss(t(z))
+        loss = self.g_loss(fake)
         loss.backward()
         return loss.item(), self._grads(self.G, self.names[0])
 
@@ -114,15 +115,17 @@ class GANModels:
         return out
 
     def step(self, real):
-        B = real.shape[0]
-        z = minimm.randn(B, 64, device=self.device, dtype=real.dtype)
+        """One round of the game exactly as ``minimm.multimodal.gan.ConditionalGAN.train_step``
+        plays it: one generator pass; a D step on real vs the detached fake; a G step through the
+        updated D on the same fake."""
+        z = minimm.randn(real.shape[0], 64, device=self.device, dtype=real.dtype)
+        fake = self.G(z)
+        ld = self.d_loss(real, fake)
         self.optD.zero_grad()
-        ld = self.d_loss(real, z)
         ld.backward()
         self.optD.step()
-        z = minimm.randn(B, 64, device=self.device, dtype=real.dtype)
+        lg = self.g_loss(fake)
         self.optG.zero_grad()
-        lg = self.g_loss(z)
         lg.backward()
         self.optG.step()
         return lg
