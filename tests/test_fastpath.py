@@ -146,13 +146,14 @@ def _twin_args(fn, arrays):
 @given(data=st.data())
 def test_numpy_twins_are_bit_identical_to_their_formulas(fn, dtype, data):
     # drawn values, plus every awkward one (±0, tiny, huge, ±inf, NaN) at some position
-    shape = data.draw(st.sampled_from([(15,), (3, 5), (5, 3)]), label="shape")
+    # (the twins take arrays of at least fast_numpy.SMALL elements: tile 15 drawn values)
+    shape = data.draw(st.sampled_from([(15, 160), (160, 15)]), label="shape")
     values = st.floats(-60, 60, width=32) | st.sampled_from(list(AWKWARD))
-    arrays = [np.array(data.draw(st.lists(values, min_size=15, max_size=15)), dtype=dtype).reshape(shape)
+    arrays = [np.resize(np.array(data.draw(st.lists(values, min_size=15, max_size=15)), dtype=dtype), shape)
               for _ in range(4)]
-    arrays[0].reshape(-1)[:] = np.roll(AWKWARD.astype(dtype), data.draw(st.integers(0, 14)))
-    if data.draw(st.booleans(), label="non-contiguous") and len(shape) == 2:
-        arrays = [np.asfortranarray(a).T.copy().T for a in arrays]  # same values, Fortran order
+    arrays[0][...] = np.resize(np.roll(AWKWARD.astype(dtype), data.draw(st.integers(0, 14))), shape)
+    if data.draw(st.booleans(), label="non-contiguous"):
+        arrays = [np.asfortranarray(a) for a in arrays]  # same values, Fortran order
     args = _twin_args(fn, arrays)
     with np.errstate(all="ignore"):
         fast = fn.host(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
@@ -161,7 +162,7 @@ def test_numpy_twins_are_bit_identical_to_their_formulas(fn, dtype, data):
 
 
 def test_twins_leave_their_inputs_alone_and_fall_back_off_the_float_path():
-    x = np.array([-1.5, 0.0, 2.0], np.float32)
+    x = np.resize(np.array([-1.5, 0.0, 2.0], np.float32), 3 * fast_numpy.SMALL)
     before = x.copy()
     E.relu_forward.host(x)
     E.stable_sigmoid.host(x)
@@ -197,8 +198,8 @@ def test_adam_in_place_update_is_bit_identical(cls, kw, dtype):
 
 def test_fused_bce_with_logits_is_bit_identical_on_and_off():
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((6, 9)).astype(np.float32) * 30
-    y = (rng.random((6, 9)) < 0.4).astype(np.float32)
+    x = rng.standard_normal((64, 40)).astype(np.float32) * 30  # large enough for the NumPy twins
+    y = (rng.random((64, 40)) < 0.4).astype(np.float32)
     def run(reduction):
         s = minimm.tensor(x, requires_grad=True)
         t = minimm.tensor(y, requires_grad=True)

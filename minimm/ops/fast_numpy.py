@@ -32,13 +32,15 @@ from . import loss as _l
 __all__ = ["select", "relu_bits"]
 
 _INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}
+SMALL = 2048  # elements; smaller arrays take the formula itself (see _float_array)
 
 
 def _float_array(*arrays) -> bool:
-    """True when every argument is a NumPy float array (not 0-d: ufuncs turn those into scalars)
-    of the first one's dtype."""
+    """True when every argument is a NumPy float array of the first one's dtype, large enough for
+    the twin to pay: below ``SMALL`` elements a NumPy call costs its fixed overhead whatever it
+    does, so the formula's fewer calls win (and 0-d arrays would come back as scalars)."""
     a0 = arrays[0]
-    if a0.__class__ is not np.ndarray or a0.dtype.kind != "f" or a0.ndim == 0:
+    if a0.__class__ is not np.ndarray or a0.size < SMALL or a0.dtype.kind != "f":
         return False
     dt = a0.dtype
     return all(a.__class__ is np.ndarray and a.dtype == dt for a in arrays[1:])
