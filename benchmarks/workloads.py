@@ -29,13 +29,13 @@ def _grads(module: nn.Module) -> dict:
 
 
 class VAEModel(nn.Module):
-    def __init__(self):
+    def __init__(self, hidden=400):
         super().__init__()
-        self.enc = nn.Linear(784, 400)
-        self.mu = nn.Linear(400, 20)
-        self.logvar = nn.Linear(400, 20)
-        self.dec1 = nn.Linear(20, 400)
-        self.dec2 = nn.Linear(400, 784)
+        self.enc = nn.Linear(784, hidden)
+        self.mu = nn.Linear(hidden, 20)
+        self.logvar = nn.Linear(hidden, 20)
+        self.dec1 = nn.Linear(20, hidden)
+        self.dec2 = nn.Linear(hidden, 784)
 
     def forward(self, x, eps):
         h = F.relu(self.enc(x))
@@ -47,7 +47,7 @@ class VAEModel(nn.Module):
 class VAE:
     def __init__(self, ref: reference.VAE, device="cpu"):
         self.device = device
-        self.model = VAEModel()
+        self.model = VAEModel(hidden=ref.params["enc.bias"].shape[0])
         _load(self.model, ref.params, device)
         self.opt = minimm.optim.Adam(self.model.parameters(), lr=1e-3)
 
