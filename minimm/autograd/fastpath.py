@@ -40,6 +40,9 @@ _ndarray = np.ndarray
 _generic = np.generic
 _on = False
 _plain_apply = Function.__dict__["apply"]
+# Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
+# formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
+HOST_MIN = 2048
 
 
 def is_enabled() -> bool:
@@ -84,7 +87,8 @@ def fusable(formula):
     @functools.wraps(formula)
     def run(xp, *arrays):
         if xp is np:
-            if _on and run.host is not None:
+            a = arrays[0]
+            if _on and run.host is not None and a.__class__ is _ndarray and a.size >= HOST_MIN:
                 return run.host(*arrays)
             return formula(xp, *arrays)
         if not _on:
@@ -168,13 +172,13 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
     prev_mode = grad_mode.grad_enabled
     grad_mode.grad_enabled = create_graph  # the backward pass is recorded only when asked for
     try:
-        nxt = None  # a node known to be the only one ready: it skips the heap (see below)
+        nxt = nxt_g = None  # a node known to be the only one ready, and its grad: they skip the heap
         while nxt is not None or heap:
             if nxt is not None:
-                node, nxt = nxt, None
+                node, g, nxt = nxt, nxt_g, None
             else:
                 node = pop(heap)[2]
-            g = pending.pop(node)
+                g = pending.pop(node)
             if capture is not None or node.retained is not None:
                 at_node(node, g)  # a grad to collect for grad(), or one kept by retain_grad()
             inputs = node.inputs
@@ -183,7 +187,7 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             grads = graph_backward(node, g) if create_graph else node.backward(g)
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
-            lone = None  # the first newly pending node, while nothing else waits
+            lone = lone_g = None  # the first newly pending node (and its grad), while nothing else waits
             for inp, ig in zip(inputs, grads):
                 if ig is None or not getattr(inp, "requires_grad", False):
                     continue
@@ -201,22 +205,26 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 if fn is None:
                     to_leaf(inp, ig)
                     continue
+                if fn is lone:  # the same input twice (x * x): its grads add up, in order
+                    lone_g = lone_g + ig
+                    continue
                 prev = pending.get(fn)
                 if prev is not None:
                     pending[fn] = prev + ig
+                elif lone is None and not heap:
+                    lone, lone_g = fn, ig  # perhaps the only node waiting: held out of the heap for now
                 else:
+                    if lone is not None:  # not alone after all: it queues first, as reached
+                        pending[lone] = lone_g
+                        push(heap, (-lone.generation, next(counter), lone))
+                        lone = None
                     pending[fn] = ig
-                    if lone is None and not heap:
-                        lone = fn  # perhaps the only node waiting: held out of the heap for now
-                    else:
-                        if lone is not None:  # not alone after all: it queues first, as reached
-                            push(heap, (-lone.generation, next(counter), lone))
-                            lone = None
-                        push(heap, (-fn.generation, next(counter), fn))
+                    push(heap, (-fn.generation, next(counter), fn))
             if lone is not None:
                 # In a chain the node just reached is the only one waiting, so it must run next:
-                # it skips the heap, and the order of the nodes is exactly the plain walk's.
-                nxt = lone
+                # it skips the heap (and the pending table), and the order of the nodes is exactly
+                # the plain walk's.
+                nxt, nxt_g = lone, lone_g
             if not retain_graph:
                 node.inputs = node.datas = node.saved = None
     finally:

@@ -6,10 +6,14 @@ Every forward is written in a numerically stable form: sigmoid and softplus neve
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function, Tensor, get_default_dtype
 from ..autograd.fastpath import fusable
 from .arithmetic import cast, promote
 from .checks import check_bool_mask, check_operand
+
+_ndarray = np.ndarray
 
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
@@ -273,6 +277,8 @@ def as_floating(x, op: str):
     """``x`` itself, or as the default float dtype if it holds integers or bools: exp, log and
     friends of an integer tensor give float32 in PyTorch (the array API refuses integers).
     ``x`` must be a tensor or a number (a string is refused here, naming ``op``)."""
+    if x.__class__ is Tensor and x.data.__class__ is _ndarray and x.data.dtype.kind == "f":
+        return x  # the common case, decided without a call: this is a hot path
     check_operand(op, "input", x)
     if isinstance(x, Tensor) and x.dtype.kind != "f":
         return cast(x, get_default_dtype())

@@ -32,7 +32,7 @@ from . import loss as _l
 __all__ = ["select", "relu_bits"]
 
 _INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}
-SMALL = 2048  # elements; smaller arrays take the formula itself (see _float_array)
+SMALL = 2048  # elements; smaller arrays take the formula itself (also fastpath.HOST_MIN)
 
 
 def _float_array(*arrays) -> bool:
