@@ -8,7 +8,8 @@
 Every implementation of a workload lives in one process and they take turns: each round runs a
 few steps of each (in a rotating order), so a burst of load from elsewhere on the machine hits
 them all alike. The figure for an implementation is the median of its step times; its ratio is
-that over the reference's median from the same run. ``--runs`` such processes are started one
+that over the reference's median from the same run. Steps are timed in CPU time of the process
+(pinned to one core), so time spent waiting for a core on a loaded machine is not counted. ``--runs`` such processes are started one
 after the other, and the table shows the median ratio over the runs (the range in brackets).
 Before any timing, every implementation's first losses (same weights, same data, same noise) must
 equal the reference's. A peer whose package is missing is skipped, by name.
@@ -114,6 +115,12 @@ class _Forward:
         return y.numpy()
 
 
+# CPU time of this process (all its threads), not wall time: on a shared machine a step that
+# waits for a core is not slower, and wall time would count the wait. Everything is pinned to one
+# core (see main), so this is the one-thread cost.
+clock = time.process_time
+
+
 def child(workload, peers, batch, hidden, n_ops, rounds, steps, warmup):
     """One interleaved run of one workload in this process; returns {impl: median ms} and notes."""
     from . import peers as P
@@ -152,9 +159,9 @@ def child(workload, peers, batch, hidden, n_ops, rounds, steps, warmup):
         for name in order[r % len(order):] + order[: r % len(order)]:
             impl, d = impls[name], data[name]
             for _ in range(steps):
-                t0 = time.perf_counter()
+                t0 = clock()
                 impl.step(d)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(clock() - t0)
     return {"ms": {k: statistics.median(v) * 1e3 for k, v in times.items()}, "first_losses": list(map(float, want)),
             "notes": notes}
 
