@@ -131,13 +131,16 @@ def test_every_twin_is_registered():
     assert all(f.host is not None for f in TWINS)
 
 
-def _twin_args(fn, arrays):
+def _twin_args(fn, arrays, slope=0.2):
     n = TWINS[fn]
     args = list(arrays[:n])
+    if fn in (E.sigmoid_from_exp, L.bce_logits_terms, L.bce_logits_grad):
+        i = 1 if fn is E.sigmoid_from_exp else 2
+        args[i] = np.exp(-np.abs(args[0]))  # e = exp(-|x|): what these formulas are given
     if fn is L.bce_logits_grad:
         args[3] = np.asarray(arrays[3].flat[0], dtype=arrays[0].dtype)  # g: the upstream scalar
     if fn in (E.leaky_relu_forward, E.leaky_relu_backward):
-        args.append(0.2)
+        args.append(slope)
     return args
 
 
@@ -154,7 +157,7 @@ def test_numpy_twins_are_bit_identical_to_their_formulas(fn, dtype, data):
     arrays[0][...] = np.resize(np.roll(AWKWARD.astype(dtype), data.draw(st.integers(0, 14))), shape)
     if data.draw(st.booleans(), label="non-contiguous"):
         arrays = [np.asfortranarray(a) for a in arrays]  # same values, Fortran order
-    args = _twin_args(fn, arrays)
+    args = _twin_args(fn, arrays, data.draw(st.sampled_from([0.2, 0.01, 0.0, 1.0, 1.5, -0.3]), label="slope"))
     with np.errstate(all="ignore"):
         fast = fn.host(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
         plain = fn.formula(np, *args)

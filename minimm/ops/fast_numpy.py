@@ -90,7 +90,8 @@ def exp_neg_abs(x):
 def sigmoid_from_exp(x, e):
     if not (_float_array(x, e) and _same_shape(x, e)):
         return _e.sigmoid_from_exp.formula(np, x, e)
-    num = select(x >= 0, 1, e)
+    # where(x ≥ 0, 1, e) = max(e, [x ≥ 0]) because 0 ≤ e ≤ 1 (and a NaN e stays NaN in both)
+    num = np.maximum(e, x >= 0)
     den = np.add(e, 1)
     return np.divide(num, den, out=num)
 
@@ -129,6 +130,8 @@ def leaky_relu_forward(x, slope):
     if not _float_array(x) or not isinstance(slope, (int, float)):
         return _e.leaky_relu_forward.formula(np, x, slope)
     b = np.multiply(x, slope)
+    if 0 < slope < 1:  # then where(x > 0, x, αx) = max(x, αx): x wins above 0, αx below, ±0 and ±inf agree
+        return np.maximum(x, b, out=b)
     return select(x > 0, x, b, out=b)
 
 
@@ -171,7 +174,7 @@ def bce_logits_grad(s, y, e, g):
     if not (_float_array(s, y, e) and _same_shape(s, y, e)) or not (
             g.__class__ is np.ndarray and g.dtype == s.dtype and g.ndim == 0):
         return _l.bce_logits_grad.formula(np, s, y, e, g)
-    sig = select(s >= 0, 1, e)
+    sig = np.maximum(e, s >= 0)  # where(s ≥ 0, 1, e), as in sigmoid_from_exp
     den = np.add(e, 1)
     np.divide(sig, den, out=sig)
     sig -= y
