@@ -96,12 +96,6 @@ def sigmoid_from_exp(x, e):
     return np.divide(num, den, out=num)
 
 
-def stable_sigmoid(x):
-    if not _float_array(x):
-        return _e.stable_sigmoid.formula(np, x)
-    return sigmoid_from_exp(x, exp_neg_abs(x))
-
-
 def stable_softplus(x):
     if not _float_array(x):
         return _e.stable_softplus.formula(np, x)

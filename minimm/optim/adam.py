@@ -71,7 +71,7 @@ class Adam(Optimizer):
         ):
             return  # on a GPU: the whole update below ran as one fused kernel
         if not group["amsgrad"] and fastpath.is_enabled() and adam_update(
-            self.__dict__.setdefault("_scratch", {}), p.data, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps,
+            self.__dict__.setdefault("_scratch", {}), p.array, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps,
             bc1=1.0 - b1**t, bc2=1.0 - b2**t
         ):
             return  # on the host: the same update, in place (minimm.optim.fast_adam)
