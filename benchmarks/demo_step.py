@@ -27,7 +27,7 @@ def _shapes_batch():
 
 
 class ReferenceCVAE:
-    """Hand-written CVAE step: forward, backward by hand, in-place Adam."""
+    """Hand-written CVAE step: forward, backward by hand, in-place Adam (tight, as reference.py)."""
 
     def __init__(self, x_dim, y_dim, seed=0):
         rng = np.random.default_rng(seed)
@@ -39,34 +39,38 @@ class ReferenceCVAE:
         self.params = p
         self.opt = reference.Adam(p, lr=1e-3)
         self.rng = np.random.default_rng(seed + 1)
+        self.bufs = reference.Buffers()
 
     def loss_and_grads(self, x, y, eps):
-        xp, p, B = reference.xp, self.params, x.shape[0]
+        """Written tight, as reference.VAE: buffers, ReLU in place, BCE through exp(−|s|)."""
+        xp, p, B, buf, R = reference.xp, self.params, x.shape[0], self.bufs, reference
         xy = xp.concatenate([x, y], axis=1)
-        pre1 = xy @ p["encoder.0.weight"].T + p["encoder.0.bias"]
-        h = xp.maximum(pre1, 0)
-        out = h @ p["encoder.2.weight"].T + p["encoder.2.bias"]
+        h = R._linear(xy, p["encoder.0.weight"], p["encoder.0.bias"], buf("h", (B, HIDDEN)))
+        xp.maximum(h, 0, out=h)
+        out = R._linear(h, p["encoder.2.weight"], p["encoder.2.bias"], buf("out", (B, 2 * Z)))
         mu, lv = out[:, :Z], out[:, Z:]
         std = xp.exp(0.5 * lv)
         z = mu + std * eps
         zy = xp.concatenate([z, y], axis=1)
-        pre2 = zy @ p["decoder.0.weight"].T + p["decoder.0.bias"]
-        h2 = xp.maximum(pre2, 0)
-        logits = h2 @ p["decoder.2.weight"].T + p["decoder.2.bias"]
+        h2 = R._linear(zy, p["decoder.0.weight"], p["decoder.0.bias"], buf("h2", (B, HIDDEN)))
+        xp.maximum(h2, 0, out=h2)
+        s = R._linear(h2, p["decoder.2.weight"], p["decoder.2.bias"], buf("s", (B, x.shape[1])))
         ev = xp.exp(lv)
-        loss = ((reference._softplus(logits) - logits * x).sum() + 0.5 * (ev + mu * mu - 1 - lv).sum()) / B
+        loss = (R._bce_logits_sum(s, x, buf) + 0.5 * ((ev - 1 - lv).sum() + xp.vdot(mu, mu))) / B
         g = {}
-        dlogits = (reference._sigmoid(logits) - x) / B
-        g["decoder.2.weight"], g["decoder.2.bias"] = dlogits.T @ h2, dlogits.sum(0)
-        dpre2 = (dlogits @ p["decoder.2.weight"]) * (pre2 > 0)
-        g["decoder.0.weight"], g["decoder.0.bias"] = dpre2.T @ zy, dpre2.sum(0)
-        dz = (dpre2 @ p["decoder.0.weight"])[:, :Z]
-        dmu = dz + mu / B
-        dlv = dz * eps * 0.5 * std + 0.5 * (ev - 1) / B
-        dout = xp.concatenate([dmu, dlv], axis=1)
-        g["encoder.2.weight"], g["encoder.2.bias"] = dout.T @ h, dout.sum(0)
-        dpre1 = (dout @ p["encoder.2.weight"]) * (pre1 > 0)
-        g["encoder.0.weight"], g["encoder.0.bias"] = dpre1.T @ xy, dpre1.sum(0)
+        ds = R._sigmoid(s, out=buf("ds", s.shape))
+        ds -= x
+        ds *= 1.0 / B
+        R._linear_grads(ds, h2, "decoder.2.weight", "decoder.2.bias", g, buf, "g.")
+        dh2 = xp.matmul(ds, p["decoder.2.weight"], out=buf("dh2", h2.shape))
+        dh2 *= xp.greater(h2, 0, out=buf("m2", h2.shape, bool))
+        R._linear_grads(dh2, zy, "decoder.0.weight", "decoder.0.bias", g, buf, "g.")
+        dz = (dh2 @ p["decoder.0.weight"])[:, :Z]
+        dout = xp.concatenate([dz + mu / B, dz * eps * 0.5 * std + 0.5 * (ev - 1) / B], axis=1)
+        R._linear_grads(dout, h, "encoder.2.weight", "encoder.2.bias", g, buf, "g.")
+        dh = xp.matmul(dout, p["encoder.2.weight"], out=buf("dh", h.shape))
+        dh *= xp.greater(h, 0, out=buf("m1", h.shape, bool))
+        R._linear_grads(dh, xy, "encoder.0.weight", "encoder.0.bias", g, buf, "g.")
         return float(loss), g
 
     def step(self, batch):

@@ -149,8 +149,9 @@ def agreement(workload, batch, device, rtol=2e-4, atol=2e-5):
         real = rng.random((batch, 784)).astype(np.float32)
         z = rng.standard_normal((batch, 64)).astype(np.float32)
         r, zz = reference._to_xp(real), reference._to_xp(z)
-        results.append((ref.d_loss_and_grads(r, zz), mm.loss_and_grads(real, z, "D")))
-        results.append((ref.g_loss_and_grads(zz), mm.loss_and_grads(real, z, "G")))
+        h, fake = ref.generate(zz)
+        results.append((ref.d_loss_and_grads(r, fake), mm.loss_and_grads(real, z, "D")))
+        results.append((ref.g_loss_and_grads(zz, h, fake), mm.loss_and_grads(real, z, "G")))
     elif workload == "W3":
         ref = reference.Overhead(seed=0)
         mm = workloads.Overhead(ref, device=device)

@@ -1,4 +1,5 @@
-"""Optional PyTorch versions of W1 and W2, for the GPU comparison table only.
+"""Optional PyTorch versions of W1 and W2: a column of the CPU peers table (``peers.py``) and of
+the GPU table (``gpu.sh``).
 
 minimm never imports PyTorch; this file is used by the benchmark harness when (and only when)
 PyTorch happens to be installed on the benchmarking machine.
@@ -48,15 +49,18 @@ class VAE(_Base):
         self.m.to(self.device)
         self.opt = self.torch.optim.Adam(self.m.parameters(), lr=1e-3)
 
-    def step(self, x):
+    def loss(self, x, eps):
         t, m = self.torch, self.m
         F = t.nn.functional
         h = F.relu(m.enc(x))
         mu, lv = m.mu(h), m.logvar(h)
-        z = mu + (0.5 * lv).exp() * t.randn_like(mu)
+        z = mu + (0.5 * lv).exp() * eps
         logits = m.dec2(F.relu(m.dec1(z)))
-        loss = (F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        return (F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
                 + 0.5 * (lv.exp() + mu * mu - 1 - lv).sum()) / x.shape[0]
+
+    def step(self, x):
+        loss = self.loss(x, self.torch.randn(x.shape[0], 20, device=self.device))
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -76,17 +80,23 @@ class GAN(_Base):
         self.optG = self.torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.optD = self.torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
 
+    def losses(self, real, z):
+        F = self.torch.nn.functional
+        fake = self.G(z)
+        ld = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
+        return ld.item(), F.softplus(-self.D(fake)).mean().item()
+
     def step(self, real):
+        """One round of minimm's ``ConditionalGAN.train_step``: one generator pass, a D step on
+        the detached fake, a G step through the updated D on the same fake."""
         t = self.torch
         F = t.nn.functional
-        z = t.randn(real.shape[0], 64, device=self.device)
-        fake = self.G(z).detach()
-        ld = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake)).mean()
+        fake = self.G(t.randn(real.shape[0], 64, device=self.device))
+        ld = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
         self.optD.zero_grad()
         ld.backward()
         self.optD.step()
-        z = t.randn(real.shape[0], 64, device=self.device)
-        lg = F.softplus(-self.D(self.G(z))).mean()
+        lg = F.softplus(-self.D(fake)).mean()
         self.optG.zero_grad()
         lg.backward()
         self.optG.step()

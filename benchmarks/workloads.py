@@ -29,13 +29,13 @@ def _grads(module: nn.Module) -> dict:
 
 
 class VAEModel(nn.Module):
-    def __init__(self):
+    def __init__(self, hidden=400):
         super().__init__()
-        self.enc = nn.Linear(784, 400)
-        self.mu = nn.Linear(400, 20)
-        self.logvar = nn.Linear(400, 20)
-        self.dec1 = nn.Linear(20, 400)
-        self.dec2 = nn.Linear(400, 784)
+        self.enc = nn.Linear(784, hidden)
+        self.mu = nn.Linear(hidden, 20)
+        self.logvar = nn.Linear(hidden, 20)
+        self.dec1 = nn.Linear(20, hidden)
+        self.dec2 = nn.Linear(hidden, 784)
 
     def forward(self, x, eps):
         h = F.relu(self.enc(x))
@@ -47,7 +47,7 @@ class VAEModel(nn.Module):
 class VAE:
     def __init__(self, ref: reference.VAE, device="cpu"):
         self.device = device
-        self.model = VAEModel()
+        self.model = VAEModel(hidden=ref.params["enc.bias"].shape[0])
         _load(self.model, ref.params, device)
         self.opt = minimm.optim.Adam(self.model.parameters(), lr=1e-3)
 
@@ -86,22 +86,23 @@ class GANModels:
         self.optD = minimm.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.device = device
 
-    def d_loss(self, real, z):
-        fake = self.G(z).detach()  # the D step does not train G
-        return G.discriminator_loss(self.D(real), self.D(fake))
+    def d_loss(self, real, fake):
+        return G.discriminator_loss(self.D(real), self.D(fake.detach()))  # the D step does not train G
 
-    def g_loss(self, z):
-        return G.generator_loss(self.D(self.G(z)))
+    def g_loss(self, fake):
+        return G.generator_loss(self.D(fake))
 
     def loss_and_grads(self, real, z, which):
+        """The first step's D loss and grads, or G's (through the same, not yet updated, D)."""
         t = lambda a: minimm.tensor(a, device=self.device)
         self.optD.zero_grad()
         self.optG.zero_grad()
+        fake = self.G(t(z))
         if which == "D":
-            loss = self.d_loss(t(real), t(z))
+            loss = self.d_loss(t(real), fake)
             loss.backward()
             return loss.item(), self._grads(self.D, self.names[1])
-        loss = self.g_loss(t(z))
+        loss = self.g_loss(fake)
         loss.backward()
         return loss.item(), self._grads(self.G, self.names[0])
 
@@ -114,15 +115,17 @@ class GANModels:
         return out
 
     def step(self, real):
-        B = real.shape[0]
-        z = minimm.randn(B, 64, device=self.device, dtype=real.dtype)
+        """One round of the game exactly as ``minimm.multimodal.gan.ConditionalGAN.train_step``
+        plays it: one generator pass; a D step on real vs the detached fake; a G step through the
+        updated D on the same fake."""
+        z = minimm.randn(real.shape[0], 64, device=self.device, dtype=real.dtype)
+        fake = self.G(z)
+        ld = self.d_loss(real, fake)
         self.optD.zero_grad()
-        ld = self.d_loss(real, z)
         ld.backward()
         self.optD.step()
-        z = minimm.randn(B, 64, device=self.device, dtype=real.dtype)
+        lg = self.g_loss(fake)
         self.optG.zero_grad()
-        lg = self.g_loss(z)
         lg.backward()
         self.optG.step()
         return lg

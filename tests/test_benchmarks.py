@@ -53,3 +53,24 @@ def test_gpu_script_is_valid_and_refuses_cleanly_without_a_gpu():
                           env=dict(os.environ, PYTHON=sys.executable))
     assert proc.returncode == 1
     assert "no usable GPU" in proc.stdout
+
+
+def test_interleaved_table_checks_first_losses_and_skips_missing_peers_by_name(tmp_path):
+    """One tiny interleaved run with every peer asked for: the installed ones (PyTorch here, when
+    present) must agree on the first losses; the others are listed as skipped, by name."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import interleaved, peers
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "table.json"
+    code = interleaved.main(["--workloads", "W1,W2,W3,W3f", "--peers", "all", "--runs", "1", "--rounds", "1",
+                             "--steps", "1", "--warmup", "0", "--batch", "16", "--n-ops", "60", "--json", str(out)])
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert [r["workload"] for r in rows] == ["W1", "W2", "W3", "W3f"]
+    for r in rows[:3]:
+        assert "minimm" in r["ratios"] and r["reference_ms"] > 0
+        for name in peers.PEERS:  # every peer is either a column or named as skipped
+            assert name in r["ratios"] or any(n.startswith(name + ":") for n in r["notes"]), (name, r)
+    assert set(rows[3]["ratios"]) == {"minimm"}

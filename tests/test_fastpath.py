@@ -112,3 +112,105 @@ def test_plain_walk_order_matches_fast_walk_on_ties():
     with fastpath.enabled(False):
         plain = run()
     _assert_identical(fast, plain, "walk order")
+
+
+# -- the NumPy twins of the element-wise formulas (minimm.ops.fast_numpy) ---------------------------
+from minimm.ops import elementwise as E  # noqa: E402
+from minimm.ops import fast_numpy  # noqa: E402
+from minimm.ops import loss as L  # noqa: E402
+
+AWKWARD = np.array([0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, 3.0, -3.0, 40.0, -40.0, 1e4, -1e4, np.inf, -np.inf, np.nan])
+TWINS = {  # formula -> how many array arguments it takes (then, for leaky ReLU, the slope)
+    E.exp_neg_abs: 1, E.sigmoid_from_exp: 2, E.stable_softplus: 1, E.relu_forward: 1,
+    E.relu_backward: 2, E.leaky_relu_forward: 1, E.leaky_relu_backward: 2, E.tanh_grad: 2, E.sigmoid_grad: 2,
+    L.bce_logits_terms: 3, L.bce_logits_grad: 4,
+}
+
+
+def test_every_twin_is_registered():
+    assert all(f.host is not None for f in TWINS)
+
+
+def _twin_args(fn, arrays, slope=0.2):
+    n = TWINS[fn]
+    args = list(arrays[:n])
+    if fn in (E.sigmoid_from_exp, L.bce_logits_terms, L.bce_logits_grad):
+        i = 1 if fn is E.sigmoid_from_exp else 2
+        args[i] = np.exp(-np.abs(args[0]))  # e = exp(-|x|): what these formulas are given
+    if fn is L.bce_logits_grad:
+        args[3] = np.asarray(arrays[3].flat[0], dtype=arrays[0].dtype)  # g: the upstream scalar
+    if fn in (E.leaky_relu_forward, E.leaky_relu_backward):
+        args.append(slope)
+    return args
+
+
+@pytest.mark.parametrize("fn", list(TWINS), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(data=st.data())
+def test_numpy_twins_are_bit_identical_to_their_formulas(fn, dtype, data):
+    # drawn values, plus every awkward one (±0, tiny, huge, ±inf, NaN) at some position
+    # (the twins take arrays of at least fast_numpy.SMALL elements: tile 15 drawn values)
+    shape = data.draw(st.sampled_from([(15, 160), (160, 15)]), label="shape")
+    values = st.floats(-60, 60, width=32) | st.sampled_from(list(AWKWARD))
+    arrays = [np.resize(np.array(data.draw(st.lists(values, min_size=15, max_size=15)), dtype=dtype), shape)
+              for _ in range(4)]
+    arrays[0][...] = np.resize(np.roll(AWKWARD.astype(dtype), data.draw(st.integers(0, 14))), shape)
+    if data.draw(st.booleans(), label="non-contiguous"):
+        arrays = [np.asfortranarray(a) for a in arrays]  # same values, Fortran order
+    args = _twin_args(fn, arrays, data.draw(st.sampled_from([0.2, 0.01, 0.0, 1.0, 1.5, -0.3]), label="slope"))
+    with np.errstate(all="ignore"):
+        fast = fn.host(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        plain = fn.formula(np, *args)
+    _assert_identical([np.asarray(fast)], [np.asarray(plain)], fn.__name__)
+
+
+def test_twins_leave_their_inputs_alone_and_fall_back_off_the_float_path():
+    x = np.resize(np.array([-1.5, 0.0, 2.0], np.float32), 3 * fast_numpy.SMALL)
+    before = x.copy()
+    E.relu_forward.host(x)
+    E.stable_softplus.host(x)
+    assert x.tobytes() == before.tobytes()
+    ints = np.array([-2, 0, 3])
+    assert E.relu_forward.host(ints).tolist() == [0, 0, 3]  # integers: the formula itself
+    assert float(E.relu_forward.host(np.array(-1.0))) == 0.0  # 0-d: the formula itself
+    sel = fast_numpy.select(np.array([True, False]), np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    assert sel.tolist() == [1.0, 4.0]
+
+
+# -- Adam's in-place twin (minimm.optim.fast_adam) ----------------------------------------------------
+@pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1), dict(maximize=True), dict(betas=(0.5, 0.99)),
+                                dict(amsgrad=True)], ids=repr)
+@pytest.mark.parametrize("dtype", [minimm.float32, minimm.float64])
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+def test_adam_in_place_update_is_bit_identical(cls, kw, dtype):
+    def run():
+        rng = np.random.default_rng(3)
+        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s), dtype=dtype)) for s in ((7, 5), (5,), (3, 2, 2))]
+        opt = getattr(minimm.optim, cls)(ps, lr=1e-2, **kw)
+        for _ in range(4):
+            for p in ps:
+                p.grad = minimm.tensor(rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 3), dtype=dtype)
+            opt.step()
+        st_ = [opt.state[p][k] for p in ps for k in ("exp_avg", "exp_avg_sq")]
+        return [p.detach().numpy() for p in ps] + [np.asarray(a) for a in st_]
+    fast = run()
+    with fastpath.enabled(False):
+        plain = run()
+    _assert_identical(fast, plain, f"{cls} {kw}")
+
+
+def test_fused_bce_with_logits_is_bit_identical_on_and_off():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 40)).astype(np.float32) * 30  # large enough for the NumPy twins
+    y = (rng.random((64, 40)) < 0.4).astype(np.float32)
+    def run(reduction):
+        s = minimm.tensor(x, requires_grad=True)
+        t = minimm.tensor(y, requires_grad=True)
+        out = minimm.nn.functional.binary_cross_entropy_with_logits(s, t, reduction=reduction)
+        (out if reduction != "none" else out * 1.5).sum().backward()
+        return [out.detach().numpy(), s.grad.numpy(), t.grad.numpy()]
+    for reduction in ("mean", "sum", "none"):
+        fast = run(reduction)
+        with fastpath.enabled(False):
+            plain = run(reduction)
+        _assert_identical(fast, plain, reduction)

@@ -10,7 +10,9 @@ Three shortcuts, each a twin of plain code elsewhere that computes exactly the s
   graph) the node just reached is the only one waiting, so it runs next without a trip through
   the heap — the order of the nodes is the same as the plain walk's, so are the sums;
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
-  CuPy the formula runs as one fused GPU kernel instead of one kernel per operation.
+  CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
+  as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
+  without ``where``, which NumPy runs ~50× slower than a multiply on a random mask).
 
 All three are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
 plain call, or as a context manager for one block), which is how the tests prove, op by op, that
@@ -38,6 +40,9 @@ _ndarray = np.ndarray
 _generic = np.generic
 _on = False
 _plain_apply = Function.__dict__["apply"]
+# Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
+# formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
+HOST_MIN = 2048
 
 
 def is_enabled() -> bool:
@@ -71,19 +76,27 @@ def _switch(mode: bool) -> None:
 def fusable(formula):
     """Mark an element-wise formula ``formula(xp, *arrays)`` as one that may run fused.
 
-    The op calls the formula as usual (``sigmoid_grad(self.xp, g, y)``); on CuPy, with the
-    shortcuts on, the call becomes one kernel compiled by ``cupy.fuse``
-    (:func:`minimm.backend.elementwise`). Everywhere else — NumPy, the strict stand-in, a
-    recorded backward on Tensors — it is the formula itself.
+    The op calls the formula as usual (``sigmoid_grad(self.xp, g, y)``); with the shortcuts on,
+    on CuPy the call becomes one kernel compiled by ``cupy.fuse``
+    (:func:`minimm.backend.elementwise`), and on NumPy it runs the formula's NumPy twin when one
+    is registered (``run.host``, set by :mod:`minimm.ops.fast_numpy`): the same numbers, bit for
+    bit, with fewer passes and temporaries. Everywhere else — the strict stand-in, a recorded
+    backward on Tensors, the shortcuts off — it is the formula itself.
     """
 
     @functools.wraps(formula)
     def run(xp, *arrays):
-        if xp is np or not _on:
+        if xp is np:
+            a = arrays[0]
+            if _on and run.host is not None and a.__class__ is _ndarray and a.size >= HOST_MIN:
+                return run.host(*arrays)
+            return formula(xp, *arrays)
+        if not _on:
             return formula(xp, *arrays)
         return B.elementwise(formula, xp)(*arrays)
 
     run.formula = formula
+    run.host = None
     return run
 
 
@@ -159,13 +172,13 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
     prev_mode = grad_mode.grad_enabled
     grad_mode.grad_enabled = create_graph  # the backward pass is recorded only when asked for
     try:
-        nxt = None  # a node known to be the only one ready: it skips the heap (see below)
+        nxt = nxt_g = None  # a node known to be the only one ready, and its grad: they skip the heap
         while nxt is not None or heap:
             if nxt is not None:
-                node, nxt = nxt, None
+                node, g, nxt = nxt, nxt_g, None
             else:
                 node = pop(heap)[2]
-            g = pending.pop(node)
+                g = pending.pop(node)
             if capture is not None or node.retained is not None:
                 at_node(node, g)  # a grad to collect for grad(), or one kept by retain_grad()
             inputs = node.inputs
@@ -174,7 +187,7 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             grads = graph_backward(node, g) if create_graph else node.backward(g)
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
-            lone = None  # the first newly pending node, while nothing else waits
+            lone = lone_g = None  # the first newly pending node (and its grad), while nothing else waits
             for inp, ig in zip(inputs, grads):
                 if ig is None or not getattr(inp, "requires_grad", False):
                     continue
@@ -192,22 +205,26 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 if fn is None:
                     to_leaf(inp, ig)
                     continue
+                if fn is lone:  # the same input twice (x * x): its grads add up, in order
+                    lone_g = lone_g + ig
+                    continue
                 prev = pending.get(fn)
                 if prev is not None:
                     pending[fn] = prev + ig
+                elif lone is None and not heap:
+                    lone, lone_g = fn, ig  # perhaps the only node waiting: held out of the heap for now
                 else:
+                    if lone is not None:  # not alone after all: it queues first, as reached
+                        pending[lone] = lone_g
+                        push(heap, (-lone.generation, next(counter), lone))
+                        lone = None
                     pending[fn] = ig
-                    if lone is None and not heap:
-                        lone = fn  # perhaps the only node waiting: held out of the heap for now
-                    else:
-                        if lone is not None:  # not alone after all: it queues first, as reached
-                            push(heap, (-lone.generation, next(counter), lone))
-                            lone = None
-                        push(heap, (-fn.generation, next(counter), fn))
+                    push(heap, (-fn.generation, next(counter), fn))
             if lone is not None:
                 # In a chain the node just reached is the only one waiting, so it must run next:
-                # it skips the heap, and the order of the nodes is exactly the plain walk's.
-                nxt = lone
+                # it skips the heap (and the pending table), and the order of the nodes is exactly
+                # the plain walk's.
+                nxt, nxt_g = lone, lone_g
             if not retain_graph:
                 node.inputs = node.datas = node.saved = None
     finally:

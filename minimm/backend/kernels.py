@@ -53,7 +53,7 @@ def elementwise(fn, xp):
         # cupy.fuse traces a function of named array arguments: give it one with fn's arity
         arity = fn.__code__.co_argcount - 1
         bodies = {1: lambda a: fn(_B._cupy, a), 2: lambda a, b: fn(_B._cupy, a, b),
-                  3: lambda a, b, c: fn(_B._cupy, a, b, c)}
+                  3: lambda a, b, c: fn(_B._cupy, a, b, c), 4: lambda a, b, c, d: fn(_B._cupy, a, b, c, d)}
         kernel = _FUSED[fn] = _B._cupy.fuse(kernel_name="minimm_" + fn.__name__)(bodies[arity])
     return kernel
 

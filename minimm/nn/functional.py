@@ -23,7 +23,7 @@ from ..ops import indexing as _i
 from ..ops import reduction as _r
 from ..ops import shape as _s
 from ..ops.linalg import Linear, linear  # noqa: F401  (the primitives live in minimm.ops)
-from ..ops.loss import BinaryCrossEntropy
+from ..ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits
 from ..ops.reduction import Norm2
 from ..ops.special import Erf, erf  # noqa: F401
 
@@ -190,6 +190,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
         raise ValueError(
             f"binary_cross_entropy_with_logits: target shape {target.shape} != input shape {input.shape}"
         )
+    if pos_weight is None and weight is None and isinstance(target, Tensor) and target.dtype == input.dtype:
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError("binary_cross_entropy_with_logits: reduction must be 'mean', 'sum' or 'none', "
+                             f"got {reduction!r}")
+        return BinaryCrossEntropyWithLogits.apply(input, target, reduction=reduction)  # one fused op
     if pos_weight is None:
         loss = _e.softplus(input) - input * target
     else:

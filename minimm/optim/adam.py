@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from ..autograd import fastpath
+from .fast_adam import adam_update
 from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["Adam", "AdamW"]
@@ -68,6 +70,11 @@ class Adam(Optimizer):
             p.data, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps, bc1=1.0 - b1**t, bc2=1.0 - b2**t
         ):
             return  # on a GPU: the whole update below ran as one fused kernel
+        if not group["amsgrad"] and fastpath.is_enabled() and adam_update(
+            self.__dict__.setdefault("_scratch", {}), p.array, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps,
+            bc1=1.0 - b1**t, bc2=1.0 - b2**t
+        ):
+            return  # on the host: the same update, in place (minimm.optim.fast_adam)
         m *= b1
         m += (1.0 - b1) * g           # m ← β₁m + (1 − β₁)g
         v *= b2
