@@ -13,8 +13,6 @@ from ..autograd.fastpath import fusable
 from .arithmetic import cast, promote
 from .checks import check_bool_mask, check_operand
 
-_ndarray = np.ndarray
-
 __all__ = [
     "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "relu", "leaky_relu",
     "softplus", "clamp", "maximum", "minimum", "where", "square",
@@ -42,10 +40,8 @@ def stable_sigmoid(xp, x):
     """σ(x) = 1 / (1 + e^{−x}) = exp(−softplus(−x)), with softplus(−x) = logaddexp(0, −x).
 
     logaddexp never overflows, and exp of a non-positive number stays in (0, 1], so this form is
-    finite and accurate to the last bit in both tails (no cancellation, no warnings). (The fused
-    BCE-with-logits computes σ from e^{−|x|} instead, :func:`sigmoid_from_exp`: as accurate, and
-    ~50× faster on large float32 arrays; the Sigmoid op keeps this form so that every model trained
-    before gives the same numbers.)
+    finite and accurate to the last bit in both tails. (The fused BCE-with-logits uses the ~50×
+    faster :func:`sigmoid_from_exp`; the Sigmoid op keeps this form: old models, same numbers.)
     """
     return xp.exp(-xp.logaddexp(0.0, -x))
 
@@ -285,7 +281,7 @@ def as_floating(x, op: str):
     ``x`` must be a tensor or a number (a string is refused here, naming ``op``)."""
     if x.__class__ is Tensor:
         a = x.array
-        if a.__class__ is _ndarray and a.dtype.kind == "f":
+        if a.__class__ is np.ndarray and a.dtype.kind == "f":
             return x  # the common case (a float host tensor), decided inline: this is a hot path
     check_operand(op, "input", x)
     if isinstance(x, Tensor) and x.dtype.kind != "f":
