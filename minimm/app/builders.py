@@ -27,13 +27,14 @@ from ..multimodal.vae import CVAE, MVAE
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
+from .builders_sound import SOUND_BUILDERS, SOUND_CLASSES, rebuild_sound
 from .configs import config
 from .train import contrastive_step, make_loader
 
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
            "bow_to_dict", "bow_from_dict"]
 
-KINDS = ("cvae", "mvae", "cgan", "caption", "align")
+KINDS = ("cvae", "mvae", "cgan", "caption", "align", "sound", "sound-caption", "tone")
 DATASETS = ("shapes", "digits")
 CONFIG_NAME = "config.json"
 
@@ -149,6 +150,7 @@ _BUILDERS = {
     ("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan,
     ("caption", "shapes"): _caption, ("caption", "digits"): _caption,
     ("align", "shapes"): _align, ("align", "digits"): _align,
+    **SOUND_BUILDERS,
 }
 
 
@@ -232,6 +234,8 @@ class TrainedModel:
 
 
 def _rebuild(config: dict):
+    if config["class"] in SOUND_CLASSES:
+        return rebuild_sound(config)
     vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
     if config["class"] == "CVAE":
         return CVAE(vectorizer=vec, **config["args"])

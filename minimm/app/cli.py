@@ -45,6 +45,7 @@ from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, QUICK_WARNING, SEED_MAX, 
 from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd_generate
 from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
+from .demo_sound import DEMO_SOUND_CAPTIONS, train_demo_sound, write_demo_sounds
 from .pipeline import MultimodalPipeline
 from .quality import RECIPES, evaluate_all, format_table
 
@@ -78,6 +79,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     pipe = MultimodalPipeline(device=device, seed=args.seed)
     pipe.fit(quick=args.quick, progress=True, log=say)
+    sound_model = train_demo_sound(device, args.seed, args.quick, log=say)
     train_seconds = time.perf_counter() - t0
     say("evaluating on the held-out test split ...")
     metrics = pipe.evaluate()
@@ -88,6 +90,7 @@ def cmd_demo(args) -> int:
     metrics["seed"] = args.seed
     with staged(out) as tmp:
         names = [os.path.basename(p) for p in pipe.write_figures(tmp)]
+        names += write_demo_sounds(tmp, sound_model, args.sound_text or DEMO_SOUND_CAPTIONS)
         pipe.save(os.path.join(tmp, "pipeline"))
         write_json(os.path.join(tmp, "metrics.json"), metrics)
     say("")
@@ -158,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds on less data: a smoke test, its numbers are not the models' quality "
                            "(default: off)")
+    demo.add_argument("--sound-text", action="append", default=None, metavar="CAPTION",
+                      help="a caption to play as a sound (sound_N.wav + sound.png); repeat for several "
+                           "(default: three example captions)")
     common(demo)
 
     add_train_parser(sub, common)

@@ -15,6 +15,7 @@ from ..io.atomic import atomic_write
 from ..viz import show_samples
 from . import builders
 from .cli_common import CLIError, check_device, check_seed, say, warn, writing
+from .cli_sound import caption_sound, generate_sound
 from .pipeline import CONFIG_NAME as PIPELINE_CONFIG, MultimodalPipeline
 
 # ---------------------------------------------------------------------------------------------
@@ -89,11 +90,13 @@ def _image_format(out: str) -> str:
 
 
 def cmd_generate(args) -> int:
-    """``minimm generate``: images from a caption (or a label) with a trained checkpoint."""
+    """``minimm generate``: images (or, with ``--modality sound``, a WAV) from a caption."""
     device = check_device(args.device)
     check_seed(args.seed)
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
+    if getattr(args, "modality", "image") == "sound":
+        return generate_sound(args, device)
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.png')}")
     fmt = _image_format(args.out)
@@ -156,9 +159,13 @@ def _fit_size(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def cmd_caption(args) -> int:
-    """``minimm caption``: a caption for an image file with a trained checkpoint."""
+    """``minimm caption``: a caption for an image file (or, with ``--sound``, a WAV file)."""
     device = check_device(args.device)
+    if (args.image is None) == (getattr(args, "sound", None) is None):
+        raise CLIError("give one of --image (a picture) or --sound (a WAV file)")
     model = _load_for_inference(args.checkpoint, device)
+    if args.image is None:
+        return caption_sound(model, args.sound)
     img = _fit_size(_read_image(args.image), model.image_size)
     try:
         caption = model.describe(img)
@@ -180,6 +187,9 @@ def add_generate_parser(sub, common) -> None:
                      help="image file to write, its extension the format (default: generated.png): the picture "
                           "itself, or a grid when --n > 1")
     gen.add_argument("--n", type=int, default=1, help="number of samples (default: 1)")
+    gen.add_argument("--modality", choices=["image", "sound"], default="image",
+                     help="what to generate: image (a `train cvae`/`cgan` folder or a pipeline) or sound (a `train "
+                          "sound` folder: --out x.wav, 16-bit PCM, plus its spectrogram x.png) (default: image)")
     common(gen)
 
 
@@ -188,5 +198,7 @@ def add_caption_parser(sub, common) -> None:
     cap = sub.add_parser("caption", help="describe an image with a trained model")
     cap.add_argument("--checkpoint", required=True,
                      help="DIR/pipeline from demo, or a `train caption` folder on shapes (required)")
-    cap.add_argument("--image", required=True, help="a 16×16 grey PNG (or a multiple of 16), or .npy (required)")
+    cap.add_argument("--image", default=None, help="a 16×16 grey PNG (or a multiple of 16), or .npy")
+    cap.add_argument("--sound", default=None,
+                     help="a mono 16-bit WAV of 0.4 s at 4000 Hz, for a `train sound-caption` folder")
     common(cap, seed=False)

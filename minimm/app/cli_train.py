@@ -237,6 +237,9 @@ _MODELS = {
     "cgan": "conditional GAN (digits: labels; shapes: captions)",
     "caption": "image → caption autoregressive decoder",
     "align": "contrastive image–caption alignment",
+    "sound": "caption → sound generator (shapes; spectrogram CVAE, waveform by Griffin-Lim)",
+    "sound-caption": "sound → caption autoregressive decoder (shapes)",
+    "tone": "digit image → DTMF waveform generator (digits)",
 }
 
 

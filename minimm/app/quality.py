@@ -39,14 +39,14 @@ import traceback
 import numpy as np
 
 from .evaluate import (evaluate_alignment, evaluate_captioner, evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae,
-                       evaluate_tone_generator, evaluate_vae)
+                       evaluate_vae)
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
-                    train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
+                    train_digit_evaluator, train_mvae, train_vae)
 
 __all__ = [
     "RECIPES", "HOLDOUT_COMBINATIONS", "evaluate_all", "format_table",
     "digit_evaluator_row", "vae_row", "conv_vae_row", "cgan_row", "conv_gan_row", "alignment_row", "mvae_row",
-    "cvae_shapes_row", "captioner_row", "heldout_row", "tone_row", "REPORT",
+    "cvae_shapes_row", "captioner_row", "heldout_row", "tone_row", "text_to_sound_row", "sound_to_text_row", "REPORT",
 ]
 
 # Combinations of the shapes data never shown in training in the held-out row: each value of each
@@ -196,15 +196,7 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
                    evaluator_accuracy=m.get("heldout_evaluator_accuracy", m.get("evaluator_accuracy")))]
 
 
-def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Digits ↔ DTMF audio: a tone generated from a digit image decodes to its label >= 90 %."""
-    model, _ = train_tone_generator(device=device, seed=seed, quick=quick, progress=progress)
-    m = evaluate_tone_generator(model, seed=seed)
-    # the fixed DTMF decoder is this row's evaluator: its accuracy on the real test tones
-    return [_entry("digits → DTMF tone generator", "generated tones that decode to the digit's label",
-                   "decode_accuracy", _get(m, "decode_accuracy", "accuracy"), (">=", 0.90),
-                   evaluator_accuracy=m.get("decoder_accuracy"))]
-
+from .quality_sound import SOUND_TO_TEXT, TEXT_TO_SOUND, TONE, sound_to_text_row, text_to_sound_row, tone_row  # noqa: E402
 
 # name -> (function, model description for the table when the recipe fails)
 RECIPES = {
@@ -218,7 +210,9 @@ RECIPES = {
     "cvae_shapes": (cvae_shapes_row, "shapes caption→image (CVAE)"),
     "captioner": (captioner_row, "shapes image→caption (autoregressive)"),
     "heldout": (heldout_row, "shapes held-out combinations (CVAE)"),
-    "tone": (tone_row, "digits → DTMF tone generator"),
+    "tone": (tone_row, TONE),
+    "text_to_sound": (text_to_sound_row, TEXT_TO_SOUND),
+    "sound_to_text": (sound_to_text_row, SOUND_TO_TEXT),
 }
 
 
