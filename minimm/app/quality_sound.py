@@ -39,7 +39,9 @@ def text_to_sound_row(quick=False, device="cpu", seed=0, progress=False) -> list
     model, _ = train_sound_generator(splits, device=device, seed=seed, quick=quick, progress=progress)
     judge = default_sound_judge(device, seed, quick)
     m = evaluate_sound_generator(model, splits, judge=judge, seed=seed)
-    extra = {"train_seconds": round(model.train_seconds, 2), "judge_train_seconds": round(judge.train_seconds, 2)}
+    extra = {"train_seconds": round(model.train_seconds, 2), "train_cpu_seconds": round(model.train_cpu_seconds, 2),
+             "judge_train_seconds": round(judge.train_seconds, 2),
+             "judge_train_cpu_seconds": round(judge.train_cpu_seconds, 2)}
     return [
         _entry(TEXT_TO_SOUND, "generated sounds whose four attributes the sound judge reads as the caption says",
                "attribute_accuracy", m["attribute_accuracy"], (">=", 0.85), evaluator_accuracy=m["judge_accuracy"],
@@ -57,7 +59,7 @@ def sound_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list
     m = evaluate_sound_captioner(model, splits, seed=seed)
     return [_entry(SOUND_TO_TEXT, "captions whose four attributes all match the sound", "caption_accuracy",
                    m["accuracy"], (">=", 0.90), baselines=m["baselines"], parse_rate=m["parse_rate"],
-                   train_seconds=round(model.train_seconds, 2))]
+                   train_seconds=round(model.train_seconds, 2), train_cpu_seconds=round(model.train_cpu_seconds, 2))]
 
 
 def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:

@@ -7,6 +7,7 @@ rate and the length — and says in one line what it expected.
 
 from __future__ import annotations
 
+import os
 import wave
 
 import numpy as np
@@ -32,7 +33,7 @@ def write_wav(path, samples, sample_rate: int) -> None:
             w.setframerate(int(sample_rate))
             w.writeframes(pcm.tobytes())
 
-    atomic_write(path, write)
+    atomic_write(os.fspath(path), write)
 
 
 def read_wav(path) -> tuple[np.ndarray, int]:
