@@ -42,7 +42,7 @@ import numpy as np
 import minimm
 from minimm import backend as B
 from minimm.data import load_digits
-from minimm.data.audio import goertzel_power, griffin_lim, istft, spectral_convergence, stft
+from minimm.data.audio import goertzel_power, griffin_lim, istft, stft
 from minimm.data.datasets import DTMF_HIGH, DTMF_LOW, decode_dtmf, synthesize_sounds
 from minimm.app.evaluate_sound import dtmf_tone_fraction, evaluate_sound_captioner, evaluate_sound_generator
 from minimm.app.train import train_tone_generator

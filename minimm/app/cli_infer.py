@@ -96,7 +96,7 @@ def cmd_generate(args) -> int:
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
     if getattr(args, "modality", "image") == "sound":
-        return generate_sound(args, device)
+        return generate_sound(args, device, _load_for_inference, _check_caption)
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.png')}")
     fmt = _image_format(args.out)

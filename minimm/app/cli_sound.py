@@ -18,18 +18,17 @@ def _sound_model(loaded, cls: str, train_kind: str, what: str):
     return loaded.model
 
 
-def generate_sound(args, device: str) -> int:
-    """Write ``--n`` sounds for ``--text`` as 16-bit PCM WAV (``--out x.wav``) and their spectrogram (``x.png``)."""
-    from .cli_infer import _check_caption, _load_for_inference
-
+def generate_sound(args, device: str, load, check_caption) -> int:
+    """Write ``--n`` sounds for ``--text`` as 16-bit PCM WAV (``--out x.wav``) and their spectrogram
+    (``x.png``). ``load(path, device)`` and ``check_caption(model, text)``: ``minimm generate``'s own."""
     if os.path.splitext(args.out)[1].lower() != ".wav":
         stem = os.path.splitext(args.out)[0] or "generated"
         raise CLIError(f"--out {args.out!r}: --modality sound writes a WAV file, e.g. {stem}.wav")
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.wav')}")
-    loaded = _load_for_inference(args.checkpoint, device)
+    loaded = load(args.checkpoint, device)
     model = _sound_model(loaded, "SoundGenerator", "sound --dataset shapes", "--modality sound")
-    _check_caption(loaded, args.text)
+    check_caption(loaded, args.text)
     manual_seed(args.seed)
     waves = model.generate([args.text] * args.n, n_iter=getattr(model, "griffin_lim_iterations", 32), seed=args.seed)
     folder = os.path.dirname(os.path.abspath(args.out))

@@ -80,6 +80,9 @@ def _entry(model, task, metric, value, target, evaluator_accuracy=None, **extra)
     return e
 
 
+entry = _entry  # the public name the row modules of other families (quality_sound, ...) build entries with
+
+
 def _get(metrics: dict, *names):
     """The first of ``names`` present in ``metrics`` (evaluators name things slightly differently)."""
     for n in names:

@@ -16,7 +16,7 @@ import time
 
 from ..data import load_digits
 from .evaluate_sound import evaluate_sound_captioner, evaluate_sound_generator, evaluate_tone_waveforms
-from .quality import _entry
+from .quality import entry as _entry
 from .train import train_tone_generator
 from .train_sound import load_sound_splits, train_sound_captioner, train_sound_generator
 

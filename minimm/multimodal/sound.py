@@ -37,16 +37,15 @@ import numpy as np
 from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
-from ..creation import randn, zeros
+from ..creation import randn
 from ..data.audio import griffin_lim, stft
 from ..generative import vae as gv
 from ..nn import functional as F
-from ..ops.shape import cat
 from .caption import CaptionDecoder
 from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, model_device, prepared
-from .evaluators import SHAPES_HEADS, _labels_tensor
+from .evaluators import SHAPES_HEADS
 
-__all__ = ["SpectrogramSpec", "SoundGenerator", "FrameChunkEncoder", "SoundCaptioner", "SoundJudge"]
+__all__ = ["SpectrogramSpec", "SoundGenerator", "SpectrogramCNN", "SoundCaptioner", "SoundJudge"]
 
 
 @dataclass(frozen=True)
@@ -229,18 +228,11 @@ class SoundJudge(nn.Module):
         super().__init__()
         self.spec = spec if isinstance(spec, SpectrogramSpec) else SpectrogramSpec(**(spec or {}))
         self.head_sizes = dict(heads or SHAPES_HEADS)
-        self.conv1 = nn.Conv2d(1, channels, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1)
-        h, w = self.spec.n_frames, self.spec.n_bins
-        for _ in range(2):
-            h, w = (h - 1) // 2 + 1, (w - 1) // 2 + 1
-        self.fc = nn.Linear(2 * channels * h * w, hidden)
+        self.trunk = SpectrogramCNN(self.spec, hidden, channels)
         self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in self.head_sizes.items()})
 
     def forward(self, spectrograms: Tensor) -> dict:
-        x = spectrograms.reshape(spectrograms.shape[0], 1, self.spec.n_frames, self.spec.n_bins)
-        x = F.relu(self.conv2(F.relu(self.conv1(x))))
-        h = F.relu(self.fc(x.reshape(x.shape[0], -1)))
+        h = F.relu(self.trunk(spectrograms))
         return {k: head(h) for k, head in self.heads.items()}
 
     def loss(self, batch: dict):
@@ -248,11 +240,18 @@ class SoundJudge(nn.Module):
         logits = self(batch["spectrogram"])
         logs, total = {}, None
         for k, lg in logits.items():
-            ce = F.cross_entropy(lg, _labels_tensor(batch[k], self))
+            ce = F.cross_entropy(lg, self._labels(batch[k]))
             logs[k] = ce.item()
             total = ce if total is None else total + ce
         logs["loss"] = total.item()
         return total, logs
+
+    def _labels(self, y) -> Tensor:
+        """Attribute codes as an int64 Tensor on the judge's device (moved explicitly)."""
+        dev = model_device(self)
+        if isinstance(y, Tensor):
+            return y.to(device=dev) if y.device != dev else y
+        return Tensor(B.asarray(np.asarray(B.to_numpy(y), dtype=np.int64), dev=dev))
 
     def predict(self, sounds, batch_size: int = 500) -> dict:
         """Attributes read from waveforms (N, n_samples): name → host int64 array (N,)."""
