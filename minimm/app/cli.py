@@ -7,7 +7,7 @@ Commands:
   results table and writes to DIR: ``metrics.json``, ``loss_curves.png``, ``caption_to_image.png``,
   ``image_to_caption.png``, ``latent_map.png``, ``alignment_heatmap.png`` and the trained pipeline
   (``pipeline/``, for ``generate`` and ``caption``).
-* ``minimm train {cvae,mvae,cgan,caption,align} --dataset {shapes,digits} --epochs N --device D
+* ``minimm train {cvae,mvae,cgan,caption,align,sound,sound-caption,tone} --dataset {shapes,digits} --epochs N --device D
   --out DIR [--resume | --overwrite]`` — one model, a checkpoint each epoch (``DIR/checkpoint.npz``),
   one log line per epoch as it ends, and bit-identical continuation with ``--resume``; Ctrl-C saves
   a checkpoint first. A folder that already holds a run is never overwritten without ``--overwrite``.
@@ -15,7 +15,10 @@ Commands:
   defaults, measured on the held-out split), written as ``results.md`` and ``results.json``.
 * ``minimm generate --checkpoint PATH --text "..." --out x.png`` and
   ``minimm caption --checkpoint PATH --image x.png`` — use a trained pipeline (``DIR/pipeline``
-  from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``).
+  from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``). Sound:
+  ``minimm generate --modality sound --checkpoint DIR --text "..." --out x.wav`` (a ``train sound``
+  folder or the demo's ``DIR/sound``; writes the WAV and ``x.png``, its spectrogram) and
+  ``minimm caption --checkpoint DIR --sound x.wav`` (a ``train sound-caption`` folder).
 * ``minimm info`` — the backends minimm can use; ``minimm --version``.
 
 Errors a user can cause (a bad device, a missing or damaged checkpoint, a bad image, a folder that

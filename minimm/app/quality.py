@@ -199,7 +199,9 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
                    evaluator_accuracy=m.get("heldout_evaluator_accuracy", m.get("evaluator_accuracy")))]
 
 
-from .quality_sound import SOUND_TO_TEXT, TEXT_TO_SOUND, TONE, sound_to_text_row, text_to_sound_row, tone_row  # noqa: E402
+# the sound family's rows (their own module builds entries with ``entry`` above)
+from .quality_sound import (SOUND_TO_TEXT, TEXT_TO_SOUND, TONE, sound_to_text_row,  # noqa: E402
+                            text_to_sound_row, tone_row)
 
 # name -> (function, model description for the table when the recipe fails)
 RECIPES = {

@@ -13,8 +13,10 @@ nothing in the representation knows which pitches the data uses.
   ``[S, y] → hidden → (μ, log σ²)``, decoder ``[z, y] → hidden → hidden → Ŝ`` (y: the caption's bag
   of words). Trained on the negative ELBO with a Gaussian likelihood of fixed σ,
 
-  .. math:: \mathcal L = \tfrac{1}{2\sigma^2}\lVert S - \hat S(z, y)\rVert^2 + \mathrm{KL}\big(q(z\mid S, y)\,\|\,\mathcal N(0, I)\big)
-     \quad(+\text{const}),
+  .. math::
+
+     \mathcal L = \tfrac{1}{2\sigma^2}\lVert S - \hat S(z, y)\rVert^2
+     + \mathrm{KL}\big(q(z\mid S, y)\,\|\,\mathcal N(0, I)\big) \quad(+\text{const}),
 
   so z is free to hold what the caption does not say (the onset, the noise). To *play* a sample,
   :meth:`SoundGenerator.generate` draws z ~ N(0, I), decodes a magnitude ``exp(Ŝ) − ε`` and turns it
