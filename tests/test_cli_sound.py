@@ -98,3 +98,11 @@ def test_train_tone_on_digits_and_read_back(tmp_path, capsys):
     assert (out / "checkpoint.npz").is_file()
     assert main(["train", "tone", "--dataset", "shapes", "--out", str(tmp_path / "t2")]) == 1
     assert "tone on digits" in _error_line(capsys)
+
+
+@pytest.mark.parametrize("text, expect", [("  ", "empty"), ("zorp blip", "not understood: zorp, blip")])
+def test_demo_refuses_a_sound_caption_it_cannot_read_before_training(tmp_path, text, expect, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--sound-text", text]) == 1
+    assert expect in _error_line(capsys)
+    assert not out.exists()

@@ -48,7 +48,7 @@ from .cli_common import (EXIT_ERROR, EXIT_INTERRUPTED, QUICK_WARNING, SEED_MAX, 
 from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd_generate
 from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
-from .demo_sound import DEMO_SOUND_CAPTIONS, train_demo_sound, write_demo_sounds
+from .demo_sound import DEMO_SOUND_CAPTIONS, check_demo_captions, train_demo_sound, write_demo_sounds
 from .pipeline import MultimodalPipeline
 from .quality import RECIPES, evaluate_all, format_table
 
@@ -76,6 +76,7 @@ def cmd_demo(args) -> int:
     device = check_device(args.device)
     check_seed(args.seed)
     out = args.out
+    check_demo_captions(args.sound_text)
     prepare_folder(out)
     say(f"minimm demo: preprocess → align → fuse → generate on the shapes data ({device}"
         f"{', quick' if args.quick else ''}, seed {args.seed})")

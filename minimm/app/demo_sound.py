@@ -11,18 +11,34 @@ from __future__ import annotations
 import os
 
 from .. import io as mio
+from ..data import tokenize
+from ..data.datasets.shapes import SYNONYMS, caption_attributes
 from .builders import bow_to_dict, write_config
 from .builders_sound import write_sound_files
+from .cli_common import CLIError
 from .configs import config
 from .train_sound import load_sound_splits, train_sound_generator
 
-__all__ = ["DEMO_SOUND_CAPTIONS", "train_demo_sound", "write_demo_sounds"]
+__all__ = ["DEMO_SOUND_CAPTIONS", "check_demo_captions", "train_demo_sound", "write_demo_sounds"]
 
 DEMO_SOUND_CAPTIONS = (
     "a large bright circle at the top left",
     "a small dim cross in the middle",
     "a big vivid triangle at the lower right",
 )
+
+
+def check_demo_captions(captions) -> None:
+    """Refuse, in one line, a ``--sound-text`` that is empty or names no attribute (saying which
+    words were not understood) — before a minute of training, not after."""
+    for text in captions or ():
+        if not text.strip():
+            raise CLIError('--sound-text is empty: describe a sound, e.g. "a large bright circle at the top left"')
+        if not any(caption_attributes(text).values()):
+            known = {w for table in SYNONYMS.values() for syns in table.values() for syn in syns for w in syn.split()}
+            unknown = [w for w in tokenize(text) if w not in known]
+            raise CLIError(f"--sound-text {text!r} names no shape, size, brightness or position "
+                           f"(not understood: {', '.join(unknown) or text})")
 
 
 def train_demo_sound(device="cpu", seed: int = 0, quick: bool = False, log=print):
