@@ -198,7 +198,8 @@ def add_caption_parser(sub, common) -> None:
     cap = sub.add_parser("caption", help="describe an image with a trained model")
     cap.add_argument("--checkpoint", required=True,
                      help="DIR/pipeline from demo, or a `train caption` folder on shapes (required)")
-    cap.add_argument("--image", default=None, help="a 16×16 grey PNG (or a multiple of 16), or .npy")
+    cap.add_argument("--image", default=None,
+                     help="a 16×16 grey PNG (or a multiple of 16), or .npy (default: none; give --image or --sound)")
     cap.add_argument("--sound", default=None,
-                     help="a mono 16-bit WAV of 0.4 s at 4000 Hz, for a `train sound-caption` folder")
+                     help="a mono 16-bit WAV of 0.4 s at 4000 Hz, for a `train sound-caption` folder (default: none)")
     common(cap, seed=False)
