@@ -174,7 +174,7 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     loader = make_loader(train, batch_size, True, seed, device, model, drop_last=kind == "align")
     epochs = epochs if epochs is not None else default_epochs
     scheduler = None
-    if kind == "caption":
+    if kind in ("caption", "sound-caption"):
         # cosine decay over the reference run's epochs, stepped once per epoch. Its length must not
         # depend on --epochs: "1 epoch, then --resume to 2" must follow the same schedule as "2 epochs".
         scheduler = CosineAnnealingLR(optimizer, T_max=default_epochs)
