@@ -13,7 +13,8 @@ import minimm.io as mio
 from minimm.app.cli import main
 
 DEMO_FILES = ("metrics.json", "loss_curves.png", "caption_to_image.png", "image_to_caption.png", "latent_map.png",
-              "alignment_heatmap.png")
+              "alignment_heatmap.png", "sound_1.wav", "sound_2.wav", "sound_3.wav", "sound.png",
+              "sound/config.json", "sound/checkpoint.npz")
 
 
 def _same_state(a, b):
@@ -41,6 +42,13 @@ def test_demo_quick_writes_every_promised_file(demo_dir, capsys):
     assert m["quick"] is True
     with open(demo_dir / "loss_curves.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_generate_a_sound_from_the_demo_sound_folder(demo_dir, tmp_path):
+    wav = tmp_path / "s.wav"
+    assert main(["generate", "--modality", "sound", "--checkpoint", str(demo_dir / "sound"), "--text",
+                 "a small dim square at the bottom right", "--out", str(wav)]) == 0
+    assert wav.is_file() and (tmp_path / "s.png").is_file()
 
 
 def test_generate_and_caption_from_the_demo_pipeline(demo_dir, tmp_path, capsys):

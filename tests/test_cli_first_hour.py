@@ -263,7 +263,8 @@ def test_a_second_demo_into_the_same_folder_replaces_its_files(tmp_path, capsys,
     out = tmp_path / "demo"
     for _ in range(2):
         assert main(["demo", "--quick", "--out", str(out)]) == 0
-        assert sorted(os.listdir(out)) == ["loss_curves.png", "metrics.json", "pipeline"]
+        assert sorted(os.listdir(out)) == ["loss_curves.png", "metrics.json", "pipeline", "sound", "sound.png",
+                                           "sound_1.wav", "sound_2.wav", "sound_3.wav"]
     assert f"wrote {out / 'loss_curves.png'}" in capsys.readouterr().out
 
 

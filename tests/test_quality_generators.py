@@ -141,15 +141,20 @@ def test_captioner_shapes_attributes_all_match(shapes):
 
 
 def test_tone_generator_digits_to_dtmf():
-    """Digit image → DTMF tone in its full setting (200 epochs, ~6 s): ≥ 90 % of the tones generated
-    from test images decode (no learning, Goertzel) to the image's label (measured 95.0 %); the
-    same decoder reads 100 % of the real test tones. The label is never an input of the model."""
+    """Digit image → DTMF waveform in its full setting (30 epochs): the MLP writes the 800 samples,
+    and ≥ 90 % of the tones generated from test images decode (no learning, Goertzel) to the image's
+    label *and* pass a receiver's validity check (the two tones hold ≥ 50 % of the energy; measured
+    97.8 % both, seed 0); the same decoder reads 100 % of the real test tones. The label is never an
+    input of the model, and the model holds no keypad frequency."""
+    from minimm.app.evaluate_sound import evaluate_tone_waveforms
+
     splits = load_digits()
     model, history = app.train_tone_generator(splits)
-    m = app.evaluate_tone_generator(model, splits)
+    m = evaluate_tone_waveforms(model, splits)
     assert history[-1]["loss"] < 0.1 * history[0]["loss"]
     assert m["decoder_accuracy"] == 1.0
-    assert m["accuracy"] >= 0.90
+    assert m["accuracy"] >= 0.90 and m["valid_accuracy"] >= 0.90
+    assert m["memorisation_ratio"] >= 0.5
 
 
 def test_every_generator_trains_and_evaluates_on_any_device(device):

@@ -5,6 +5,7 @@
 * :mod:`.train` — the ``train_*`` recipes (reference model + Trainer);
 * :mod:`.evaluate` — the ``evaluate_*`` recipes (held-out metrics, independent evaluators);
 * :mod:`.quality` — the quality table, one recipe per row (``minimm evaluate``);
+* :mod:`.train_sound`, :mod:`.evaluate_sound`, :mod:`.quality_sound` — the text ↔ sound and DTMF rows;
 * :mod:`.pipeline` — :class:`MultimodalPipeline`, preprocess → align → fuse → generate (``minimm demo``);
 * :mod:`.demo` — the demo's metrics table and figures;
 * :mod:`.builders` — the models ``minimm train`` builds by name, and loading them back;
@@ -22,6 +23,7 @@ from .train import (
     train_cvae_shapes, train_digit_evaluator, train_mvae, train_shapes_evaluator, train_tone_generator, train_vae,
 )
 from . import quality, demo, pipeline, builders
+from . import train_sound, evaluate_sound, quality_sound
 from .quality import HOLDOUT_COMBINATIONS, evaluate_all
 from .pipeline import MultimodalPipeline
 
@@ -32,5 +34,5 @@ __all__ = [
     "train_digit_evaluator", "train_shapes_evaluator", "evaluate_vae", "evaluate_cvae_digits",
     "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan", "evaluate_captioner", "evaluate_tone_generator",
     "evaluate_alignment", "default_digit_evaluator", "default_shapes_evaluator", "HOLDOUT_COMBINATIONS",
-    "evaluate_all", "MultimodalPipeline",
+    "evaluate_all", "MultimodalPipeline", "train_sound", "evaluate_sound", "quality_sound",
 ]

@@ -28,6 +28,7 @@ from ..multimodal.vae import CVAE, MVAE
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import OptimizerGroup, Trainer
+from .builders_sound import SOUND_BUILDERS, SOUND_CLASSES, rebuild_sound
 from .configs import config
 from .builders_video import VIDEO_CLASSES, build_clip_captioner, build_clip_cvae, rebuild_video
 from .train import contrastive_step, make_loader
@@ -35,7 +36,7 @@ from .train import contrastive_step, make_loader
 __all__ = ["KINDS", "DATASETS", "build", "write_config", "read_config", "load_for_inference",
            "bow_to_dict", "bow_from_dict", "default_batch_size"]
 
-KINDS = ("cvae", "mvae", "cgan", "caption", "align", "diffusion")
+KINDS = ("cvae", "mvae", "cgan", "caption", "align", "diffusion", "sound", "sound-caption", "tone")
 DATASETS = ("shapes", "digits", "video")
 CONFIG_NAME = "config.json"
 
@@ -175,6 +176,7 @@ _BUILDERS = {
     ("align", "shapes"): _align, ("align", "digits"): _align,
     ("diffusion", "shapes"): _diffusion, ("diffusion", "digits"): _diffusion,
     ("cvae", "video"): build_clip_cvae, ("caption", "video"): build_clip_captioner,
+    **SOUND_BUILDERS,
 }
 
 
@@ -206,7 +208,7 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     loader = make_loader(train, batch_size, True, seed, device, model, drop_last=kind == "align")
     epochs = epochs if epochs is not None else default_epochs
     scheduler = None
-    if kind in ("caption", "diffusion"):
+    if kind in ("caption", "diffusion", "sound-caption"):
         # cosine decay over the reference run's epochs, stepped once per epoch. Its length must not
         # depend on --epochs: "1 epoch, then --resume to 2" must follow the same schedule as "2 epochs".
         scheduler = CosineAnnealingLR(optimizer, T_max=default_epochs)
@@ -334,6 +336,8 @@ class TrainedModel:
 
 
 def _rebuild(config: dict):
+    if config["class"] in SOUND_CLASSES:
+        return rebuild_sound(config)
     vec = bow_from_dict(config["vectorizer"]) if "vectorizer" in config else None
     if config["class"] == "CVAE":
         return CVAE(vectorizer=vec, **config["args"])

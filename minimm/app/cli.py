@@ -7,7 +7,8 @@ Commands:
   results table and writes to DIR: ``metrics.json``, ``loss_curves.png``, ``caption_to_image.png``,
   ``image_to_caption.png``, ``latent_map.png``, ``alignment_heatmap.png`` and the trained pipeline
   (``pipeline/``, for ``generate`` and ``caption``).
-* ``minimm train {cvae,mvae,cgan,caption,align,diffusion} --dataset {shapes,digits} --epochs N --device D
+* ``minimm train {cvae,mvae,cgan,caption,align,diffusion,sound,sound-caption,tone} --dataset {shapes,digits,video}
+  --epochs N --device D
   --out DIR [--resume | --overwrite]`` — one model, a checkpoint each epoch (``DIR/checkpoint.npz``),
   one log line per epoch as it ends, and bit-identical continuation with ``--resume``; Ctrl-C saves
   a checkpoint first. A folder that already holds a run is never overwritten without ``--overwrite``.
@@ -20,6 +21,9 @@ Commands:
   from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``); ``--label N``
   draws from a model trained on digits, and a ``train diffusion`` run takes ``--sampler``,
   ``--steps``, ``--guidance`` and ``--eta`` (defaults: its reference sampler).
+  Sound: ``minimm generate --modality sound --checkpoint DIR --text "..." --out x.wav`` (a ``train sound``
+  folder or the demo's ``DIR/sound``; writes the WAV and ``x.png``, its spectrogram) and
+  ``minimm caption --checkpoint DIR --sound x.wav`` (a ``train sound-caption`` folder).
 * ``minimm info`` — the backends minimm can use; ``minimm --version``.
 
 Errors a user can cause (a bad device, a missing or damaged checkpoint, a bad image, a folder that
@@ -50,6 +54,7 @@ from .cli_video import add_video_demo_options, demo_clips, video_demo_captions
 from .cli_infer import add_caption_parser, add_generate_parser, cmd_caption, cmd_generate
 from .cli_train import add_train_parser, cmd_train
 from .demo import demo_table
+from .demo_sound import DEMO_SOUND_CAPTIONS, check_demo_captions, train_demo_sound, write_demo_sounds
 from .pipeline import MultimodalPipeline
 from .quality import RECIPES, evaluate_all, format_baselines, format_table
 from .results import load_results, update_results
@@ -78,6 +83,7 @@ def cmd_demo(args) -> int:
     device = check_device(args.device)
     check_seed(args.seed)
     out = args.out
+    check_demo_captions(args.sound_text)
     prepare_folder(out)
     say(f"minimm demo: preprocess → align → fuse → generate on the shapes data ({device}"
         f"{', quick' if args.quick else ''}, seed {args.seed})")
@@ -85,6 +91,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     pipe = MultimodalPipeline(device=device, seed=args.seed)
     pipe.fit(quick=args.quick, progress=True, log=say)
+    sound_model = train_demo_sound(device, args.seed, args.quick, log=say)
     train_seconds = time.perf_counter() - t0
     say("evaluating on the held-out test split ...")
     metrics = pipe.evaluate()
@@ -97,6 +104,7 @@ def cmd_demo(args) -> int:
         names = [os.path.basename(p) for p in pipe.write_figures(tmp)]
         if video_captions:
             names += [os.path.basename(p) for p in demo_clips(tmp, args.quick, args.seed, video_captions)]
+        names += write_demo_sounds(tmp, sound_model, args.sound_text or DEMO_SOUND_CAPTIONS)
         pipe.save(os.path.join(tmp, "pipeline"))
         write_json(os.path.join(tmp, "metrics.json"), metrics)
     say("")
@@ -214,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a few seconds on less data: a smoke test, its numbers are not the models' quality "
                            "(default: off)")
     add_video_demo_options(demo)
+    demo.add_argument("--sound-text", action="append", default=None, metavar="CAPTION",
+                      help="a caption to play as a sound (sound_N.wav + sound.png); repeat for several "
+                           "(default: three example captions)")
     common(demo)
 
     add_train_parser(sub, common)

@@ -17,6 +17,7 @@ from ..viz import show_samples
 from . import builders
 from .cli_common import CLIError, check_device, check_seed, say, warn, writing
 from .cli_video import caption_clip, generate_video
+from .cli_sound import caption_sound, generate_sound
 from .pipeline import CONFIG_NAME as PIPELINE_CONFIG, MultimodalPipeline
 
 # ---------------------------------------------------------------------------------------------
@@ -112,12 +113,14 @@ def _sampling_note(model, sampling: dict) -> str:
 
 
 def cmd_generate(args) -> int:
-    """``minimm generate``: images from a caption (or a label) with a trained checkpoint."""
+    """``minimm generate``: images (or, with ``--modality sound``, a WAV) from a caption."""
     device = check_device(args.device)
     check_seed(args.seed)
     if args.n < 1:
         raise CLIError(f"--n must be at least 1, got {args.n}")
     _check_sampling_numbers(args)
+    if getattr(args, "modality", "image") == "sound":
+        return generate_sound(args, device, _load_for_inference, _check_caption)
     if os.path.isdir(args.out):
         raise CLIError(f"--out {args.out!r} is a folder: name a file in it, e.g. {os.path.join(args.out, 'x.png')}")
     if getattr(args, "modality", "image") == "video":
@@ -199,13 +202,16 @@ def _fit_size(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def cmd_caption(args) -> int:
-    """``minimm caption``: a caption for an image file with a trained checkpoint."""
+    """``minimm caption``: a caption for an image file (or, with ``--sound``, a WAV file)."""
     device = check_device(args.device)
-    if (args.image is None) == (getattr(args, "clip", None) is None):
-        raise CLIError("give one of --image (a picture) or --clip (a GIF or .npy clip)")
+    given = [name for name in ("image", "clip", "sound") if getattr(args, name, None) is not None]
+    if len(given) != 1:
+        raise CLIError("give one of --image (a picture), --clip (a GIF or .npy clip) or --sound (a WAV file)")
     model = _load_for_inference(args.checkpoint, device)
-    if args.image is None:
+    if given == ["clip"]:
         return caption_clip(args, model)
+    if given == ["sound"]:
+        return caption_sound(model, args.sound)
     img = _fit_size(_read_image(args.image), model.image_size)
     try:
         caption = model.describe(img)
@@ -235,9 +241,10 @@ def add_generate_parser(sub, common) -> None:
                      help="image file to write, its extension the format (default: generated.png): the picture "
                           "itself, or a grid when --n > 1")
     gen.add_argument("--n", type=int, default=1, help="number of samples (default: 1)")
-    gen.add_argument("--modality", choices=["image", "video"], default="image",
-                     help="image (a picture; default) or video (a clip: .gif animation or a .png frame strip; "
-                          "needs `train cvae --dataset video`)")
+    gen.add_argument("--modality", choices=["image", "video", "sound"], default="image",
+                     help="image (a picture), video (a clip: .gif animation or a .png frame strip; needs `train "
+                          "cvae --dataset video`) or sound (a `train sound` folder: --out x.wav, 16-bit PCM, plus "
+                          "its spectrogram x.png) (default: image)")
     diff = gen.add_argument_group("diffusion sampling (a `train diffusion` folder only; defaults: the model's "
                                   "reference setting, which meets the quality table's targets)")
     diff.add_argument("--sampler", choices=["ddim", "ddpm", "euler", "heun"], default=None,
@@ -261,8 +268,11 @@ def add_caption_parser(sub, common) -> None:
     cap.add_argument("--checkpoint", required=True,
                      help="DIR/pipeline from demo, or a `train caption` folder on shapes (required)")
     cap.add_argument("--image", default=None,
-                     help="a 16×16 grey PNG (or a multiple of 16), or .npy (default: none; give --image or --clip)")
+                     help="a 16×16 grey PNG (or a multiple of 16), or .npy (default: none; give --image, --clip or "
+                          "--sound)")
     cap.add_argument("--clip", default=None,
                      help="a clip instead of an image: a GIF of 8 frames of 16×16 (or a multiple), or a .npy "
                           "array (8, 3, 16, 16); needs `train caption --dataset video` (default: none)")
+    cap.add_argument("--sound", default=None,
+                     help="a mono 16-bit WAV of 0.4 s at 4000 Hz, for a `train sound-caption` folder (default: none)")
     common(cap, seed=False)

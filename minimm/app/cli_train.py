@@ -240,6 +240,9 @@ _MODELS = {
     "caption": "image → caption autoregressive decoder",
     "align": "contrastive image–caption alignment",
     "diffusion": "denoising diffusion with classifier-free guidance (shapes: captions; digits: labels)",
+    "sound": "caption → sound generator (shapes; spectrogram CVAE, waveform by Griffin-Lim)",
+    "sound-caption": "sound → caption autoregressive decoder (shapes)",
+    "tone": "digit image → DTMF waveform generator (digits)",
 }
 
 

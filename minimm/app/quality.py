@@ -45,18 +45,19 @@ from ..data import load_digits, load_shapes
 from ..data.datasets import holdout_mask
 from . import quality_baselines as QB
 from .evaluate import (default_digit_evaluator, default_shapes_evaluator, evaluate_alignment, evaluate_captioner,
-                       evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae, evaluate_tone_generator, evaluate_vae)
+                       evaluate_cgan, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae)
 from .quality_targets import REPORT, TARGETS, meets
 from .quality_video import (HELDOUT_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_TEXT, heldout_video_row, text_to_video_row,
                             video_to_text_row)
 from .train import (train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_shapes,
-                    train_digit_evaluator, train_mvae, train_tone_generator, train_vae)
+                    train_digit_evaluator, train_mvae, train_vae)
 from .quality_diffusion import DIGITS_DIFFUSION_NAME, SHAPES_DIFFUSION_NAME, diffusion_digits_row, diffusion_shapes_row
 
 __all__ = [
     "RECIPES", "TARGETS", "HOLDOUT_COMBINATIONS", "meets", "evaluate_all", "format_table",
     "digit_evaluator_row", "vae_row", "conv_vae_row", "cgan_row", "conv_gan_row", "alignment_row", "mvae_row",
-    "cvae_shapes_row", "captioner_row", "heldout_row", "tone_row", "REPORT", "format_baselines",
+    "cvae_shapes_row", "captioner_row", "heldout_row", "tone_row", "text_to_sound_row", "sound_to_text_row", "REPORT",
+    "format_baselines",
 ]
 
 # Combinations of the shapes data never shown in training in the held-out row: each value of each
@@ -266,15 +267,9 @@ def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]
                    baselines=QB.pick(bases, "coherence"), n=m.get("n_heldout"))]
 
 
-def tone_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Digits ↔ DTMF audio: a tone generated from a digit image decodes to its label >= 90 %."""
-    model, _ = train_tone_generator(device=device, seed=seed, quick=quick, progress=progress)
-    m = evaluate_tone_generator(model, seed=seed)
-    # the fixed DTMF decoder is this row's evaluator: its accuracy on the real test tones
-    return [_entry("digits → DTMF tone generator", "generated tones that decode to the digit's label",
-                   "decode_accuracy", _get(m, "decode_accuracy", "accuracy"), (">=", 0.90),
-                   evaluator_accuracy=m.get("decoder_accuracy"))]
-
+# the sound family's rows (their own module builds entries with ``entry`` above)
+from .quality_sound import (SOUND_TO_TEXT, TEXT_TO_SOUND, TONE, sound_to_text_row,  # noqa: E402
+                            text_to_sound_row, tone_row)
 
 # name -> (function, model description for the table when the recipe fails)
 RECIPES = {
@@ -288,7 +283,9 @@ RECIPES = {
     "cvae_shapes": (cvae_shapes_row, "shapes caption→image (CVAE)"),
     "captioner": (captioner_row, "shapes image→caption (autoregressive)"),
     "heldout": (heldout_row, "shapes held-out combinations (CVAE)"),
-    "tone": (tone_row, "digits → DTMF tone generator"),
+    "tone": (tone_row, TONE),
+    "text_to_sound": (text_to_sound_row, TEXT_TO_SOUND),
+    "sound_to_text": (sound_to_text_row, SOUND_TO_TEXT),
     "diffusion_shapes": (diffusion_shapes_row, SHAPES_DIFFUSION_NAME),
     "diffusion_digits": (diffusion_digits_row, DIGITS_DIFFUSION_NAME),
     "text_to_video": (text_to_video_row, TEXT_TO_VIDEO), "video_to_text": (video_to_text_row, VIDEO_TO_TEXT),

@@ -32,6 +32,9 @@ __all__ = [
     "fft_frequencies",
     "band_energies",
     "goertzel_power",
+    "istft",
+    "griffin_lim",
+    "spectral_convergence",
 ]
 
 
@@ -206,3 +209,107 @@ def goertzel_power(signal, freqs, sample_rate: float) -> np.ndarray:
         s0 = x[..., n, None] + c * s1 - s2
         s2, s1 = s1, s0
     return s1**2 + s2**2 - c * s1 * s2
+
+
+def _overlap_add_norm(n_frames: int, n_fft: int, hop: int, w: np.ndarray) -> np.ndarray:
+    """``sum_m w[n - m H]^2``: how much window energy covers each output sample (host array)."""
+    total = np.zeros(n_fft + hop * (n_frames - 1))
+    for m in range(n_frames):
+        total[m * hop : m * hop + n_fft] += w**2
+    return total
+
+
+def istft(spec, n_fft: int = 256, hop_length: int | None = None, window="hann", center: bool = False,
+          length: int | None = None):
+    """Inverse of :func:`stft`: the signal (..., n) whose STFT is closest to ``spec`` (..., frames, bins).
+
+    Each frame is brought back with the inverse real FFT, windowed again and overlap-added, then
+    divided by the summed squared window (Griffin & Lim's least-squares inverse)::
+
+        x[n] = sum_m w[n - mH] y_m[n - mH] / sum_m w[n - mH]^2,     y_m = irfft(X[m])
+
+    For a spectrogram that *is* the STFT of a signal this gives the signal back exactly (up to
+    rounding) wherever the windows cover it. ``center`` undoes :func:`stft`'s padding; ``length``
+    trims or zero-pads the result.
+    """
+    z = _unwrap(spec)
+    xp = get_array_module(z)
+    hop = n_fft // 4 if hop_length is None else int(hop_length)
+    frames = xp.fft.irfft(z, n=n_fft, axis=z.ndim - 1)
+    n_frames = frames.shape[-2]
+    w = np.ones(n_fft) if window is None else np.asarray(to_numpy(_window_for(window, n_fft, frames, xp)))
+    wx = asarray(w.astype(dtype_name(frames.dtype)), dev=device_of(frames))
+    frames = frames * wx
+    out_len = n_fft + hop * (n_frames - 1)
+    out = asarray(np.zeros((*frames.shape[:-2], out_len), dtype=dtype_name(frames.dtype)), dev=device_of(frames))
+    for m in range(n_frames):  # overlap-add: each frame lands hop samples after the previous one
+        out[..., m * hop : m * hop + n_fft] += frames[..., m, :]
+    norm = _overlap_add_norm(n_frames, n_fft, hop, w)
+    # samples no window covers (the very edges of a rectangular-free Hann) stay 0 instead of 0/0
+    inv = np.where(norm > 1e-10, 1.0 / np.maximum(norm, 1e-10), 0.0)
+    out = out * asarray(inv.astype(dtype_name(frames.dtype)), dev=device_of(frames))
+    if center:
+        out = out[..., n_fft // 2 : out_len - n_fft // 2]
+    if length is not None:
+        have = out.shape[-1]
+        if have >= length:
+            out = out[..., :length]
+        else:
+            pad = asarray(np.zeros((*out.shape[:-1], length - have), dtype=dtype_name(out.dtype)), dev=device_of(out))
+            out = xp.concat([out, pad], axis=out.ndim - 1)
+    return out
+
+
+def spectral_convergence(signal, magnitude, n_fft: int = 256, hop_length: int | None = None, center: bool = False):
+    """``|| |STFT(x)| - M ||_F / || M ||_F`` per signal: how far a waveform's magnitude is from a target."""
+    m = _unwrap(magnitude)
+    xp = get_array_module(m)
+    diff = spectrogram(signal, n_fft=n_fft, hop_length=hop_length, center=center) - m
+    axes = (m.ndim - 2, m.ndim - 1)
+    return xp.sqrt(xp.sum(diff * diff, axis=axes)) / xp.sqrt(xp.sum(m * m, axis=axes))
+
+
+def griffin_lim(magnitude, n_fft: int = 256, hop_length: int | None = None, n_iter: int = 32, center: bool = False,
+                length: int | None = None, seed: int = 0, momentum: float = 0.0, return_history: bool = False):
+    """A waveform whose STFT magnitude matches ``magnitude`` (..., frames, bins): Griffin-Lim (1984).
+
+    A magnitude spectrogram has lost its phase. Start from random phases φ and alternate two
+    projections: onto the spectrograms with the wanted magnitude, and onto the *consistent*
+    spectrograms (those that are the STFT of some signal)::
+
+        x_{i+1} = ISTFT(M e^{i φ_i}),      φ_{i+1} = angle(STFT(x_{i+1}))
+
+    Each step cannot increase the distance ``|| |STFT(x)| - M ||`` (the spectral convergence,
+    :func:`spectral_convergence`, returned per iteration with ``return_history``). ``momentum`` > 0
+    is the "fast Griffin-Lim" of Perraudin et al. (2013): the new spectrogram is pushed past the
+    projection by ``momentum`` times the last change, which converges in fewer iterations (0.99 is
+    their choice; 0 is the plain algorithm). The random start is drawn from ``seed`` (host NumPy),
+    so the result is deterministic.
+    """
+    m = _unwrap(magnitude)
+    xp = get_array_module(m)
+    m = _floating(m, xp)
+    rng = np.random.default_rng(seed)
+    phase0 = rng.uniform(0.0, 2.0 * math.pi, size=tuple(m.shape))
+    angles = asarray(np.exp(1j * phase0), dev=device_of(m))
+    n_samples = length
+    kw = dict(n_fft=n_fft, hop_length=hop_length, center=center)
+    history = []
+    previous = None
+    x = None
+    for _ in range(n_iter):
+        x = istft(m * angles, length=n_samples, **kw)
+        rebuilt = stft(x, **kw)
+        if return_history:
+            history.append(float(np.mean(to_numpy(spectral_convergence(x, m, **kw)))))
+        if momentum and previous is not None:
+            pushed = rebuilt + momentum * (rebuilt - previous)
+        else:
+            pushed = rebuilt
+        previous = rebuilt
+        angles = pushed / (xp.abs(pushed) + 1e-12)
+    x = istft(m * angles, length=n_samples, **kw)
+    if return_history:
+        history.append(float(np.mean(to_numpy(spectral_convergence(x, m, **kw)))))
+        return x, history
+    return x

@@ -1,29 +1,37 @@
-r"""Image → sound: a generator that *plays* the telephone tone of a handwritten digit.
+r"""Image → sound: a generator that *writes the waveform* of a handwritten digit's telephone tone.
 
 Each digit of the Digits data comes with its DTMF tone (ITU-T Q.23): the sum of one low-group and
-one high-group sinusoid. :class:`ToneGenerator` sees only the image and writes a waveform:
+one high-group sinusoid, 100 ms at 8 kHz. :class:`ToneGenerator` sees only the image and outputs
+the N = 800 samples of a waveform directly:
 
-.. math::
+.. math:: \hat x = W_3\,\mathrm{relu}(W_2\,\mathrm{relu}(W_1 v + b_1) + b_2) + b_3 \in \mathbb R^{N},
 
-    \hat x[n] = \sum_{k=1}^{7} a_k(v)\, \sin(2\pi f_k n / f_s), \qquad
-    a(v) = \operatorname{softplus}(\mathrm{MLP}(v)) \ge 0,
-
-a **sinusoid bank** at the seven DTMF frequencies whose amplitudes an MLP computes from the image
-v. Nothing tells it which digit it is looking at at inference time; it must read the image.
+an MLP whose last layer has one output per sample. It has no oscillator, no frequency table and no
+knowledge of the keypad: whatever tones come out were learnt from the recordings.
 
 **Training on (image, tone) pairs.** The recorded tones have random phases, so comparing
 waveforms sample by sample would punish a right tone played with another phase. The loss compares
-what a listener (and the decoder) hears — the amplitude spectrum at the seven frequencies:
+what a listener (and a decoder) hears: the **magnitude of the discrete Fourier transform** of the
+waveform zero-padded to M = 2N samples, at every bin :math:`k = 0 \dots M/2` (frequency
+:math:`k f_s / M`, every 5 Hz here),
 
 .. math::
 
-    |X(f_k)| = \tfrac{2}{N}\Big|\sum_n x[n]\, e^{-2\pi i f_k n / f_s}\Big|, \qquad
-    \mathcal L = \tfrac17 \sum_k \big(|\hat X(f_k)| - |X(f_k)|\big)^2,
+    |X_k| = \tfrac{2}{N}\Big|\sum_{n=0}^{N-1} x[n]\, e^{-2\pi i k n / M}\Big|, \qquad
+    \mathcal L = \frac{1}{M/2 + 1} \sum_{k=0}^{M/2} \big(|\hat X_k| - |X_k|\big)^2 .
 
-computed for the generated waveform by two matrix products (a cosine and a sine bank), so the
-gradient flows through the waveform into the amplitudes and the MLP. Quality is judged by
-:func:`minimm.data.datasets.decode_dtmf` (Goertzel power, strongest tone per group): the fraction
-of generated tones that decode to the image's label.
+:math:`\hat X` is computed by two matrix products with the real DFT basis (cosines and sines of
+every bin — the generic analysis basis, the same for any sound), so the gradient flows through the
+waveform into the MLP. The loss asks only for the right *amount* of every frequency, never for a
+phase. Why zero-pad: with M = N the N/2 + 1 magnitudes leave each bin's phase free, and a tone
+that falls between bins (most keypad tones, on a 10 Hz grid) can then be matched by a waveform whose leakage
+bins have scrambled phases — the right magnitudes, but not a clean sinusoid, so a Goertzel filter
+at the tone hears much less of it. The in-between bins of the padded transform tie neighbouring
+phases together (measured, seed 0, 30 epochs: the two decoded tones hold a median 99 % of the
+generated energy with M = 2N; at M = N, 78 % of the tones fail a "two tones hold half the
+energy" check). Quality is judged by a standard Goertzel decoder,
+:func:`minimm.data.datasets.decode_dtmf` (power at the seven keypad frequencies, strongest tone per
+group), that the generator never sees: the fraction of generated tones it decodes to the label.
 """
 
 from __future__ import annotations
@@ -35,55 +43,56 @@ import numpy as np
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import tensor
-from ..data.datasets import DTMF_HIGH, DTMF_LOW
 from ..ops import elementwise as _e
 from .common import mlp, model_device
 
-__all__ = ["ToneGenerator", "dtmf_frequencies"]
+__all__ = ["ToneGenerator", "dft_basis"]
 
 
-def dtmf_frequencies() -> tuple:
-    """The seven DTMF frequencies in Hz: the four low-group rows, then the three high-group columns."""
-    return tuple(DTMF_LOW) + tuple(DTMF_HIGH)
+def dft_basis(n_samples: int, n_fft: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The real DFT analysis basis: ``cos(2π k n / M)`` and ``sin(2π k n / M)``, each (N, M/2 + 1)
+    (M = ``n_fft`` ≥ N, default N), so that ``x @ cos`` and ``x @ sin`` are the real and (minus
+    the) imaginary parts of ``rfft(x, n=M)`` — the DFT of x zero-padded to M samples."""
+    m = n_samples if n_fft is None else n_fft
+    n = np.arange(n_samples)
+    k = np.arange(m // 2 + 1)
+    phase = 2 * math.pi * np.outer(n, k) / m
+    return np.cos(phase), np.sin(phase)
 
 
 class ToneGenerator(nn.Module):
-    """Digit image → waveform: an MLP ``image_dim-hidden-7`` gives softplus amplitudes of a fixed
-    sinusoid bank at the DTMF frequencies (``n_samples`` at ``sample_rate``).
+    """Digit image → waveform: an MLP ``image_dim-hidden-hidden-n_samples`` whose outputs are the
+    samples (at ``sample_rate``). Buffers ``cos_basis``, ``sin_basis`` (n_samples, n_samples/2 + 1):
+    the DFT basis of the spectral loss (they move with ``.to(device)``)."""
 
-    Buffers ``sin_bank``, ``cos_bank`` (7, n_samples) hold the bank and the analysis basis; they
-    move with ``.to(device)``.
-    """
-
-    def __init__(self, image_dim: int = 64, hidden: int = 128, sample_rate: int = 8000, n_samples: int = 800,
-                 frequencies=None):
+    def __init__(self, image_dim: int = 64, hidden: int = 256, sample_rate: int = 8000, n_samples: int = 800,
+                 oversample: int = 2):
         super().__init__()
-        self.sample_rate, self.n_samples = sample_rate, n_samples
-        self.frequencies = tuple(frequencies or dtmf_frequencies())
-        self.net = mlp(image_dim, hidden, len(self.frequencies))
-        t = np.arange(n_samples) / sample_rate
-        phase = 2 * math.pi * np.outer(self.frequencies, t)
-        self.register_buffer("sin_bank", tensor(np.sin(phase).astype(np.float32)))
-        self.register_buffer("cos_bank", tensor(np.cos(phase).astype(np.float32)))
+        self.sample_rate, self.n_samples, self.n_fft = sample_rate, n_samples, oversample * n_samples
+        self.net = mlp(image_dim, hidden, hidden, n_samples)
+        cos, sin = dft_basis(n_samples, self.n_fft)
+        self.register_buffer("cos_basis", tensor(cos.astype(np.float32)))
+        self.register_buffer("sin_basis", tensor(sin.astype(np.float32)))
 
-    def amplitudes(self, images) -> Tensor:
-        """a(v) ≥ 0, one amplitude per DTMF frequency: (B, 7)."""
-        if not isinstance(images, Tensor):
-            images = tensor(np.asarray(images), device=model_device(self))
-        return _e.softplus(self.net(images.reshape(images.shape[0], -1)))
+    def bin_frequencies(self) -> np.ndarray:
+        """The frequency in Hz of each bin of :meth:`spectrum`: ``k · sample_rate / n_samples``."""
+        return np.arange(self.n_fft // 2 + 1) * self.sample_rate / self.n_fft
 
     def forward(self, images) -> Tensor:
-        """The waveform x̂ = a(v) · sin_bank: (B, n_samples)."""
-        return self.amplitudes(images) @ self.sin_bank
+        """The waveform x̂(v): (B, n_samples)."""
+        if not isinstance(images, Tensor):
+            images = tensor(np.asarray(images, dtype=np.float32), device=model_device(self))
+        return self.net(images.reshape(images.shape[0], -1))
 
     def spectrum(self, waves: Tensor) -> Tensor:
-        """|X(f_k)| · 2/N at the seven frequencies (a sinusoid of amplitude A reads ≈ A)."""
-        re = waves @ self.cos_bank.T
-        im = waves @ self.sin_bank.T
-        # +1e-12 inside the root: its derivative 1/(2√s) is finite even for a silent band.
+        """|X_k| · 2/N at every DFT bin, (B, n_samples/2 + 1) (a sinusoid of amplitude A on a bin reads A)."""
+        re = waves @ self.cos_basis
+        im = waves @ self.sin_basis
+        # +1e-12 inside the root: its derivative 1/(2√s) stays finite for a silent bin.
         return _e.sqrt(re * re + im * im + 1e-12) * (2.0 / self.n_samples)
 
     def loss(self, batch: dict):
+        """Mean squared difference of the DFT magnitudes of the generated and the recorded tone."""
         target = self.spectrum(batch["sound"])
         pred = self.spectrum(self(batch["image"]))
         diff = pred - target

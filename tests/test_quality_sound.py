@@ -1,0 +1,74 @@
+"""The sound rows of the quality table: every trivial baseline fails its row's targets (measured
+here without training, with the fixed decoders that read real sounds perfectly standing in for
+the trained judge), the rows run in quick mode and report their baselines, and the table lists them."""
+
+import numpy as np
+import pytest
+
+from minimm.app import quality
+from minimm.app.baselines import BASELINES
+from minimm.app.evaluate_sound import VALID_TONE_FRACTION, dtmf_tone_fraction, memorisation_ratio
+from minimm.app.quality_sound import MEMORISATION_TARGET, sound_to_text_row, text_to_sound_row, tone_row
+from minimm.app.train_sound import sound_class_ids
+from minimm.data import load_digits, load_shapes
+from minimm.data.datasets import decode_dtmf, decode_sounds
+from minimm.metrics import coherence
+
+ATTRIBUTE_TARGET, TONE_TARGET = 0.85, 0.90
+
+
+def test_every_baseline_fails_the_text_to_sound_row():
+    """Class-mean waveforms are nearly silent (random phases cancel), a per-class Gaussian is noise:
+    both fail the attribute target. A training copy reads perfectly but its memorisation ratio is 0."""
+    train, test = load_shapes(n_train=2000, n_test=400, seed=1)
+    truth = dict(test.attributes)
+    assert coherence(decode_sounds(test.sound), truth) >= 0.95  # the reader is sound on real sounds
+    ids_train, ids_test = sound_class_ids(train.attributes), sound_class_ids(test.attributes)
+    for name, fn in BASELINES.items():
+        sounds = fn(train.sound, ids_train, ids_test, seed=0)
+        acc = coherence(decode_sounds(sounds), truth)
+        ratio = memorisation_ratio(sounds, train.sound, test.sound)
+        fails = acc < ATTRIBUTE_TARGET or ratio < MEMORISATION_TARGET[1]
+        assert fails, f"{name}: attributes {acc:.3f}, memorisation ratio {ratio:.3f} pass every target"
+        if name == "training copy":
+            assert acc >= 0.95 and ratio < 1e-3  # only the memorisation entry catches the copy
+
+
+def test_every_baseline_fails_the_tone_row():
+    """The class-mean tone still decodes (its faint residual tones beat the noise at the keypad
+    frequencies) but fails the receiver's validity check; the Gaussian fails decoding; the copy
+    fails the memorisation ratio. Real tones pass everything."""
+    train, test = load_digits(seed=0)
+    labels = np.asarray(test.label)
+    real_right = decode_dtmf(test.sound) == labels
+    assert real_right.mean() == 1.0 and (dtmf_tone_fraction(test.sound) >= VALID_TONE_FRACTION).all()
+    for name, fn in BASELINES.items():
+        sounds = fn(train.sound, train.label, labels, seed=0)
+        right = decode_dtmf(sounds) == labels
+        valid = (right & (dtmf_tone_fraction(sounds) >= VALID_TONE_FRACTION)).mean()
+        ratio = memorisation_ratio(sounds, train.sound, test.sound)
+        assert min(right.mean(), valid) < TONE_TARGET or ratio < MEMORISATION_TARGET[1], name
+        if name == "class mean + noise":
+            assert valid < 0.05  # decodes right often, but never as a valid key press
+
+
+def test_the_tone_fraction_reads_a_clean_key_as_one_and_noise_as_little():
+    t = np.arange(800) / 8000
+    key = 0.5 * np.sin(2 * np.pi * 770 * t) + 0.5 * np.sin(2 * np.pi * 1336 * t)
+    noise = np.random.default_rng(0).normal(size=800)
+    frac = dtmf_tone_fraction(np.stack([key, noise]))
+    assert frac[0] == pytest.approx(1.0, abs=0.01) and frac[1] < 0.05
+
+
+def test_sound_rows_are_in_the_table():
+    for name in ("tone", "text_to_sound", "sound_to_text"):
+        assert name in quality.RECIPES
+
+
+@pytest.mark.parametrize("row", [text_to_sound_row, sound_to_text_row, tone_row], ids=lambda f: f.__name__)
+def test_sound_rows_run_quick_and_report_baselines(row):
+    entries = row(quick=True)
+    assert entries
+    for e in entries:
+        assert e["value"] is not None and np.isfinite(e["value"])
+        assert e["baselines"] and all(np.isfinite(v) for v in e["baselines"].values())
