@@ -44,6 +44,8 @@ from .extras import allclose, bmm, equal, inference_mode, is_floating_point, isc
 from .serialization import load, save  # noqa: E402
 from . import tensor_extras  # noqa: E402,F401  (x.sin(), x.tril(), x.nelement() ... on Tensor)
 
+from .autograd.dtypes import DType as dtype  # noqa: E402  (isinstance(x, torch.dtype))
+
 float = float32  # PyTorch's aliases
 double = float64
 long = int64

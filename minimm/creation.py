@@ -101,7 +101,8 @@ def _shape(size, op):
 def _check_data(data, t: Tensor) -> None:
     """Only numbers make a tensor: None, strings and other objects are refused, as in PyTorch,
     instead of becoming an object or string array that fails in the first op."""
-    kind = t.dtype.kind if t.data.dtype != object else "O"
+    dt = t.array.dtype  # the array's own dtype: t.dtype knows only minimm's dtypes
+    kind = "O" if dt == object else np.dtype(B.dtype_name(dt)).kind
     if kind not in "biuf":
         what = type(data).__name__ if kind == "O" or not hasattr(data, "dtype") else f"an array of dtype {data.dtype}"
         raise TypeError(f"tensor: data must be numbers (nested lists of numbers or a numeric array), got {what}")

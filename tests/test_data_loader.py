@@ -90,10 +90,10 @@ def test_batches_are_tensors_on_the_requested_device(device):
     for key in ("image", "exact", "label", "mask"):
         assert isinstance(b[key], Tensor), key
         assert b[key].device == B.device(device), key
-    assert str(b["image"].dtype) == "float32"
-    assert str(b["exact"].dtype) == "float64"  # float64 is kept for precise checks
-    assert str(b["label"].dtype) == "int64"  # labels and token ids become int64
-    assert str(b["mask"].dtype) == "bool"
+    assert str(b["image"].dtype) == "minimm.float32"  # printed as PyTorch prints torch.float32
+    assert str(b["exact"].dtype) == "minimm.float64"  # float64 is kept for precise checks
+    assert str(b["label"].dtype) == "minimm.int64"  # labels and token ids become int64
+    assert str(b["mask"].dtype) == "minimm.bool"
     assert b["image"].shape == (4, 4, 4)
     assert isinstance(b["caption"], list) and len(b["caption"]) == 4
     # Captions stay aligned with the other modalities after shuffling.

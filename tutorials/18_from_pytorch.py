@@ -21,7 +21,8 @@
 #   and that both give the same values and gradients;
 # * how `minimm.compat` makes an unchanged PyTorch script (`import torch`) run on minimm, and what
 #   it says when the script needs something minimm does not have;
-# * what `.data` is in minimm, and the spelling of the classic manual update that works.
+# * what `.data` is (PyTorch's detached view, so the classic manual update works), and why
+#   `.detach()` and `no_grad()` are preferred.
 #
 # Our op is the *softsign*, a smooth cousin of tanh:
 #
@@ -165,13 +166,36 @@ assert message.startswith("minimm.compat: torch.fft is not available in minimm")
 minimm.compat.uninstall()
 
 # %% [markdown]
-# ## 4. What `.data` is here
+# ## 4. What `.data` is, and why `.detach()` and `no_grad()` are preferred
 #
-# In minimm `t.data` is the tensor's raw array (NumPy, CuPy or strict): the backend level under
-# the autograd level. In PyTorch `t.data` is a *Tensor* sharing memory with `t` but detached from
-# the graph. So the classic update `p.data += -lr * p.grad` (an array plus a Tensor) fails here.
-# The modern PyTorch spelling works in both libraries and says what it means — "change p, and do
-# not record it":
+# As in PyTorch, `t.data` is a *Tensor* sharing `t`'s memory, cut from the graph
+# (`requires_grad=False`, no `grad_fn`): what `t.detach()` returns. Writing through it changes `t`,
+# so the classic manual update of older tutorials works unchanged. (The raw NumPy/CuPy array under
+# a tensor — the backend level — is `t.array`.)
+
+# %%
+p = minimm.tensor([1.0, -2.0], requires_grad=True)
+(p * p).sum().backward()
+p.data += -0.1 * p.grad        # changes p itself: now [0.8, -1.6]
+np.testing.assert_allclose(p.tolist(), [0.8, -1.6], rtol=1e-6)
+assert p.requires_grad and p.is_leaf and not p.data.requires_grad
+p.data.zero_()                 # in-place methods through .data change p too
+assert p.tolist() == [0.0, 0.0]
+
+# %% [markdown]
+# The same in-place change on `p` itself raises, because autograd would not see it:
+
+# %%
+try:
+    p += 1.0
+except RuntimeError as exc:
+    print(exc)
+
+# %% [markdown]
+# That error is the reason `.data` is discouraged: a change made through `.data` is invisible to
+# autograd, so if the old values were saved for a backward pass the gradient comes out silently
+# wrong, where the same change on the tensor itself is refused. Modern PyTorch code — and minimm's
+# optimisers — say what they mean instead, "change p, and do not record it":
 
 # %%
 p = minimm.tensor([1.0, -2.0], requires_grad=True)

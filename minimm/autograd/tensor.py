@@ -1,4 +1,4 @@
-"""Tensor: an array of the active backend (``.data``) plus what autograd needs to know about it.
+"""Tensor: an array of the active backend (``.array``) plus what autograd needs to know about it.
 
 ``requires_grad`` says whether gradients should reach it, ``grad_fn`` is the
 :class:`~minimm.autograd.Function` node that computed it (``None`` for a leaf), and ``grad`` is
@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 
 from .. import backend as B
-from .dtypes import DTYPES, as_dtype, bool_, float32, float64, get_default_dtype, int64
+from .dtypes import BY_NUMPY, DTYPES, DType, as_dtype, bool_, float32, float64, get_default_dtype, int64
 
 __all__ = ["Tensor"]
 
@@ -28,15 +28,15 @@ class Tensor:
     Most users make tensors with :func:`minimm.tensor`, :func:`minimm.zeros`, :func:`minimm.randn`...
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "__weakref__")
     # Make NumPy hand `ndarray <op> Tensor` back to Tensor's reflected operators.
     __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = _to_array(data, dtype, device)
+            data = data.array
+        self.array = _to_array(data, dtype, device)
         self.grad = None
         self.grad_fn = None
         self.requires_grad = False
@@ -48,25 +48,56 @@ class Tensor:
         t = cls.__new__(cls)
         if data.__class__ is not _ndarray and isinstance(data, _generic):
             data = np.asarray(data)
-        t.data = data
+        t.array = data
         t.grad = None
         t.requires_grad = requires_grad
         t.grad_fn = None
         return t
 
     # -- attributes ---------------------------------------------------------------------------
-    @property
-    def array(self):
-        """The backend array (NumPy or CuPy) this tensor wraps, shared, not copied."""
-        return self.data
+    # ``array`` (a slot, above) is the backend array (NumPy, CuPy or strict) this tensor wraps:
+    # the backend level under the autograd level. Every op reads and writes it directly.
 
-    @array.setter
-    def array(self, value):
-        self.data = value
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's ``.data``: a tensor sharing this one's memory, cut from the graph.
+
+        ``t.data`` is what ``t.detach()`` returns (``requires_grad`` False, no ``grad_fn``), and
+        writing through it changes ``t``: ``p.data.zero_()``, ``p.data.normal_()``,
+        ``p.data += -lr * p.grad`` (the classic hand-written update). Assigning ``t.data = other``
+        (a Tensor or a backend array) replaces the array ``t`` wraps, keeping ``t`` itself (its
+        ``grad``, and its place in a model and an optimiser).
+
+        Prefer ``with minimm.no_grad(): p -= lr * p.grad`` or ``t.detach()``: an in-place change made
+        through ``.data`` is invisible to autograd, so if ``t``'s old values were saved for a
+        backward that gradient silently goes wrong, where the same change on ``t`` itself raises.
+        The raw backend array is ``t.array``.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        if isinstance(value, Tensor):
+            value = value.array
+        elif not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            raise TypeError(f"Tensor.data = ...: expected a Tensor or an array, got {type(value).__name__}")
+        self.array = _to_array(value, None, None)
+
+    def _write(self, value) -> None:
+        """Overwrite the values in place, so every tensor sharing the memory (``.data``, ``.detach()``)
+        sees them; ``value`` is a scalar or an array of this shape, cast to this dtype. A read-only
+        array (a NumPy broadcast view) is replaced by a written copy instead."""
+        d = self.array
+        if hasattr(value, "dtype") and value.dtype != d.dtype:
+            value = B.get_array_module(d).astype(value, d.dtype)
+        if isinstance(d, _ndarray) and not d.flags.writeable:
+            d = d.copy()
+            self.array = d
+        d[...] = value
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     def size(self, dim=None):
         """The shape (PyTorch's ``size()``), or its length along ``dim``."""
@@ -74,32 +105,34 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
         """The number of dimensions (PyTorch's ``dim()``)."""
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
         """The number of elements."""
         n = 1
-        for s in self.data.shape:
+        for s in self.array.shape:
             n *= s
         return n
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
-    def dtype(self) -> np.dtype:
-        dt = self.data.dtype
-        return dt if isinstance(dt, np.dtype) else np.dtype(B.dtype_name(dt))
+    def dtype(self) -> DType:
+        """The element type, e.g. ``minimm.float32`` (equal to NumPy's ``float32``)."""
+        dt = self.array.dtype
+        d = BY_NUMPY.get(dt) if isinstance(dt, np.dtype) else None  # NumPy and CuPy: one lookup
+        return d if d is not None else as_dtype(B.dtype_name(dt))
 
     @property
     def device(self) -> B.Device:
-        return B.device_of(self.data)
+        return B.device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -124,7 +157,7 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, this one has shape {self.shape}")
-        return B.to_numpy(self.data).reshape(()).item()
+        return B.to_numpy(self.array).reshape(()).item()
 
     def numpy(self) -> np.ndarray:
         """A host NumPy array with the values (an explicit device-to-host copy on a GPU).
@@ -133,11 +166,11 @@ class Tensor:
         """
         if self.requires_grad:
             raise RuntimeError("numpy(): this tensor requires grad; use tensor.detach().numpy()")
-        return B.to_numpy(self.data)
+        return B.to_numpy(self.array)
 
     def tolist(self):
         """The values as (nested) Python lists — a host copy."""
-        return B.to_numpy(self.data).tolist()
+        return B.to_numpy(self.array).tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -157,17 +190,17 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         # Implicit conversion is allowed for host tensors only, exactly as CuPy refuses it on a GPU.
-        if self.data.__class__ is not _ndarray:
+        if self.array.__class__ is not _ndarray:
             raise TypeError(
                 f"implicit conversion of a tensor on '{self.device}' to NumPy is not allowed; "
                 "use tensor.cpu().numpy() or tensor.numpy() for an explicit copy"
             )
-        a = self.data if dtype is None else self.data.astype(dtype)
+        a = self.array if dtype is None else self.array.astype(dtype)
         return a.copy() if copy else a
 
     def detach(self) -> "Tensor":
         """A tensor that shares the data but is cut from the graph (no grad flows through it)."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph in place (it becomes a leaf without grad)."""
@@ -199,7 +232,7 @@ class Tensor:
         """This tensor on ``device`` and/or with ``dtype`` (differentiable; self when nothing changes)."""
         from ..ops import arithmetic as _a  # the autograd<->ops cycle: see minimm/autograd/__init__.py
 
-        if isinstance(device, (np.dtype, type)) or (isinstance(device, str) and device in DTYPES):
+        if isinstance(device, (DType, np.dtype, type)) or (isinstance(device, str) and device in DTYPES):
             device, dtype = None, device
         out = self
         if dtype is not None and as_dtype(dtype) != self.dtype:
@@ -239,15 +272,10 @@ class Tensor:
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
-    def zero_(self) -> "Tensor":
-        """Set every element to zero, in place (outside the graph)."""
-        xp = B.get_array_module(self.data)
-        self.data = xp.zeros_like(self.data)
-        return self
 
     # -- printing -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = np.array2string(B.to_numpy(self.data), separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(B.to_numpy(self.array), separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -267,7 +295,7 @@ def _to_array(data, dtype, device):
     if dtype is not None:
         dtype = as_dtype(dtype)
     if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten(data)):
-        data = [B.to_numpy(v.data) if isinstance(v, Tensor) else v for v in data]
+        data = [B.to_numpy(v.array) if isinstance(v, Tensor) else v for v in data]
     if dtype is None:
         if isinstance(data, (bool, np.bool_)):
             dtype = bool_

@@ -47,7 +47,7 @@ def _fill(tensor: Tensor, kind: str, generator=None, **kw) -> Tensor:
     """Replace ``tensor``'s values by a seeded draw on its device, keeping its dtype (from
     ``generator``, a :class:`minimm.Generator`, when one is given)."""
     with no_grad():
-        tensor.data = draw(kind, tensor.shape, tensor.dtype, tensor.device, generator, **kw)
+        tensor._write(draw(kind, tensor.shape, tensor.dtype, tensor.device, generator, **kw))  # in place: what shares the memory sees it
     return tensor
 
 
@@ -71,15 +71,14 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         out[bad] = g.standard_normal(int(bad.sum())) * std + mean
         bad = (out < a) | (out > b)
     with no_grad():
-        tensor.data = B.asarray(np.asarray(out, dtype=tensor.dtype), dev=tensor.device)
+        tensor._write(B.asarray(np.asarray(out, dtype=tensor.dtype), dev=tensor.device))
     return tensor
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """w = val everywhere."""
     with no_grad():
-        xp = B.get_array_module(tensor.data)
-        tensor.data = xp.full_like(tensor.data, val)
+        tensor._write(val)
     return tensor
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import Tensor, as_dtype, no_grad
+from ..autograd.dtypes import DType
 from .parameter import Parameter, copy_array, move_array
 
 __all__ = ["Parameter", "Module", "IncompatibleKeys"]
@@ -262,7 +263,7 @@ class Module:
         """Move every parameter, its grad and every buffer to ``device`` (and/or cast floating
         ones to ``dtype``) **in place**: the Parameter objects stay the same, so an optimiser
         built before the move still holds the right ones. Returns self."""
-        if isinstance(device, np.dtype) or (isinstance(device, str) and _is_dtype_name(device)) or isinstance(device, type):
+        if isinstance(device, (np.dtype, DType)) or (isinstance(device, str) and _is_dtype_name(device)) or isinstance(device, type):
             device, dtype = None, device
         dev = B.device(device) if device is not None else None
         dt = as_dtype(dtype) if dtype is not None else None

@@ -6,13 +6,11 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import backend as B
-from ..autograd import Tensor, is_grad_enabled, no_grad
+from ..autograd import Tensor, is_grad_enabled
 from . import (
-    arithmetic, checks, conv, elementwise, im2col, indexing, linalg, logical, loss, numeric, pooling, reduction,
-    resample, sequence, shape, special,
+    arithmetic, checks, conv, elementwise, im2col, indexing, inplace, linalg, logical, loss, numeric, pooling,
+    reduction, resample, sequence, shape, special,
 )
 from . import fast_numpy  # noqa: F401  (registers the NumPy twins of the element-wise formulas)
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
@@ -62,42 +60,6 @@ def _setitem(self: Tensor, key, value) -> None:
         if B.device_of(v) != self.device:
             raise B.DeviceError(f"setitem: value is on {B.device_of(v)} but the tensor is on {self.device}")
     self.data[key] = v
-
-
-def _inplace(op, symbol):
-    """``x op= y`` that really updates ``x`` (as in PyTorch), where that cannot break a gradient.
-
-    Without it Python would silently rebind the name to a new tensor, so ``p -= lr * p.grad``
-    would "train" a copy and leave the model's parameter unchanged.
-    """
-
-    def method(self: Tensor, other):
-        if self.requires_grad and is_grad_enabled():
-            if self.grad_fn is None:
-                raise RuntimeError(
-                    f"a leaf tensor that requires grad is used in an in-place operation ({symbol}=); "
-                    "update parameters inside `with minimm.no_grad():`, as optimisers do"
-                )
-            return op(self, other)  # inside a graph: a new node (the graph keeps the old value)
-        with no_grad():
-            new = op(self, other)
-        if new.shape != self.shape:
-            raise ValueError(
-                f"in-place {symbol}=: the result has shape {new.shape}, which does not fit the "
-                f"tensor's shape {self.shape}"
-            )
-        xp = B.get_array_module(self.data)
-        value = new.data if new.data.dtype == self.data.dtype else xp.astype(new.data, self.data.dtype)
-        d = self.data
-        if isinstance(d, np.ndarray) and not d.flags.writeable:  # e.g. a broadcast view
-            self.data = value if value is not new.data else np.array(value)
-        else:
-            d[...] = value
-        return self
-
-    method.__name__ = f"__i{op.__name__}__"
-    method.__doc__ = f"In-place ``x {symbol}= y`` (outside the graph, as in PyTorch)."
-    return method
 
 
 def _t(self: Tensor) -> Tensor:
@@ -153,13 +115,10 @@ def _install_operators(T) -> None:
 
 
 def _install_indexing(T) -> None:
-    """``x[key]``, ``x[key] = v``, the in-place ``x += y`` family and iteration."""
+    """``x[key]``, ``x[key] = v``, the in-place ``x += y`` family (:mod:`.inplace`) and iteration."""
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
-    T.__iadd__ = _inplace(add, "+")
-    T.__isub__ = _inplace(sub, "-")
-    T.__imul__ = _inplace(mul, "*")
-    T.__itruediv__ = _inplace(div, "/")
+    inplace.install(T, arithmetic, clamp, masked_fill)  # x += y, x.add_(y), x.zero_() ...
     T.__iter__ = lambda a: (a[i] for i in range(len(a)))
 
 

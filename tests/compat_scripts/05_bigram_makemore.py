@@ -48,8 +48,7 @@ for k in range(150):
     losses.append(loss.item())
     W.grad = None
     loss.backward()
-    with torch.no_grad():   # (the lecture writes W.data += -50 * W.grad; see docs/from-pytorch.md)
-        W += -50 * W.grad
+    W.data += -50 * W.grad   # the lecture's update, through .data (see docs/from-pytorch.md)
 print(f"network loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 assert losses[-1] < losses[0]
 assert abs(losses[-1] - count_nll) < 0.05   # gradient descent finds the counting model again

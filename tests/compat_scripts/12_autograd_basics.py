@@ -62,5 +62,26 @@ assert t.nelement() == t.numel() == torch.numel(t) == 12 and t.element_size() ==
 assert t.double().element_size() == 8 and torch.is_floating_point(t)
 assert torch.allclose(torch.log10(torch.tensor([1.0, 10.0, 1000.0])), torch.tensor([0.0, 1.0, 3.0]))
 
+# .data: a tensor sharing the memory, cut from the graph; in-place changes through it change w
+w = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+(w * w).sum().backward()
+assert not w.data.requires_grad and w.data.grad_fn is None and w.requires_grad
+w.data -= 0.25 * w.grad
+assert w.tolist() == [0.5, -1.0, 1.5]
+w.data.mul_(2).add_(1.0, alpha=0.5)
+w.data.clamp_(max=2.0)
+assert w.tolist() == [1.5, -1.5, 2.0]
+try:
+    w.add_(1.0)            # a leaf that requires grad, outside no_grad: refused
+    raise AssertionError("in-place on a leaf that requires grad must raise")
+except RuntimeError:
+    pass
+w.data = torch.tensor([0.0, 1.0, 2.0])   # replaces the values, keeps w
+assert w.requires_grad and w.tolist() == [0.0, 1.0, 2.0]
+w.data.fill_(0.5)
+w.data.copy_(torch.tensor([0.25, 0.5, 0.75]))
+str_dtype = str(w.dtype).split(".")[-1]
+assert str_dtype == "float32" and str(w.dtype) in ("torch.float32", "minimm.float32"), str(w.dtype)
+
 report({"o": o.item(), "x1_grad": x1.grad.item(), "d2f": d2f.item(), "ce": ce.item(), "kl": kl.item()},
        exact=["o", "x1_grad", "d2f", "ce", "kl"], rtol=1e-6)
