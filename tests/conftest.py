@@ -72,3 +72,14 @@ def _seed():
     """Every test starts from the same seed, so failures reproduce."""
     minimm.manual_seed(0)
     yield
+
+
+def pytest_report_header(config):
+    """Say at the top of every run whether the PyTorch half of tests/compat_scripts runs."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return ("compat: PyTorch is not installed, so the PyTorch half of tests/compat_scripts is skipped "
+                "(pip install 'minimm[compat]' to compare)")
+    return f"compat: tests/compat_scripts are compared with PyTorch {importlib.metadata.version('torch')}"
