@@ -282,7 +282,7 @@ class MyGrad(_NumpyPeer):
             return loss
         PG, PD = self._tensors(self.pg), self._tensors(self.pd)
         fake = self._G(PG, self.rng.standard_normal((x.shape[0], 64), dtype=np.float32))
-        ld = mg.mean(self._softplus(-self._D(PD, x))) + mg.mean(self._softplus(self._D(PD, mg.Tensor(fake.data, constant=True))))
+        ld = mg.mean(self._softplus(-self._D(PD, x))) + mg.mean(self._softplus(self._D(PD, mg.Tensor(fake.array, constant=True))))
         ld.backward()
         self.opt_d.step({k: t.grad for k, t in PD.items()})
         PD = self._tensors(self.pd)

@@ -115,7 +115,7 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
     arrays keep their dtype unless ``dtype`` is given.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if device is None:
         device = _default_device
     if data is None or isinstance(data, (str, bytes, dict, set)):
@@ -125,9 +125,9 @@ def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor
     except (TypeError, ValueError) as e:  # ragged lists, strings inside lists: said as tensor's error
         raise type(e)(f"tensor: data must be a rectangular nest of numbers ({e})") from None
     _check_data(data, t)
-    if t.data is data:  # tensor() always copies, like PyTorch
+    if t.array is data:  # tensor() always copies, like PyTorch
         xp = B.get_array_module(data)
-        t.data = np.array(data, copy=True) if xp is np else xp.asarray(data, copy=True)
+        t.array = np.array(data, copy=True) if xp is np else xp.asarray(data, copy=True)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -288,7 +288,7 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: 
     t = Tensor._wrap(data)
     if dtype is not None and as_dtype(dtype) != int64:
         t = t.to(dtype=dtype)
-    return _finish(t.data, requires_grad)
+    return _finish(t.array, requires_grad)
 
 
 def _like(fn, t: Tensor, dtype, device, requires_grad, *args):

@@ -123,7 +123,7 @@ class _CtxNode(_EngineFunction):
         if not isinstance(out, Tensor):
             raise TypeError(f"{self.user_cls.__name__}.forward must return a Tensor, got {type(out).__name__}")
         ctx._output = out
-        return out.data
+        return out.array
 
     def backward(self, g):
         ctx, args = self.params["ctx"], self.params["args"]
@@ -159,7 +159,7 @@ class _CtxNode(_EngineFunction):
                 raise TypeError(
                     f"{self.user_cls.__name__}.backward must return Tensors (or None), got {type(gr).__name__}"
                 )
-            out.append(gr if self.graph else gr.data)
+            out.append(gr if self.graph else gr.array)
         return tuple(out)
 
 

@@ -48,9 +48,9 @@ def isclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equa
 
 def _nan_both(close: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """``close`` or both NaN (array code: a comparison has no gradient to keep)."""
-    xp = B.get_array_module(close.data)
-    both = xp.logical_and(xp.isnan(a.data), xp.isnan(b.data))
-    return Tensor._wrap(xp.logical_or(close.data, xp.broadcast_to(both, close.data.shape)))
+    xp = B.get_array_module(close.array)
+    both = xp.logical_and(xp.isnan(a.array), xp.isnan(b.array))
+    return Tensor._wrap(xp.logical_or(close.array, xp.broadcast_to(both, close.array.shape)))
 
 
 def allclose(input: Tensor, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:

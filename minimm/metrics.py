@@ -47,7 +47,7 @@ __all__ = [
 def _array(x):
     """The backend array behind a Tensor; arrays pass through; Python data becomes NumPy."""
     if isinstance(x, Tensor):
-        return x.data
+        return x.array
     if isinstance(x, (list, tuple, int, float)):
         return np.asarray(x)
     return x

@@ -44,7 +44,7 @@ __all__ = ["pairwise_distances", "kth_neighbour_radii", "precision_recall", "den
 
 
 def _features(x, name: str) -> np.ndarray:
-    a = B.to_numpy(x.data if isinstance(x, Tensor) else x).astype(np.float64)
+    a = B.to_numpy(x.array if isinstance(x, Tensor) else x).astype(np.float64)
     if a.ndim != 2:
         raise ValueError(f"{name}: expected features (N, D), got shape {a.shape}")
     return a

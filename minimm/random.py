@@ -172,7 +172,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {input.shape}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
         raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
-    w = B.to_numpy(input.data).astype(np.float64)
+    w = B.to_numpy(input.array).astype(np.float64)
     rows = w.reshape(1, -1) if w.ndim == 1 else w
     if rows.shape[1] == 0:
         raise ValueError(f"multinomial: input has no categories (shape {input.shape})")

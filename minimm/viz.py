@@ -35,7 +35,7 @@ def _new_figure(figsize):
 
 def _host_images(images) -> np.ndarray:
     def host(a):
-        return to_numpy(a.data if isinstance(a, Tensor) else a)
+        return to_numpy(a.array if isinstance(a, Tensor) else a)
 
     x = np.stack([host(a) for a in images]) if isinstance(images, (list, tuple)) else host(images)
     x = np.asarray(x, dtype=np.float64)
@@ -261,7 +261,7 @@ def plot_latent_map(z, labels=None, label_names=None, path=None, title: str | No
     ``legend_title`` says what the colours are (e.g. "colour: the picture's shape"); ``note`` is
     a line of text under the plot (e.g. what each point is).
     """
-    z = np.asarray(to_numpy(z.data if isinstance(z, Tensor) else z), dtype=np.float64)
+    z = np.asarray(to_numpy(z.array if isinstance(z, Tensor) else z), dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"latent codes must be (N, d), got shape {z.shape}")
     pca = z.shape[1] > 2
@@ -271,7 +271,7 @@ def plot_latent_map(z, labels=None, label_names=None, path=None, title: str | No
     if labels is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.7)
     else:
-        labels = np.asarray(to_numpy(labels.data if isinstance(labels, Tensor) else labels))
+        labels = np.asarray(to_numpy(labels.array if isinstance(labels, Tensor) else labels))
         classes = np.unique(labels)
         import matplotlib  # optional and heavy (see _new_figure); already loaded by then
 
@@ -329,7 +329,7 @@ def plot_similarity(sim, row_labels=None, col_labels=None, path=None, title: str
     horizontally, so that whole captions fit; ``mark_diagonal``: a white frame around each row's
     true partner (cell ``(i, i)``); ``mark_best``: a star on each row's most similar column.
     """
-    s = np.asarray(to_numpy(sim.data if isinstance(sim, Tensor) else sim), dtype=np.float64)
+    s = np.asarray(to_numpy(sim.array if isinstance(sim, Tensor) else sim), dtype=np.float64)
     if s.ndim != 2:
         raise ValueError(f"a similarity matrix is 2-D, got shape {s.shape}")
     n, m = s.shape

@@ -47,7 +47,7 @@ def test_bad_device_names_raise_device_error(bad):
 
 def test_get_array_module_follows_the_data():
     host = np.ones(3)
-    dev = minimm.ones(3, device="strict").data
+    dev = minimm.ones(3, device="strict").array
     assert B.get_array_module(host) is np
     assert B.get_array_module(dev) is array_api_strict
     assert B.get_array_module(1.0, None, host, dev) is array_api_strict  # scalars and None ignored
@@ -74,7 +74,7 @@ def test_python_and_numpy_scalars_make_0d_tensors(value, device):
 
 
 def test_array_creation_on_the_data_device(device):
-    like = minimm.ones(2, device=device).data
+    like = minimm.ones(2, device=device).array
     z = B.zeros_on(like, (2, 3))
     r = B.arange_on(like, 4)
     assert B.device_of(z) == device and B.device_of(r) == device
@@ -102,9 +102,9 @@ def test_scatter_add_accumulates_repeated_indices(indices, device):
     values = np.arange(idx.size * 2, dtype=np.float64).reshape(idx.shape + (2,)) + 1
     expected = np.zeros((4, 2))
     np.add.at(expected, idx, values)
-    target = minimm.zeros(4, 2, dtype=minimm.float64, device=device).data
-    out = B.scatter_add(target, minimm.tensor(idx, device=device).data,
-                        minimm.tensor(values, device=device).data)
+    target = minimm.zeros(4, 2, dtype=minimm.float64, device=device).array
+    out = B.scatter_add(target, minimm.tensor(idx, device=device).array,
+                        minimm.tensor(values, device=device).array)
     np.testing.assert_array_equal(B.to_numpy(out), expected)
     np.testing.assert_array_equal(B.to_numpy(target), expected)  # in place, as documented
 

@@ -112,7 +112,7 @@ def test_shapes_dataset_works_with_the_dataloader(shapes, device):
     assert set(batch) == {"image", "caption", "sound", "shape", "size", "position", "intensity"}
     assert batch["image"].shape == (64, 16, 16) and batch["image"].device == B.device(device)
     assert str(batch["shape"].dtype) == "minimm.int64" and len(batch["caption"]) == 64
-    labels = B.to_numpy(batch["shape"].data)
+    labels = B.to_numpy(batch["shape"].array)
     assert [parse_caption(c)["shape"] for c in batch["caption"]] == [ATTRIBUTES["shape"][i] for i in labels]
     sample = shapes.test[0]
     assert sample["image"].shape == (16, 16) and isinstance(sample["caption"], str)

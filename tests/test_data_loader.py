@@ -27,7 +27,7 @@ class ListDataset:
 
 
 def _ids(batches, key="index"):
-    return np.concatenate([B.to_numpy(b[key].data if isinstance(b[key], Tensor) else b[key]) for b in batches])
+    return np.concatenate([B.to_numpy(b[key].array if isinstance(b[key], Tensor) else b[key]) for b in batches])
 
 
 @pytest.mark.parametrize("n,batch_size", [(10, 3), (12, 4), (7, 10), (1, 1)])
@@ -97,7 +97,7 @@ def test_batches_are_tensors_on_the_requested_device(device):
     assert b["image"].shape == (4, 4, 4)
     assert isinstance(b["caption"], list) and len(b["caption"]) == 4
     # Captions stay aligned with the other modalities after shuffling.
-    for cap, lab in zip(b["caption"], B.to_numpy(b["label"].data)):
+    for cap, lab in zip(b["caption"], B.to_numpy(b["label"].array)):
         assert cap == f"caption {lab}"
 
 
@@ -116,11 +116,11 @@ def test_default_collate_handles_dicts_tuples_numbers_and_strings(device):
     np.testing.assert_array_equal(batch["pair"][1], [2.0, 0.5])
     loader = DataLoader(ds, batch_size=2, shuffle=True, seed=0, device=device)
     batches = list(loader)
-    seen = np.concatenate([B.to_numpy(b["label"].data) for b in batches])
+    seen = np.concatenate([B.to_numpy(b["label"].array) for b in batches])
     assert sorted(seen.tolist()) == [0, 1, 2, 3, 4]
     first = batches[0]
     assert first["image"].device == B.device(device)
-    np.testing.assert_array_equal(B.to_numpy(first["image"].data), ds.images[B.to_numpy(first["label"].data)])
+    np.testing.assert_array_equal(B.to_numpy(first["image"].array), ds.images[B.to_numpy(first["label"].array)])
     # Samples already on a device are stacked there.
     on_dev = [B.asarray(ds.images[i], dev=device) for i in range(3)]
     stacked = default_collate(on_dev)
@@ -130,7 +130,7 @@ def test_default_collate_handles_dicts_tuples_numbers_and_strings(device):
 def test_custom_collate_fn_is_used():
     ds = ListDataset(4)
     loader = DataLoader(ds, batch_size=2, collate_fn=lambda samples: {"n": np.array(len(samples))})
-    assert [int(b["n"].data) for b in loader] == [2, 2]
+    assert [int(b["n"].array) for b in loader] == [2, 2]
 
 
 def test_tensor_dataset_checks_lengths_and_accepts_tensors():

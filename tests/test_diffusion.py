@@ -24,7 +24,7 @@ def t64(x, device="cpu", requires_grad=False):
 
 
 def host(t):
-    return B.to_numpy(t.detach().data)
+    return B.to_numpy(t.detach().array)
 
 
 SCHEDULES = {"linear": gd.NoiseSchedule.linear(1000), "cosine": gd.NoiseSchedule.cosine(1000)}
@@ -274,7 +274,7 @@ def test_denoiser_gradcheck_and_shape_errors(device):
     net = Denoiser(x_dim=3, cond_dim=2, hidden=5, depth=1, time_dim=4).double().to(device)
     for p in net.out.parameters():  # the output layer starts at zero; give it values to check through
         with minimm.no_grad():
-            p.data = B.asarray(np.random.default_rng(0).standard_normal(p.shape) * 0.3, dev=p.device)
+            p.array = B.asarray(np.random.default_rng(0).standard_normal(p.shape) * 0.3, dev=p.device)
     x = t64(np.random.default_rng(1).standard_normal((4, 3)), device)
     y = t64(np.eye(2)[[0, 1, 1, 0]], device)
     tau = np.array([0.1, 0.4, 0.7, 0.95])
@@ -310,7 +310,7 @@ def test_model_output_gradcheck_and_gaussian_baseline(objective, prediction, dev
     np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-9)
     for p in m.net.out.parameters():
         with minimm.no_grad():
-            p.data = B.asarray(rng.standard_normal(p.shape) * 0.3, dev=p.device)
+            p.array = B.asarray(rng.standard_normal(p.shape) * 0.3, dev=p.device)
     gradcheck(lambda a: m.output(a, time, y), (x,))
     gradcheck(lambda a: m.predict(a, int(time[1]) if objective == "epsilon" else 0.4, y, guidance=1.5), (x,))
 
@@ -404,7 +404,7 @@ class _MixtureDenoiser(nn.Module):
 
     def loss(self, batch):
         x0 = batch["x"]
-        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).data)
+        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).array)
         noise = minimm.randn(*x0.shape)
         loss = gd.epsilon_loss(self.eps(gd.q_sample(x0, t, noise, self.schedule), t), noise)
         return loss, {"loss": loss.item()}

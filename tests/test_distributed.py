@@ -98,7 +98,7 @@ def test_two_rank_vae_equals_one_process_on_the_full_batch(two_rank_vae, dev, fr
     assert diff <= 1e-12
     # the training moved the parameters, so the agreement is not that of two untouched models
     minimm.manual_seed(10)
-    init = {k: B.to_numpy(v.data) for k, v in vae_worker.TinyVAE().double().state_dict().items()}
+    init = {k: B.to_numpy(v.array) for k, v in vae_worker.TinyVAE().double().state_dict().items()}
     assert rel_diff(init, reference) > 1e-2
 
 
@@ -149,7 +149,7 @@ def test_a_killed_rank_ends_the_job_with_one_line_naming_it_and_leaves_the_check
         assert banner not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     saved = minimm.io.load(tmp_path / "model.npz")       # the last atomic write is intact
-    assert np.all(np.isfinite(B.to_numpy(saved["0.weight"].data)))
+    assert np.all(np.isfinite(B.to_numpy(saved["0.weight"].array)))
 
 
 @needs_mpi
@@ -261,10 +261,10 @@ def test_without_a_launcher_the_world_has_one_rank(fresh_group, device):
     out = dist.all_reduce(x, op="mean")      # the first collective initialises the group
     assert dist.is_initialized() and (dist.rank(), dist.world_size()) == (0, 1)
     assert out.device == x.device and np.array_equal(out.numpy(), x.numpy())
-    assert out.data is not x.data
-    gathered = dist.all_gather(x.data)
+    assert out.array is not x.array
+    gathered = dist.all_gather(x.array)
     assert len(gathered) == 1 and B.device_of(gathered[0]) == B.device(device)
-    assert np.array_equal(B.to_numpy(dist.broadcast(x.data)), x.numpy())
+    assert np.array_equal(B.to_numpy(dist.broadcast(x.array)), x.numpy())
     dist.barrier()
 
 

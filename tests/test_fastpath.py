@@ -84,7 +84,7 @@ def _train(device, steps=3):
         loss = (h * h).mean() + minimm.nn.functional.softplus(h).mean()  # h used twice
         loss.backward()
         opt.step()
-    return [B.to_numpy(p.data) for p in model.parameters()] + [B.to_numpy(p.grad.data) for p in model.parameters()]
+    return [B.to_numpy(p.array) for p in model.parameters()] + [B.to_numpy(p.grad.array) for p in model.parameters()]
 
 
 def test_training_steps_are_bit_identical(device):

@@ -22,7 +22,7 @@ def t64(x, device="cpu", requires_grad=False):
 
 
 def host(t):
-    return B.to_numpy(t.detach().data)
+    return B.to_numpy(t.detach().array)
 
 
 def test_path_endpoints_target_and_loss(device):

@@ -39,7 +39,7 @@ def test_adam_kernel_body_is_the_optimisers_update(device):
                      inv_sqrt_bc2=1 / (1 - b2**t) ** 0.5, sqrt=xp.sqrt)
         exec(body, {}, scope)  # the kernel, statement by statement
         p, m, v = scope["p"], scope["m"], scope["v"]
-    np.testing.assert_allclose(B.to_numpy(p), param.detach().numpy() if device == "cpu" else B.to_numpy(param.data),
+    np.testing.assert_allclose(B.to_numpy(p), param.detach().numpy() if device == "cpu" else B.to_numpy(param.array),
                                rtol=1e-12, atol=1e-14)
     state = opt.state[param]
     np.testing.assert_allclose(B.to_numpy(m), B.to_numpy(state["exp_avg"]), rtol=1e-12)
@@ -54,7 +54,7 @@ def test_fused_adam_is_a_no_op_off_the_gpu():
 
 @pytest.mark.parametrize("fn,n_args", [(E.stable_sigmoid, 1), (E.stable_softplus, 1), (E.sigmoid_grad, 2), (E.tanh_grad, 2)])
 def test_elementwise_chains_equal_their_plain_code(device, fn, n_args):
-    xs = [minimm.randn(4, 5, dtype=minimm.float64, device=device).data * 3 for _ in range(n_args)]
+    xs = [minimm.randn(4, 5, dtype=minimm.float64, device=device).array * 3 for _ in range(n_args)]
     xp = B.get_array_module(xs[0])
     fused = B.to_numpy(B.elementwise(fn.formula, xp)(*xs))
     plain = B.to_numpy(fn.formula(xp, *xs))

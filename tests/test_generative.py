@@ -26,7 +26,7 @@ def t64(x, device="cpu", requires_grad=False):
 
 
 def host(t):
-    return B.to_numpy(t.detach().data)
+    return B.to_numpy(t.detach().array)
 
 
 def log_sigmoid_np(x):
@@ -391,7 +391,7 @@ def test_logit_scale_module():
     assert ls.scale == pytest.approx(1 / 0.07, rel=1e-5)
     assert [n for n, _ in ls.named_parameters()] == ["logit_scale"]
     with minimm.no_grad():
-        ls.logit_scale.data = ls.logit_scale.data + 10.0
+        ls.logit_scale.array = ls.logit_scale.array + 10.0
     out = ls()
     assert out.item() == pytest.approx(math.log(100.0), rel=1e-6)
     out.backward()

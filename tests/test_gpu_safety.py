@@ -80,9 +80,9 @@ def test_implicit_numpy_conversion_is_refused_on_a_device():
     with pytest.raises(TypeError, match="implicit conversion"):
         np.asarray(x)
     with pytest.raises(RuntimeError):
-        np.asarray(x.data)  # the raw stand-in array refuses too, like a CuPy array
+        np.asarray(x.array)  # the raw stand-in array refuses too, like a CuPy array
     assert x.numpy().shape == (2, 3)  # the explicit copy is the sanctioned way
-    assert isinstance(B.to_numpy(x.data), np.ndarray)
+    assert isinstance(B.to_numpy(x.array), np.ndarray)
 
 
 @pytest.mark.parametrize(

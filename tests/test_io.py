@@ -51,11 +51,11 @@ class TinyModel:
             if tuple(sd[k].shape) != p.shape:
                 raise RuntimeError(f"size mismatch for {k}")
         for k, p in zip(("w1", "b1", "w2"), self.parameters()):
-            p.data = np.array(sd[k].numpy(), copy=True)
+            p.array = np.array(sd[k].numpy(), copy=True)
 
 
 def _host(x):
-    return B.to_numpy(x.data if isinstance(x, minimm.Tensor) else x)
+    return B.to_numpy(x.array if isinstance(x, minimm.Tensor) else x)
 
 
 def test_round_trip_every_dtype_exact(tmp_path, device):
@@ -328,7 +328,7 @@ def test_optimizer_state_dict_survives_save_and_load(tmp_path, device):
         o.zero_grad()
         (p * p).sum().backward()
         o.step()
-    assert B.to_numpy(w.data).tobytes() == B.to_numpy(w2.data).tobytes()
+    assert B.to_numpy(w.array).tobytes() == B.to_numpy(w2.array).tobytes()
     assert B.device_of(opt2.state[w2]["exp_avg"]) == minimm.device(device)
 
 

@@ -226,7 +226,7 @@ class _Model:
         return {"w": self.w.detach()}
 
     def load_state_dict(self, sd):
-        self.w.data = np.array(sd["w"].numpy(), copy=True)
+        self.w.array = np.array(sd["w"].numpy(), copy=True)
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ def test_training_step_must_be_a_non_negative_int(training, tmp_path, step):
     bad = tmp_path / "bad.ckpt"
     with_manifest(training, bad, lambda m: _node(m, "step").clear() or _node(m, "step").update(step))
     model = _Model()
-    model.w.data[:] = 0
+    model.w.array[:] = 0
     with pytest.raises(CheckpointError, match=r"the step is .*non-negative integer"):
         mio.load_training_checkpoint(bad, model, SGD(model.parameters(), lr=0.1))
     assert not model.w.detach().numpy().any()  # nothing was changed
@@ -276,7 +276,7 @@ def test_training_rng_state_is_checked_before_anything_changes(training, tmp_pat
     bad = tmp_path / "bad.ckpt"
     with_manifest(training, bad, lambda m: _rng_field(m, field).clear() or _rng_field(m, field).update(node))
     model = _Model()
-    model.w.data[:] = 0
+    model.w.array[:] = 0
     state = B.get_rng_state()
     with pytest.raises(CheckpointError, match=re.escape(words)):
         mio.load_training_checkpoint(bad, model, SGD(model.parameters(), lr=0.1))

@@ -39,7 +39,7 @@ def original():
 def leaves(obj, path=()):
     """Every array in a loaded structure, by path, as a host array."""
     if isinstance(obj, minimm.Tensor):
-        yield path, np.asarray(B.to_numpy(obj.data))
+        yield path, np.asarray(B.to_numpy(obj.array))
     elif isinstance(obj, (np.ndarray, np.generic)):
         yield path, np.asarray(obj)
     elif isinstance(obj, dict):
@@ -204,7 +204,7 @@ class _Model:
         return {"w": self.w.detach()}
 
     def load_state_dict(self, sd):
-        self.w.data = np.array(sd["w"].numpy(), copy=True)
+        self.w.array = np.array(sd["w"].numpy(), copy=True)
 
 
 @pytest.fixture(scope="module")

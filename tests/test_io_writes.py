@@ -102,7 +102,7 @@ def test_temp_file_of_a_killed_save_is_removed_by_load_save_and_resume(saved):
             return {"w": w.detach()}
 
         def load_state_dict(self, sd):
-            w.data = np.array(sd["w"].numpy())
+            w.array = np.array(sd["w"].numpy())
 
     mio.save_training_checkpoint(saved, M(), SGD([w], lr=0.1), step=3)
     _killed_save(saved)

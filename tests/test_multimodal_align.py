@@ -31,7 +31,7 @@ def test_embeddings_are_unit_vectors_and_missing_modalities_are_skipped(device):
     assert set(emb) == {"image", "text"}
     for e in emb.values():
         assert e.shape == (7, 3) and e.device == minimm.backend.device(device)
-        norms = minimm.backend.to_numpy(((e * e).sum(dim=1)).data)
+        norms = minimm.backend.to_numpy(((e * e).sum(dim=1)).array)
         np.testing.assert_allclose(norms, 1.0, rtol=1e-5)
     assert set(net({"text": x["text"]})) == {"text"}
     with pytest.raises(ValueError, match="expected 4 features"):
@@ -84,14 +84,14 @@ def test_adversarial_step_trains_both_players(device):
     net = _net(device)
     adv = AdversarialAligner(net, adv_weight=0.5).to(device)
     batch = {"image": minimm.randn(8, 6, device=device), "text": minimm.randn(8, 4, device=device)}
-    d_before = minimm.backend.to_numpy(adv.discriminator.net[0].weight.data).copy()
-    e_before = minimm.backend.to_numpy(net.projections["text"][0].weight.data).copy()
+    d_before = minimm.backend.to_numpy(adv.discriminator.net[0].weight.array).copy()
+    e_before = minimm.backend.to_numpy(net.projections["text"][0].weight.array).copy()
     step = adv.step_fn(Adam(net.parameters(), lr=1e-2), Adam(adv.discriminator.parameters(), lr=1e-2))
     logs = step(adv, batch)
     assert set(logs) >= {"loss", "pairing", "confusion", "d_loss"}
     assert all(math.isfinite(v) for v in logs.values())
-    assert not np.allclose(d_before, minimm.backend.to_numpy(adv.discriminator.net[0].weight.data))
-    assert not np.allclose(e_before, minimm.backend.to_numpy(net.projections["text"][0].weight.data))
+    assert not np.allclose(d_before, minimm.backend.to_numpy(adv.discriminator.net[0].weight.array))
+    assert not np.allclose(e_before, minimm.backend.to_numpy(net.projections["text"][0].weight.array))
     # The confusion term is the cross-entropy to uniform: ≥ log K, equal when D outputs uniform.
     assert logs["confusion"] >= math.log(2) - 1e-6
 
@@ -114,7 +114,7 @@ def test_retrieve_and_zero_shot(device):
     np.testing.assert_array_equal(pred, [0, 2])
     assert sims.shape == (2, 4)
     s = similarity(query, gallery)
-    np.testing.assert_allclose(minimm.backend.to_numpy(s.data), sims, rtol=1e-6)
+    np.testing.assert_allclose(minimm.backend.to_numpy(s.array), sims, rtol=1e-6)
 
 
 def test_train_alignment_tiny_on_device(device):
@@ -136,7 +136,7 @@ def test_train_alignment_tiny_on_device(device):
 
 def test_logit_scale_is_capped_at_100():
     net = _net("cpu")
-    net.logit_scale.logit_scale.data = net.logit_scale.logit_scale.data * 0 + 10.0
+    net.logit_scale.logit_scale.array = net.logit_scale.logit_scale.array * 0 + 10.0
     assert net.logit_scale.scale == pytest.approx(100.0)
     net.logit_scale.clamp_()
     assert net.logit_scale.logit_scale.item() == pytest.approx(math.log(100.0))

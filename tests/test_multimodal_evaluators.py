@@ -22,7 +22,7 @@ def test_digit_evaluator_forward_features_predict(device):
     pred = m.predict(x)
     assert isinstance(pred, np.ndarray) and pred.dtype == np.int64 and pred.shape == (5,)
     # Host arrays are moved explicitly to the model's device.
-    np.testing.assert_array_equal(m.predict(np.asarray(minimm.backend.to_numpy(x.data))), pred)
+    np.testing.assert_array_equal(m.predict(np.asarray(minimm.backend.to_numpy(x.array))), pred)
     loss, logs = m.loss({"image": x, "label": minimm.tensor([0, 1, 2, 3, 4], device=device)})
     loss.backward()
     assert m.fc1.weight.grad is not None and np.isfinite(logs["loss"])

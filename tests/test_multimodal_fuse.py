@@ -21,7 +21,7 @@ DIMS = {"image": 5, "text": 3, "sound": 4}
 
 
 def _np(t):
-    return minimm.backend.to_numpy(t.data)
+    return minimm.backend.to_numpy(t.array)
 
 
 def _inputs(device, n=4, dtype=None):

@@ -140,12 +140,12 @@ def test_layernorm_module(device):
     np.testing.assert_allclose(y.mean(-1), 0, atol=1e-5)
     np.testing.assert_allclose(y.var(-1), 1, atol=1e-3)
     with minimm.no_grad():
-        ln.weight.data = ln.weight.data * 2.0
+        ln.weight.array = ln.weight.array * 2.0
     np.testing.assert_allclose(host(ln(x)).var(-1), 4, atol=4e-3)
     ln64 = nn.LayerNorm((3, 4), device=device).double()
     with minimm.no_grad():  # non-trivial affine parameters for the check
-        ln64.weight.data = minimm.tensor(RNG.standard_normal((3, 4)), device=device).data
-        ln64.bias.data = minimm.tensor(RNG.standard_normal((3, 4)), device=device).data
+        ln64.weight.array = minimm.tensor(RNG.standard_normal((3, 4)), device=device).array
+        ln64.bias.array = minimm.tensor(RNG.standard_normal((3, 4)), device=device).array
     check_module_grads(ln64, minimm.tensor(RNG.standard_normal((2, 3, 4)), device=device, requires_grad=True))
     assert list(nn.LayerNorm(4, elementwise_affine=False).parameters()) == []
     assert [n for n, _ in nn.LayerNorm(4, bias=False).named_parameters()] == ["weight"]
@@ -187,8 +187,8 @@ def test_mha_parameters_like_pytorch():
 def test_mha_matches_numpy_with_masks(device):
     m = nn.MultiheadAttention(6, 3, batch_first=True, device=device)
     with minimm.no_grad():
-        m.in_proj_bias.data = minimm.randn(18, device=device).data * 0.1
-        m.out_proj.bias.data = minimm.randn(6, device=device).data * 0.1
+        m.in_proj_bias.array = minimm.randn(18, device=device).array * 0.1
+        m.out_proj.bias.array = minimm.randn(6, device=device).array * 0.1
     q, kv = RNG.standard_normal((2, 4, 6)), RNG.standard_normal((2, 5, 6))
     Q, KV = minimm.tensor(q, device=device), minimm.tensor(kv, device=device)
     out, w = m(Q, KV, KV)

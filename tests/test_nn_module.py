@@ -267,7 +267,7 @@ def test_mlp_trains_to_95_percent_on_separable_data(device):
         loss.backward()
         with minimm.no_grad():
             for p in model.parameters():
-                p.data = p.data - lr * p.grad.data  # plain SGD by hand
+                p.array = p.array - lr * p.grad.array  # plain SGD by hand
     acc = (model(Xt).argmax(dim=1) == yt).float().mean().item()
     assert acc >= 0.95, acc
 

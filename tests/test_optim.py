@@ -173,7 +173,7 @@ def test_state_follows_parameter_to_another_device(make):
     opt = make([w])
     for i in range(6):
         if i == 3:  # move the "model" after the optimiser (and its state) were built
-            w.data = B.to_device(w.data, "strict")
+            w.array = B.to_device(w.array, "strict")
         opt.zero_grad()
         r = minimm.tensor(A, device=w.device) @ w - minimm.tensor(BVEC, device=w.device)
         (0.5 * (r * r).sum() + 0.25 * (w ** 4).sum()).backward()

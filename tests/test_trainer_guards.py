@@ -77,7 +77,7 @@ class OverflowingSGD(SGD):
         super().step()
         self.steps = getattr(self, "steps", 0) + 1
         if self.steps == 3:
-            self.param_groups[0]["params"][3].data[...] = np.inf     # fc2.bias
+            self.param_groups[0]["params"][3].array[...] = np.inf     # fc2.bias
 
 
 def test_a_parameter_that_overflows_stops_training(tmp_path):

@@ -79,7 +79,7 @@ def test_resume_is_bit_identical(tmp_path):
     minimm.manual_seed(999)
     second = _trainer(4, out_dir=tmp_path)
     minimm.manual_seed(999)
-    second.model.fc.weight.data = second.model.fc.weight.data * 0 + 5
+    second.model.fc.weight.array = second.model.fc.weight.array * 0 + 5
     second.fit(resume=True)
     _same(_params(straight.model), _params(second.model))
     assert [h["loss"] for h in second.history] == [h["loss"] for h in straight.history]

@@ -16,7 +16,7 @@
 #
 # **What you will learn**
 #
-# * what a minimm `Tensor` is: an array (`.data`) plus the bookkeeping autograd needs
+# * what a minimm `Tensor` is: an array (`.array`) plus the bookkeeping autograd needs
 #   (`.requires_grad`, `.grad`, `.grad_fn`);
 # * that every op computes with the *array namespace of its data* — NumPy on the CPU, CuPy on a
 #   GPU — so **the same code runs on both**;
@@ -55,7 +55,7 @@ minimm.manual_seed(0)
 # %%
 x = minimm.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 print(x, x.shape, x.dtype, x.device)
-print(type(x.data))  # the array of the backend: a numpy.ndarray on the CPU
+print(type(x.array))  # the array of the backend: a numpy.ndarray on the CPU
 assert x.shape == (2, 3) and x.dtype == minimm.float32 and str(x.device) == "cpu"
 
 # %% [markdown]
@@ -119,12 +119,12 @@ else:
 
 # %%
 s = minimm.randn(3, 4, device="strict")
-print(s.device, type(s.data).__module__)
-assert softplus_array(s.data).shape == (3, 4)  # array-API code runs unchanged
+print(s.device, type(s.array).__module__)
+assert softplus_array(s.array).shape == (3, 4)  # array-API code runs unchanged
 
 caught = []
 try:
-    np.asarray(s.data)  # an implicit host copy: forbidden, as on CuPy
+    np.asarray(s.array)  # an implicit host copy: forbidden, as on CuPy
 except Exception as exc:
     caught.append(type(exc).__name__)
 try:

@@ -120,7 +120,7 @@ assert np.isfinite(bce_from_logits(big, minimm.tensor([0.0, 1.0])).item())
 # Each step: forward, loss, `backward()`, then move every parameter against its gradient,
 # $\theta \leftarrow \theta - \eta\,\nabla_\theta L$, and zero the gradients (they accumulate
 # otherwise). The update must not be recorded in the graph, so it acts on the raw arrays
-# (`p.data`), inside `no_grad()` for good measure. Tutorial 05 replaces this hand-written update
+# (`p.array`), inside `no_grad()` for good measure. Tutorial 05 replaces this hand-written update
 # with an optimiser.
 
 # %%
@@ -133,7 +133,7 @@ for step in range(steps):
     loss.backward()
     with minimm.no_grad():
         for p in model.parameters():
-            p.data = p.data - lr * p.grad.data  # θ ← θ − η ∇θ L, on the arrays
+            p.array = p.array - lr * p.grad.array  # θ ← θ − η ∇θ L, on the arrays
     losses.append(loss.item())
 
 

@@ -163,7 +163,7 @@ plt.close(fig)
 #   `model.to(dev)` (an optimiser built before the move keeps working: its state follows the
 #   parameters).
 # * Copy to the host only on purpose: `.item()`, `.numpy()`, `.cpu()`. An implicit copy
-#   (`np.asarray(tensor.data)`) is an error on CuPy — the strict device catches it on any machine.
+#   (`np.asarray(tensor.array)`) is an error on CuPy — the strict device catches it on any machine.
 # * Time GPU code with `minimm.cuda.synchronize()`; small models are often *faster* on the CPU,
 #   because each kernel launch costs microseconds whatever its size.
 #

@@ -238,7 +238,7 @@ SCRIPT = textwrap.dedent('''
         times.append(time.perf_counter() - t0)
     if dist.rank() == 0:
         np.save(sys.argv[3], np.concatenate([[np.median(times[2:]) * 1e3]] +
-                                            [p.data.ravel() for p in net.parameters()]))
+                                            [p.array.ravel() for p in net.parameters()]))
 ''')
 
 mpiexec = dist.mpiexec_path()

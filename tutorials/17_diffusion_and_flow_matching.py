@@ -59,7 +59,7 @@ minimm.manual_seed(0)
 
 
 def host(t):
-    return B.to_numpy(t.detach().data)
+    return B.to_numpy(t.detach().array)
 
 
 # %% [markdown]
@@ -149,7 +149,7 @@ class MixtureModel(nn.Module):
 
     def loss(self, batch):
         x0 = batch["x"]
-        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).data)
+        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).array)
         noise = minimm.randn(*x0.shape)
         loss = gd.epsilon_loss(self.eps(gd.q_sample(x0, t, noise, self.schedule), t), noise)
         return loss, {"loss": loss.item()}

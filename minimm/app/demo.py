@@ -33,7 +33,7 @@ DEMO_CAPTIONS = (
 
 
 def _np(x) -> np.ndarray:
-    return np.asarray(B.to_numpy(x.data if isinstance(x, Tensor) else x))
+    return np.asarray(B.to_numpy(x.array if isinstance(x, Tensor) else x))
 
 
 def evaluate_pipeline(pipe, splits=None, evaluator=None) -> dict:

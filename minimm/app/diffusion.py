@@ -149,7 +149,7 @@ def evaluate_diffusion_digits(model: ConditionalDiffusion, splits=None, evaluato
         quality = sample_quality(f_real, f_gen)
     ev = float((evaluator.predict(np.asarray(test.image)) == np.asarray(test.label)).mean())
     train_flat = np.asarray(train.image).reshape(len(train), -1)
-    nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.data).reshape(len(labels), -1), train_flat).mean())
+    nn_gen = float(nearest_neighbour_distance(B.to_numpy(samples.array).reshape(len(labels), -1), train_flat).mean())
     nn_test = float(nearest_neighbour_distance(np.asarray(test.image).reshape(len(test), -1), train_flat).mean())
     secs = sampling_seconds(model, np.arange(64) % 10, **generate_kw)
     return {"accuracy": acc, "frechet": fd, **quality, "evaluator_accuracy": ev, "nn_distance": nn_gen,

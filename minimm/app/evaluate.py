@@ -117,7 +117,7 @@ def evaluate_cvae_digits(model: CVAE, splits=None, evaluator=None, n_samples: in
             mu, logvar = model.encode(x, yc)
             for _ in range(n_samples):
                 e = gv.elbo(x, model.decode(gv.reparameterize(mu, logvar), yc), mu, logvar).elbo
-                scores[c] += np.asarray(B.to_numpy(e.data)) / n_samples
+                scores[c] += np.asarray(B.to_numpy(e.array)) / n_samples
     i2l = float((scores.argmax(axis=0) == y).mean())
     ev = float((evaluator.predict(test.image) == y).mean())
     return {"label_to_image": l2i, "image_to_label": i2l, "evaluator_accuracy": ev, "n_test": n}
@@ -280,7 +280,7 @@ def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) ->
     waves = model.generate(test.image)
     labels = np.asarray(test.label)
     sr = model.sample_rate
-    acc = float((decode_dtmf(B.to_numpy(waves.data), sample_rate=sr) == labels).mean())
+    acc = float((decode_dtmf(B.to_numpy(waves.array), sample_rate=sr) == labels).mean())
     real = float((decode_dtmf(test.sound, sample_rate=sr) == labels).mean())
     return {"accuracy": acc, "decoder_accuracy": real, "n_test": len(test)}
 

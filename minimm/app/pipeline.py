@@ -58,7 +58,7 @@ FORMAT = "minimm-pipeline"
 
 
 def _np(x) -> np.ndarray:
-    return np.asarray(B.to_numpy(x.data if isinstance(x, Tensor) else x))
+    return np.asarray(B.to_numpy(x.array if isinstance(x, Tensor) else x))
 
 
 class MultimodalPipeline:

@@ -105,16 +105,16 @@ def apply(cls, *inputs, **params):
     n = len(inputs)
     a = inputs[0] if n else None
     if n == 1 and isinstance(a, Tensor):
-        d = a.data
+        d = a.array
         datas = (d,)
         xp = np if d.__class__ is _ndarray else B.get_array_module(d)
         needs_grad = a.requires_grad
         fn = a.grad_fn
         gen = 0 if fn is None else fn.generation
     elif (n == 2 and a.__class__ is Tensor and inputs[1].__class__ is Tensor
-          and a.data.__class__ is _ndarray and inputs[1].data.__class__ is _ndarray):
+          and a.array.__class__ is _ndarray and inputs[1].array.__class__ is _ndarray):
         b = inputs[1]
-        datas = (a.data, b.data)
+        datas = (a.array, b.array)
         xp = np
         needs_grad = a.requires_grad or b.requires_grad
         fa, fb = a.grad_fn, b.grad_fn
@@ -133,7 +133,7 @@ def apply(cls, *inputs, **params):
     if out.__class__ is not _ndarray and isinstance(out, _generic):
         out = np.asarray(out)
     t = Tensor.__new__(Tensor)
-    t.data = out
+    t.array = out
     t.grad = None
     if needs_grad and grad_mode.grad_enabled and cls.differentiable:
         node.inputs = inputs
@@ -198,9 +198,9 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                         ig = unbroadcast(ig, inp.shape, GRAPH_XP)
                 else:
                     if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
-                        ig = np.asarray(ig, dtype=inp.data.dtype)
-                    if ig.shape != inp.data.shape:
-                        ig = unbroadcast(ig, inp.data.shape, node.xp)
+                        ig = np.asarray(ig, dtype=inp.array.dtype)
+                    if ig.shape != inp.array.shape:
+                        ig = unbroadcast(ig, inp.array.shape, node.xp)
                 fn = inp.grad_fn
                 if fn is None:
                     to_leaf(inp, ig)

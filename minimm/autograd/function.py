@@ -117,7 +117,7 @@ def read_inputs(cls, inputs):
     gen = 0
     for a in inputs:
         if isinstance(a, Tensor):
-            d = a.data
+            d = a.array
             if a.requires_grad:
                 needs_grad = True
                 fn = a.grad_fn

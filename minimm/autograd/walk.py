@@ -104,8 +104,8 @@ def fit_grad(ig, inp, xp, create_graph: bool):
             ig = Tensor._wrap(ig)
         return ig if ig.shape == inp.shape else unbroadcast(ig, inp.shape, GRAPH_XP)
     if ig.__class__ is not _ndarray and isinstance(ig, (_generic, float, int)):
-        ig = np.asarray(ig, dtype=inp.data.dtype)
-    return ig if ig.shape == inp.data.shape else unbroadcast(ig, inp.data.shape, xp)
+        ig = np.asarray(ig, dtype=inp.array.dtype)
+    return ig if ig.shape == inp.array.shape else unbroadcast(ig, inp.array.shape, xp)
 
 
 def leaf_sink(accumulate, only, capture, create_graph):
@@ -157,8 +157,8 @@ def unbroadcast(g, shape, xp):
 
 
 def _ones_like_data(t: Tensor):
-    xp = B.get_array_module(t.data)
-    return xp.ones_like(t.data)
+    xp = B.get_array_module(t.array)
+    return xp.ones_like(t.array)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False, inputs=None) -> None:
@@ -231,7 +231,7 @@ def _initial_grad(t: Tensor, g, create_graph: bool):
         if isinstance(g, Tensor):
             if create_graph:
                 return g
-            g = g.data
+            g = g.array
         else:
             g = B.asarray(g, dtype=t.dtype, dev=t.device)
         if tuple(g.shape) != t.shape:
@@ -277,18 +277,18 @@ def _accumulate_leaf(t: Tensor, g, create_graph: bool) -> None:
         t.grad = gt if t.grad is None else t.grad + gt
         return
     if isinstance(g, Tensor):
-        g = g.data
+        g = g.array
     if t.grad is None:
         # The incoming array may be shared with another leaf or be a read-only broadcast view,
         # so the first grad is copied; later ones are added in place into this private copy.
         xp = B.get_array_module(g)
-        t.grad = Tensor._wrap(xp.astype(g, t.data.dtype, copy=True) if g.dtype != t.data.dtype else _copy(g, xp))
+        t.grad = Tensor._wrap(xp.astype(g, t.array.dtype, copy=True) if g.dtype != t.array.dtype else _copy(g, xp))
     elif t.grad.grad_fn is not None or t.grad.requires_grad:
-        t.grad = Tensor._wrap(t.grad.data + g)
+        t.grad = Tensor._wrap(t.grad.array + g)
     else:
-        gd = t.grad.data
+        gd = t.grad.array
         if gd.__class__ is _ndarray and not gd.flags.writeable:
-            t.grad.data = gd + g
+            t.grad.array = gd + g
         else:
             gd += g
 

@@ -206,7 +206,7 @@ def get_array_module(*arrays):
     Python scalars and ``None`` are ignored; with no arrays at all the answer is NumPy.
     """
     for a in arrays:
-        a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+        a = getattr(a, "array", a) if not isinstance(a, np.ndarray) else a
         if isinstance(a, np.ndarray):
             continue
         if _is_cupy(a):

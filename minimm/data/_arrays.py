@@ -15,7 +15,7 @@ def is_tensor(x) -> bool:
 
 def unwrap(x):
     """The array inside a Tensor; arrays and anything else pass through unchanged."""
-    return x.data if is_tensor(x) else x
+    return x.array if is_tensor(x) else x
 
 
 def is_array(x) -> bool:

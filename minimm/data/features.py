@@ -3,7 +3,7 @@
 Each estimator takes an (n_samples, n_features) array and computes with the array namespace of its
 input (``xp = get_array_module(x)``) and array-API calls only, so the same line runs on NumPy, on
 CuPy (GPU) and on the strict stand-in device used by the tests. Tensors are accepted wherever an
-array is (their ``.data`` is used); results are arrays of the input's backend and device.
+array is (their ``.array`` is used); results are arrays of the input's backend and device.
 
 Conventions follow scikit-learn: estimators have ``fit``/``transform``/``fit_transform``/
 ``inverse_transform``, learnt attributes end with an underscore, and statistics are computed in

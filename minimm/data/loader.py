@@ -75,7 +75,7 @@ class TensorDataset:
             raise ValueError("give the arrays either by position (tuple samples) or by name (dict samples), not both")
         if not arrays and not named:
             raise ValueError("TensorDataset needs at least one array")
-        unwrap = lambda a: a.data if _is_tensor(a) else a  # noqa: E731
+        unwrap = lambda a: a.array if _is_tensor(a) else a  # noqa: E731
         self.named = bool(named)
         self.arrays = {k: unwrap(v) for k, v in named.items()} if named else tuple(unwrap(a) for a in arrays)
         values = list(self.arrays.values()) if self.named else list(self.arrays)
@@ -189,7 +189,7 @@ def default_collate(samples: Sequence):
     """
     elem = samples[0]
     if _is_tensor(elem):
-        samples = [s.data for s in samples]
+        samples = [s.array for s in samples]
         elem = samples[0]
     if isinstance(elem, Mapping):
         return {k: default_collate([s[k] for s in samples]) for k in elem}
@@ -329,7 +329,7 @@ class DataLoader:
         if isinstance(batch, tuple):
             return tuple(self._place(v) for v in batch)
         if _is_tensor(batch):
-            batch = batch.data
+            batch = batch.array
         if _is_array(batch):
             target = _target_dtype(dtype_name(batch.dtype))
             if self.as_tensor:

@@ -4,7 +4,7 @@ Every function here computes with the array namespace of its input (``xp = get_a
 and array-API calls only, so the same line runs on NumPy, on CuPy (GPU) and on the strict stand-in
 device used by the tests. Nothing converts data to NumPy behind the user's back.
 
-Tensors are accepted wherever an array is: their ``.data`` array is used. Results are always
+Tensors are accepted wherever an array is: their ``.array`` array is used. Results are always
 *arrays* of the input's backend and device (preprocessing is not differentiable, so there is no
 graph to keep); wrap them with ``minimm.tensor`` when a model needs them.
 

@@ -203,7 +203,7 @@ class NCCLBackend:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by
     def allreduce(self, buf, op):
         self.cupy.cuda.get_current_stream().synchronize()  # buf was written on the default stream
         out = self.cupy.empty_like(buf)
-        self.comm.allReduce(buf.data.ptr, out.data.ptr, buf.size, self._dtype(buf), self._ops[op],
+        self.comm.allReduce(buf.array.ptr, out.array.ptr, buf.size, self._dtype(buf), self._ops[op],
                             self.stream.ptr)
         self._wait("all_reduce")
         return out
@@ -211,14 +211,14 @@ class NCCLBackend:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by
     def bcast(self, buf, src):
         self.cupy.cuda.get_current_stream().synchronize()
         buf = buf.copy()
-        self.comm.bcast(buf.data.ptr, buf.size, self._dtype(buf), src, self.stream.ptr)
+        self.comm.bcast(buf.array.ptr, buf.size, self._dtype(buf), src, self.stream.ptr)
         self._wait("broadcast")
         return buf
 
     def allgather(self, buf):
         self.cupy.cuda.get_current_stream().synchronize()
         out = self.cupy.empty((self.size,) + buf.shape, dtype=buf.dtype)
-        self.comm.allGather(buf.data.ptr, out.data.ptr, buf.size, self._dtype(buf), self.stream.ptr)
+        self.comm.allGather(buf.array.ptr, out.array.ptr, buf.size, self._dtype(buf), self.stream.ptr)
         self._wait("all_gather")
         return out
 

@@ -217,7 +217,7 @@ def _install_excepthook() -> None:
 def _unwrap(x):
     from ..autograd import Tensor
 
-    return (x.data, True) if isinstance(x, Tensor) else (x, False)
+    return (x.array, True) if isinstance(x, Tensor) else (x, False)
 
 
 def _wrap(a, as_tensor):

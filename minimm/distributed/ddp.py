@@ -50,7 +50,7 @@ def model_signature(module: Module) -> tuple[int, int]:
     """``(number of parameters, checksum of their names, shapes and dtypes)`` — equal on every rank
     exactly when every rank built the same architecture."""
     params = list(module.named_parameters())
-    text = ";".join(f"{name}:{tuple(p.shape)}:{B.dtype_name(p.data.dtype)}" for name, p in params)
+    text = ";".join(f"{name}:{tuple(p.shape)}:{B.dtype_name(p.array.dtype)}" for name, p in params)
     # ranks compare a 32-bit checksum rather than the long description itself
     return len(params), zlib.crc32(text.encode("utf-8"))
 
@@ -160,13 +160,13 @@ class DistributedDataParallel(Module):
             # every parameter, frozen ones included (they get no gradient, but must still agree)
             everything = _buckets(list(self.module.parameters())[::-1], self.bucket_cap_mb * 2**20)
             for bucket in everything:
-                flat = comm.broadcast(_flatten([p.data for p in bucket.params]), src=0)
+                flat = comm.broadcast(_flatten([p.array for p in bucket.params]), src=0)
                 for p, piece in zip(bucket.params, _unflatten(flat, bucket)):
-                    p.data = piece
+                    p.array = piece
             if buffers:
                 for buf in self.module.buffers():
                     if buf is not None and buf.numel() > 0:
-                        buf.data = comm.broadcast(buf.data, src=0)
+                        buf.array = comm.broadcast(buf.array, src=0)
 
     # -- gradients ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -227,7 +227,7 @@ class DistributedDataParallel(Module):
         if comm.world_size() == 1:
             return
         with no_grad():
-            sums = [B.to_numpy(p.data).astype(np.float64).sum() for p in self.module.parameters()]
+            sums = [B.to_numpy(p.array).astype(np.float64).sum() for p in self.module.parameters()]
         local = np.asarray(sums, dtype=np.float64)
         everyone = comm.all_gather(local)
         if any(not np.array_equal(x, everyone[0]) for x in everyone):
@@ -240,11 +240,11 @@ class DistributedDataParallel(Module):
 def _average_bucket(bucket) -> None:
     """All-reduce one bucket's gradients (zeros where a rank has none) and set each to the mean."""
     world = comm.world_size()
-    like = bucket.params[0].data
+    like = bucket.params[0].array
     pieces, flags = [], []
     for p in bucket.params:
         has = p.grad is not None
-        pieces.append(p.grad.data if has else B.zeros_on(like, tuple(p.shape)))
+        pieces.append(p.grad.array if has else B.zeros_on(like, tuple(p.shape)))
         flags.append(1.0 if has else 0.0)
     pieces.append(B.asarray(np.asarray(flags, dtype=np.float64), dtype=B.dtype_name(like.dtype),
                            dev=bucket.params[0].device))

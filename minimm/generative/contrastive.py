@@ -92,7 +92,7 @@ class LogitScale(Module):
     def clamp_(self) -> "LogitScale":
         """Clip the stored log-scale to ≤ log 100 in place (outside the graph)."""
         with no_grad():
-            self.logit_scale.data = _e.clamp(self.logit_scale.detach(), max=self.max_value).data
+            self.logit_scale.array = _e.clamp(self.logit_scale.detach(), max=self.max_value).array
         return self
 
     def extra_repr(self) -> str:

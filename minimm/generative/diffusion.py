@@ -100,7 +100,7 @@ class NoiseSchedule:
 def _check_t(t, schedule: NoiseSchedule, low: int = 1) -> np.ndarray:
     """Integer times as a host int64 array, each in [low, T] (a clear error otherwise)."""
     if isinstance(t, Tensor):
-        t = B.to_numpy(t.data)
+        t = B.to_numpy(t.array)
     a = np.asarray(t)
     if a.dtype.kind not in "iu":
         if a.dtype.kind == "f" and np.all(a == np.round(a)):
@@ -362,7 +362,7 @@ def drop_condition(y: Tensor, p: float, null: Tensor | None = None) -> Tensor:
         raise ValueError(f"drop_condition: p must be in [0, 1], got {p}")
     if y.ndim != 2:
         raise ValueError(f"drop_condition: expected conditions (B, C), got shape {y.shape}")
-    u = B.to_numpy(rand(y.shape[0], dtype=np.float64, device="cpu").data)
+    u = B.to_numpy(rand(y.shape[0], dtype=np.float64, device="cpu").array)
     keep = _column((u >= p).astype(np.float64), y)
     out = keep * y
     if null is not None:

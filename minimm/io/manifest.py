@@ -80,7 +80,7 @@ class Packer:
         if isinstance(obj, str):
             return {"t": "str", "v": obj}
         if isinstance(obj, Tensor):
-            key = self._add(path, np.asarray(B.to_numpy(obj.data), order="C"))  # (ascontiguousarray makes 0-d 1-d)
+            key = self._add(path, np.asarray(B.to_numpy(obj.array), order="C"))  # (ascontiguousarray makes 0-d 1-d)
             return {"t": "tensor", "key": key, "requires_grad": bool(obj.requires_grad), "device": str(obj.device)}
         if isinstance(obj, np.generic):
             return {"t": "scalar", "key": self._add(path, np.asarray(obj))}

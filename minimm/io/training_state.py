@@ -72,7 +72,7 @@ def _check_rng(path: str, rng) -> None:
 
 
 def _dtype_name(x) -> str:
-    return B.dtype_name((x.data if isinstance(x, Tensor) else x).dtype)
+    return B.dtype_name((x.array if isinstance(x, Tensor) else x).dtype)
 
 
 def _check_fits(path, model, state: dict) -> None:

@@ -191,9 +191,9 @@ def pairing_loss(a: Tensor, b: Tensor, margin: float = 0.2) -> Tensor:
     if n < 2:
         raise ValueError("pairing_loss needs at least two pairs (in-batch negatives)")
     s = similarity(a, b)
-    xp = B.get_array_module(s.data)
-    idx = B.arange_on(s.data, n)
-    eye = xp.astype(xp.reshape(idx, (n, 1)) == xp.reshape(idx, (1, n)), s.data.dtype)  # I on s's device
+    xp = B.get_array_module(s.array)
+    idx = B.arange_on(s.array, n)
+    eye = xp.astype(xp.reshape(idx, (n, 1)) == xp.reshape(idx, (1, n)), s.array.dtype)  # I on s's device
     off = Tensor(1.0 - eye)  # 1 off the diagonal: negatives only
     diag = (s * Tensor(eye)).sum(dim=1, keepdim=True)  # S_ii as a column
     rows = F.relu(margin - diag + s)          # image i vs caption j
@@ -296,9 +296,9 @@ def retrieve(query_emb, gallery_emb, k: int = 5):
     explicitly, to sort it.
     """
     with no_grad():
-        s = similarity(as_float_input(query_emb, B.device_of(getattr(query_emb, "data", query_emb))),
-                       as_float_input(gallery_emb, B.device_of(getattr(gallery_emb, "data", gallery_emb))))
-    sims = B.to_numpy(s.data)
+        s = similarity(as_float_input(query_emb, B.device_of(getattr(query_emb, "array", query_emb))),
+                       as_float_input(gallery_emb, B.device_of(getattr(gallery_emb, "array", gallery_emb))))
+    sims = B.to_numpy(s.array)
     k = min(int(k), sims.shape[1])
     idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
     return idx.astype(np.int64), np.take_along_axis(sims, idx, axis=1)
@@ -309,9 +309,9 @@ def zero_shot_classify(image_emb, class_text_emb, return_scores: bool = False):
     :math:`t_c` embeds a text prompt for class c ("the digit seven"). Host int64 array (N,);
     with ``return_scores`` also the (N, C) cosine similarities."""
     with no_grad():
-        s = similarity(as_float_input(image_emb, B.device_of(getattr(image_emb, "data", image_emb))),
-                       as_float_input(class_text_emb, B.device_of(getattr(class_text_emb, "data", class_text_emb))))
-    sims = B.to_numpy(s.data)
+        s = similarity(as_float_input(image_emb, B.device_of(getattr(image_emb, "array", image_emb))),
+                       as_float_input(class_text_emb, B.device_of(getattr(class_text_emb, "array", class_text_emb))))
+    sims = B.to_numpy(s.array)
     pred = np.argmax(sims, axis=1).astype(np.int64)
     return (pred, sims) if return_scores else pred
 

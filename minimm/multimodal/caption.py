@@ -166,11 +166,11 @@ class CaptionDecoder(nn.Module):
                 logits = self(x, ids)[:, -1, :]                      # (B, V): the next token
                 nxt = self._choose(logits, strategy, temperature, top_k, top_p)
                 ids = cat([ids, nxt.reshape(n, 1)], dim=1)
-                done |= np.asarray(B.to_numpy(nxt.data)) == self.vocab.eos_id
+                done |= np.asarray(B.to_numpy(nxt.array)) == self.vocab.eos_id
                 if done.all():
                     break
         self.train(was_training)
-        host = np.asarray(B.to_numpy(ids.data))[:, 1:]
+        host = np.asarray(B.to_numpy(ids.array))[:, 1:]
         captions = [self.vocab.decode(row) for row in host]
         return (captions, host) if return_ids else captions
 

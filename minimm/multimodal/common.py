@@ -64,7 +64,7 @@ def cat_features(*ts: Tensor) -> Tensor:
 
 def one_hot_rows(labels, n_classes: int, dtype=np.float32) -> np.ndarray:
     """Host one-hot rows (N, n_classes) for integer labels (a Tensor or an array of any device)."""
-    idx = np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
+    idx = np.asarray(B.to_numpy(labels.array if isinstance(labels, Tensor) else labels), dtype=np.int64).reshape(-1)
     return np.eye(n_classes, dtype=dtype)[idx]
 
 
@@ -87,7 +87,7 @@ def number_word_ids(batch: dict) -> np.ndarray:
     if "word" in batch:
         return np.array([NUMBER_WORDS.index(w) for w in batch["word"]], dtype=np.int64)
     labels = batch["label"]
-    return np.asarray(B.to_numpy(labels.data if isinstance(labels, Tensor) else labels), dtype=np.int64)
+    return np.asarray(B.to_numpy(labels.array if isinstance(labels, Tensor) else labels), dtype=np.int64)
 
 
 def as_float_input(x, device) -> Tensor:

@@ -158,7 +158,7 @@ class ConditionalDiffusion(nn.Module):
 
     def fit_data_statistics(self, images) -> "ConditionalDiffusion":
         """Set the baseline's mean and variance, per pixel, from training images in [0, 1]."""
-        x = np.asarray(B.to_numpy(images.data if isinstance(images, Tensor) else images), dtype=np.float64)
+        x = np.asarray(B.to_numpy(images.array if isinstance(images, Tensor) else images), dtype=np.float64)
         x = x.reshape(x.shape[0], -1) * 2.0 - 1.0
         p = self._like()
         self.data_mean = tensor(x.mean(0), dtype=p.dtype, device=p.device)
@@ -222,7 +222,7 @@ class ConditionalDiffusion(nn.Module):
             if self.vectorizer is None:
                 raise ValueError("ConditionalDiffusion: this model is conditioned on labels; give label ids, not captions")
             return tensor(np.asarray(self.vectorizer.transform(list(c))), dtype=p.dtype, device=p.device)
-        idx = np.asarray(B.to_numpy(c.data if isinstance(c, Tensor) else c), dtype=np.int64).reshape(-1)
+        idx = np.asarray(B.to_numpy(c.array if isinstance(c, Tensor) else c), dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= self.cond_dim):
             raise ValueError(f"ConditionalDiffusion: labels must be in [0, {self.cond_dim}), got [{idx.min()}, {idx.max()}]")
         return tensor(np.eye(self.cond_dim)[idx], dtype=p.dtype, device=p.device)
@@ -245,11 +245,11 @@ class ConditionalDiffusion(nn.Module):
         noise = randn(*x1.shape, dtype=x1.dtype, device=x1.device)
         if self.objective == "epsilon":
             # t uniform on 1 … T, drawn on the host generator (saved in checkpoints)
-            t = B.to_numpy(randint(1, self.T + 1, size=(n,), device="cpu").data)
+            t = B.to_numpy(randint(1, self.T + 1, size=(n,), device="cpu").array)
             xt = gd.q_sample(x1, t, noise, self.schedule)
             loss = gd.epsilon_loss(self.output(xt, t, y), noise, t, self.schedule, weighting=self.weighting)
         else:
-            t = B.to_numpy(rand(n, dtype=np.float64, device="cpu").data)
+            t = B.to_numpy(rand(n, dtype=np.float64, device="cpu").array)
             xt = gf.interpolate(noise, x1, t)
             loss = gf.flow_matching_loss(self.output(xt, t, y), noise, x1)
         return loss, {"loss": loss.item()}

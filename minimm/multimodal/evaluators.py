@@ -74,7 +74,7 @@ class DigitEvaluator(nn.Module):
     def predict(self, images, batch_size: int = 1024) -> np.ndarray:
         """Predicted digit of each image, as a host int64 array (N,)."""
         with no_grad():
-            out = [B.to_numpy(self(images[s: min(s + batch_size, len(images))]).argmax(dim=1).data)
+            out = [B.to_numpy(self(images[s: min(s + batch_size, len(images))]).argmax(dim=1).array)
                    for s in range(0, len(images), batch_size)]
         return np.concatenate(out).astype(np.int64)
 
@@ -118,7 +118,7 @@ class ShapesEvaluator(nn.Module):
         with no_grad():
             for s in range(0, len(images), batch_size):
                 for k, lg in self(images[s: min(s + batch_size, len(images))]).items():
-                    parts[k].append(B.to_numpy(lg.argmax(dim=1).data))
+                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
         return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
 
 

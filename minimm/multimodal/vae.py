@@ -317,7 +317,7 @@ class MVAE(nn.Module):
         """argmax of p(t | z = posterior mean given the image) — the image's word, as digits."""
         with no_grad():
             mu, _ = self.posterior(image=image.reshape(image.shape[0], -1))
-            return np.asarray(B.to_numpy(self.dec_txt(mu).argmax(dim=1).data), dtype=np.int64)
+            return np.asarray(B.to_numpy(self.dec_txt(mu).argmax(dim=1).array), dtype=np.int64)
 
     def label_to_image(self, labels) -> Tensor:
         """One image per label (pixel probabilities, (N, 8, 8)) from z ~ q(z | word)."""

@@ -127,7 +127,7 @@ class MultiheadAttention(Module):
                 attn_mask = attn_mask.reshape(N, self.num_heads, L, S)
             scores = _apply_mask(scores, attn_mask)
         elif is_causal:
-            keep = F.causal_keep(L, S, scores.data)
+            keep = F.causal_keep(L, S, scores.array)
             scores = _e.where(keep, scores, _NEG_INF)
         if key_padding_mask is not None:
             if tuple(key_padding_mask.shape) != (N, S):

@@ -124,8 +124,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         var = ((input - mean) * (input - mean)).mean(dim=axes, keepdim=True)
         if running_mean is not None:
             with no_grad():
-                running_mean.data = (running_mean * (1 - momentum) + mean.reshape(C) * momentum).data
-                running_var.data = (running_var * (1 - momentum) + var.reshape(C) * (momentum * n / (n - 1))).data
+                running_mean.array = (running_mean * (1 - momentum) + mean.reshape(C) * momentum).array
+                running_var.array = (running_var * (1 - momentum) + var.reshape(C) * (momentum * n / (n - 1))).array
     else:
         if running_mean is None:
             raise ValueError("batch_norm: evaluation needs running statistics (or training=True)")
@@ -189,7 +189,7 @@ class BatchNorm2d(Module):
         batch_stats = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
             with no_grad():
-                self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+                self.num_batches_tracked.array = self.num_batches_tracked.array + 1
         return batch_norm(x, self.running_mean if self.track_running_stats else None,
                           self.running_var if self.track_running_stats else None, self.weight, self.bias,
                           training=batch_stats, momentum=self.momentum, eps=self.eps)

@@ -104,9 +104,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise TypeError(f"one_hot: expected an integer tensor of class indices, got {tensor.dtype}")
     if num_classes < 0:
         num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
-    xp = B.get_array_module(tensor.data)
-    classes = B.arange_on(tensor.data, num_classes)
-    hit = xp.expand_dims(tensor.data, axis=-1) == classes
+    xp = B.get_array_module(tensor.array)
+    classes = B.arange_on(tensor.array, num_classes)
+    hit = xp.expand_dims(tensor.array, axis=-1) == classes
     return Tensor._wrap(xp.astype(hit, B.native_dtype(xp, "int64")))
 
 
@@ -219,12 +219,12 @@ def _class_last(t: Tensor) -> Tensor:
 
 def _nll_rows(logp: Tensor, target: Tensor, weight, ignore_index: int):
     """Per-row −w[y]·log p[y] (0 where y = ignore_index) and the per-row weights w[y]."""
-    xp = B.get_array_module(target.data)
-    tgt = target.data
+    xp = B.get_array_module(target.array)
+    tgt = target.array
     keep = tgt != ignore_index
     safe = xp.where(keep, tgt, xp.zeros_like(tgt))  # any valid class: its pick is masked out below
     picked = _i.gather(logp, 1, Tensor._wrap(xp.expand_dims(safe, axis=1))).reshape(-1)
-    w = Tensor._wrap(xp.astype(keep, logp.data.dtype))
+    w = Tensor._wrap(xp.astype(keep, logp.array.dtype))
     if weight is not None:
         w = w * weight[Tensor._wrap(safe)]
     return -picked * w, w
@@ -279,7 +279,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight=None, ignore_index: int 
     flat = target.reshape(-1)
     nll, w = _nll_rows(logp, flat, wt, ignore_index)
     if label_smoothing > 0:
-        keep = Tensor._wrap(B.get_array_module(flat.data).astype(flat.data != ignore_index, logp.data.dtype))
+        keep = Tensor._wrap(B.get_array_module(flat.array).astype(flat.array != ignore_index, logp.array.dtype))
         smooth = -(logp if wt is None else logp * wt).sum(dim=1) * keep
         if reduction == "mean":
             return (1.0 - label_smoothing) * nll.sum() / w.sum() + label_smoothing / C * smooth.sum() / w.sum()
@@ -352,7 +352,7 @@ def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
-        scores = _e.where(causal_keep(L, S, scores.data), scores, neg_inf)
+        scores = _e.where(causal_keep(L, S, scores.array), scores, neg_inf)
     if attn_mask is not None:
         if attn_mask.dtype.kind == "b":  # True = may attend (PyTorch's SDPA convention)
             scores = _e.where(attn_mask, scores, neg_inf)

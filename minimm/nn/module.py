@@ -256,7 +256,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(B.get_array_module(p.grad.data).zeros_like(p.grad.data))
+                p.grad = Tensor._wrap(B.get_array_module(p.grad.array).zeros_like(p.grad.array))
 
     # -- devices and dtypes -------------------------------------------------------------------
     def to(self, device=None, dtype=None) -> "Module":
@@ -275,11 +275,11 @@ class Module:
 
         with no_grad():
             for p in self.parameters():
-                p.data = move_array(p.data, dev, fdt(p))
+                p.array = move_array(p.array, dev, fdt(p))
                 if p.grad is not None:
-                    p.grad.data = move_array(p.grad.data, dev, fdt(p.grad))
+                    p.grad.array = move_array(p.grad.array, dev, fdt(p.grad))
             for b in self.buffers():
-                b.data = move_array(b.data, dev, fdt(b))
+                b.array = move_array(b.array, dev, fdt(b))
         return self
 
     def cpu(self) -> "Module":
@@ -337,7 +337,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else v
+            arr = v.array if isinstance(v, Tensor) else v
             if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
                 arr = np.asarray(arr)
             shape = tuple(arr.shape)
@@ -361,7 +361,7 @@ class Module:
             )
         with no_grad():
             for t, arr in plan:
-                t.data = copy_array(arr, t.device)
+                t.array = copy_array(arr, t.device)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ class Parameter(Tensor):
     """A leaf tensor that a :class:`Module` registers as trainable (``requires_grad=True``).
 
     ``Parameter(t)`` shares ``t``'s array; the Parameter *object* is what optimisers key their
-    state by, so :meth:`Module.to` moves its ``.data`` in place instead of making a new one.
+    state by, so :meth:`Module.to` moves its ``.array`` in place instead of making a new one.
     """
 
     __slots__ = ()  # Tensor uses __slots__; an empty tuple keeps Parameter just as light
@@ -24,7 +24,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.zeros((0,), dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data)
         if requires_grad:
             self.requires_grad_(True)

@@ -31,8 +31,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     with no_grad():
         parts = []
         for g in grads:
-            xp = B.get_array_module(g.data)
-            a = xp.abs(g.data)
+            xp = B.get_array_module(g.array)
+            a = xp.abs(g.array)
             if norm_type == math.inf:
                 parts.append(float(B.to_numpy(xp.max(a))) if a.size else 0.0)
             else:
@@ -43,7 +43,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         coef = max_norm / (total + 1e-6)
         if coef < 1.0:
             for g in grads:
-                g.data = g.data * coef
+                g.array = g.array * coef
     return Tensor(total)
 
 
@@ -52,8 +52,8 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     with no_grad():
         for p in _as_list(parameters):
             if p.grad is not None:
-                xp = B.get_array_module(p.grad.data)
-                p.grad.data = xp.clip(p.grad.data, -clip_value, clip_value)
+                xp = B.get_array_module(p.grad.array)
+                p.grad.array = xp.clip(p.grad.array, -clip_value, clip_value)
 
 
 def parameters_to_vector(parameters) -> Tensor:
@@ -67,12 +67,12 @@ def vector_to_parameters(vec: Tensor, parameters) -> None:
     n = sum(p.numel() for p in ps)
     if vec.numel() != n:
         raise ValueError(f"vector_to_parameters: vector has {vec.numel()} elements, the parameters {n}")
-    xp = B.get_array_module(vec.data)
+    xp = B.get_array_module(vec.array)
     start = 0
     with no_grad():
         for p in ps:
             k = p.numel()
-            p.data = xp.astype(xp.reshape(vec.data[start:start + k], p.shape), p.data.dtype)
+            p.array = xp.astype(xp.reshape(vec.array[start:start + k], p.shape), p.array.dtype)
             start += k
 
 

@@ -55,11 +55,11 @@ def _setitem(self: Tensor, key, value) -> None:
     if self.grad_fn is not None:
         raise RuntimeError("in-place assignment to a tensor computed by the graph is not supported")
     key = indexing.normalize_key(self, key)
-    v = value.data if isinstance(value, Tensor) else value
+    v = value.array if isinstance(value, Tensor) else value
     if hasattr(v, "shape") and not isinstance(v, (int, float)):
         if B.device_of(v) != self.device:
             raise B.DeviceError(f"setitem: value is on {B.device_of(v)} but the tensor is on {self.device}")
-    self.data[key] = v
+    self.array[key] = v
 
 
 def _t(self: Tensor) -> Tensor:

@@ -126,7 +126,7 @@ def promote(a, b, op: str = "binary op"):
     if not tb:
         check_operand(op, "other", b)
     if ta and tb:
-        if a.data.dtype is b.data.dtype:  # the common case (dtypes are singletons), decided fast
+        if a.array.dtype is b.array.dtype:  # the common case (dtypes are singletons), decided fast
             return a, b
         da, db = a.dtype, b.dtype  # as NumPy dtypes, whatever the backend
         if da == db:
@@ -150,14 +150,14 @@ def _is_bool(x) -> bool:
 
 def add(a, b):
     """a + b with broadcasting and PyTorch type promotion."""
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype:
         return Add.apply(a, b)  # the common case, decided without a call: this is a hot path
     return Add.apply(*promote(a, b, "add"))
 
 
 def sub(a, b):
     """a − b with broadcasting."""
-    if not (a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype):
+    if not (a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype):
         a, b = promote(a, b, "sub")  # the common case skips this call: sub is a hot path
     if _is_bool(a) and _is_bool(b):
         raise TypeError("sub: both operands have dtype bool, which sub does not support; use logical_xor")
@@ -166,7 +166,7 @@ def sub(a, b):
 
 def mul(a, b):
     """a · b, element-wise with broadcasting."""
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+    if a.__class__ is Tensor and b.__class__ is Tensor and a.array.dtype is b.array.dtype:
         return Mul.apply(a, b)  # the common case, decided without a call: this is a hot path
     return Mul.apply(*promote(a, b, "mul"))
 

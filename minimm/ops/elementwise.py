@@ -270,7 +270,7 @@ class Where(Function):
 
     def backward(self, g):
         cond = self.inputs[0]
-        cond = cond.data if isinstance(cond, Tensor) and not self.graph else cond
+        cond = cond.array if isinstance(cond, Tensor) and not self.graph else cond
         xp = self.xp
         return None, xp.where(cond, g, 0), xp.where(cond, 0, g)
 

@@ -102,5 +102,5 @@ def concat(xs, axis=0):
 
 
 def isfinite(x):
-    d = x.data if isinstance(x, Tensor) else x
+    d = x.array if isinstance(x, Tensor) else x
     return Tensor._wrap(B.get_array_module(d).isfinite(d))

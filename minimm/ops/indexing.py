@@ -193,7 +193,7 @@ class Gather(Function):
 
     def backward(self, g):
         x, index = self.inputs[0], self.inputs[1]
-        index = index.data if isinstance(index, Tensor) else index
+        index = index.array if isinstance(index, Tensor) else index
         dim = self.params["dim"]
         n = x.shape[dim]
         xp_real = B.get_array_module(index)
@@ -201,7 +201,7 @@ class Gather(Function):
         # which every backend (and the recorded graph) can do
         idx_last = xp_real.permute_dims(index, _move_last(index.ndim, dim))
         onehot = xp_real.reshape(idx_last, tuple(idx_last.shape) + (1,)) == B.arange_on(index, n)
-        onehot = xp_real.astype(onehot, x.dtype if not isinstance(x, Tensor) else x.data.dtype)
+        onehot = xp_real.astype(onehot, x.dtype if not isinstance(x, Tensor) else x.array.dtype)
         xp = self.xp
         g_last = xp.permute_dims(g, _move_last(g.ndim, dim))
         g_last = xp.reshape(g_last, tuple(g_last.shape) + (1,))
@@ -222,7 +222,7 @@ def normalize_key(x: Tensor, key):
     dev = None
     for k in key:
         if isinstance(k, Tensor):
-            k = k.data
+            k = k.array
         elif isinstance(k, (list, np.ndarray)) or (hasattr(k, "shape") and hasattr(k, "dtype")):
             k = np.asarray(k) if isinstance(k, list) else k
         if hasattr(k, "shape") and B.dtype_name(k.dtype).startswith("float"):
@@ -315,7 +315,7 @@ def gather(input, dim: int, index):
     """``out[i][j] = input[i][index[i][j]]`` for ``dim=1`` (and likewise for any ``dim``)."""
     check_tensor("gather", "input", input)
     d = check_dim("gather", dim, input.ndim)
-    idx = index.data if isinstance(index, Tensor) else index
+    idx = index.array if isinstance(index, Tensor) else index
     if not hasattr(idx, "dtype"):
         raise TypeError(f"gather: index must be an integer Tensor, got {type(index).__name__}")
     if B.dtype_name(idx.dtype) not in ("int64", "int32"):

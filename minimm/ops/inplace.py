@@ -3,7 +3,7 @@
 ``x.masked_fill_(mask, v)``).
 
 They write into the tensor's own array, so every tensor sharing it sees the change: that is how
-``p.data.zero_()`` or ``p.data += -lr * p.grad`` change the parameter ``p``. The rule is
+``p.array.zero_()`` or ``p.array += -lr * p.grad`` change the parameter ``p``. The rule is
 PyTorch's: an in-place change is allowed on a tensor that does not require grad, or on any tensor
 inside ``no_grad()``; on a leaf that requires grad, outside ``no_grad()``, it raises — the change
 would not be recorded, so the gradient would silently be wrong.

@@ -70,8 +70,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, count_include_pad: bo
     if count_include_pad or p == (0, 0):
         y = cols.mean(dim=2)
     else:  # how many real (non-border) pixels each window holds: im2col of ones
-        xp = B.get_array_module(x.data)
-        ones = B.zeros_on(x.data, (1, 1, H, W)) + 1
+        xp = B.get_array_module(x.array)
+        ones = B.zeros_on(x.array, (1, 1, H, W)) + 1
         count = xp.sum(unfold_array(xp, ones, k, s, p, d), axis=2)
         y = cols.sum(dim=2) / Tensor._wrap(count)
     return y.reshape(*y.shape[1:]) if unbatched else y

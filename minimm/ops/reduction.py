@@ -63,7 +63,7 @@ class _Extreme(Function):
     """Shared backward of max and min: the grad goes to the extreme element(s), split evenly on ties."""
 
     def backward(self, g):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         xp_real = B.get_array_module(x)
         axes = self.params["axes"]
         y = self._reduce(xp_real, x, axes, True)

@@ -140,7 +140,7 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = True):
     if input.ndim == 0:
         return ValuesIndices(input, idx)
     # argsort's indices are in range by construction: Gather directly, without gather's range check
-    return ValuesIndices(Gather.apply(input, idx.data, dim=check_dim("sort", dim, input.ndim)), idx)
+    return ValuesIndices(Gather.apply(input, idx.array, dim=check_dim("sort", dim, input.ndim)), idx)
 
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
@@ -154,7 +154,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         return ValuesIndices(input, argsort(input))
     idx = argsort(input, d, descending=largest)
     idx = idx[(slice(None),) * d + (slice(0, k),)]
-    return ValuesIndices(Gather.apply(input, idx.data, dim=d), idx)  # in range by construction, as in sort
+    return ValuesIndices(Gather.apply(input, idx.array, dim=d), idx)  # in range by construction, as in sort
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def repeat_interleave(input, repeats, dim=None):
         input, dim = input.reshape(-1), 0
     d = check_dim("repeat_interleave", dim, input.ndim)
     n = input.shape[d]
-    counts = B.to_numpy(repeats.data) if isinstance(repeats, Tensor) else np.asarray(repeats)
+    counts = B.to_numpy(repeats.array) if isinstance(repeats, Tensor) else np.asarray(repeats)
     counts = np.broadcast_to(counts, (n,)) if counts.ndim == 0 else counts
     if counts.shape != (n,) or counts.dtype.kind not in "iu" or (counts < 0).any():
         raise ValueError(f"repeat_interleave: repeats must be a non-negative int or {n} of them for dimension "

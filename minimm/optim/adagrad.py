@@ -35,16 +35,16 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _init_state(self, p, group):
-        xp = B.get_array_module(p.data)
-        return {"step": 0, "sum": xp.full_like(p.data, group["initial_accumulator_value"])}
+        xp = B.get_array_module(p.array)
+        return {"step": 0, "sum": xp.full_like(p.array, group["initial_accumulator_value"])}
 
     def _update(self, p, g, state, group):
-        xp = B.get_array_module(p.data)
+        xp = B.get_array_module(p.array)
         lr, decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], group["eps"]
         if group["maximize"]:
             g = -g
         if wd != 0:
-            g = g + wd * p.data
+            g = g + wd * p.array
         state["step"] = t = int(state["step"]) + 1
         clr = lr / (1.0 + (t - 1) * decay)       # η̃ = η / (1 + (t − 1)δ)
         s = state["sum"]

@@ -47,27 +47,27 @@ class Adam(Optimizer):
 
     def _init_state(self, p, group):
         # Zeros like the parameter: same device, same dtype (float32 stays float32).
-        xp = B.get_array_module(p.data)
-        state = {"step": 0, "exp_avg": xp.zeros_like(p.data), "exp_avg_sq": xp.zeros_like(p.data)}
+        xp = B.get_array_module(p.array)
+        state = {"step": 0, "exp_avg": xp.zeros_like(p.array), "exp_avg_sq": xp.zeros_like(p.array)}
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            state["max_exp_avg_sq"] = xp.zeros_like(p.array)
         return state
 
     def _update(self, p, g, state, group):
-        xp = B.get_array_module(p.data)
+        xp = B.get_array_module(p.array)
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         b1, b2 = group["betas"]
         if group["maximize"]:
             g = -g
         if wd != 0:
             if self._decoupled:
-                self._sub_(p, (lr * wd) * p.data)   # θ ← θ(1 − ηλ), decoupled from the moments
+                self._sub_(p, (lr * wd) * p.array)   # θ ← θ(1 − ηλ), decoupled from the moments
             else:
-                g = g + wd * p.data                  # L2 penalty folded into the gradient
+                g = g + wd * p.array                  # L2 penalty folded into the gradient
         state["step"] = t = int(state["step"]) + 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
         if not group["amsgrad"] and B.fused_adam_update(
-            p.data, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps, bc1=1.0 - b1**t, bc2=1.0 - b2**t
+            p.array, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps, bc1=1.0 - b1**t, bc2=1.0 - b2**t
         ):
             return  # on a GPU: the whole update below ran as one fused kernel
         if not group["amsgrad"] and fastpath.is_enabled() and adam_update(

@@ -2,17 +2,17 @@
 
 An optimiser owns *references* to parameters (the very tensor objects a model holds) and, for each
 one, a small dict of state (momentum buffers, Adam's moments, a step count). Its one job is the
-update ``θ ← θ − (something computed from ∇θ and the state)``, done in place on ``θ.data``.
+update ``θ ← θ − (something computed from ∇θ and the state)``, done in place on ``θ.array``.
 
 Design points, all as in PyTorch:
 
 * ``param_groups`` is a list of dicts, each holding ``"params"`` and its own hyper-parameters
   (``lr``, ``momentum``, ...), so one model can train parts at different rates.
 * ``state`` maps the parameter **object** to its state dict. Tensors hash by identity, so the key
-  survives ``model.to(device)``, which replaces ``p.data`` but keeps ``p``.
+  survives ``model.to(device)``, which replaces ``p.array`` but keeps ``p``.
 * ``state_dict()`` refers to parameters by their position (0, 1, 2, ... across groups), so a
   checkpoint can be loaded into a freshly built model whose parameter objects are new.
-* State follows its parameter: if ``p.data`` moved to another device since the state was made
+* State follows its parameter: if ``p.array`` moved to another device since the state was made
   (the model was moved after the optimiser was built), the state arrays are moved before use.
 """
 
@@ -164,10 +164,10 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    g = p.grad.data
+                    g = p.grad.array
                     # (two host arrays need no device check: the common case, kept cheap)
-                    if not (g.__class__ is np.ndarray and p.data.__class__ is np.ndarray) and \
-                            B.device_of(g) != B.device_of(p.data):
+                    if not (g.__class__ is np.ndarray and p.array.__class__ is np.ndarray) and \
+                            B.device_of(g) != B.device_of(p.array):
                         raise B.DeviceError(
                             f"a parameter lives on '{p.device}' but its gradient on '{B.device_of(g)}'; "
                             "move the model (and its grads) with model.to(device)"
@@ -188,8 +188,8 @@ class Optimizer:
 
     @staticmethod
     def _follow(p: Tensor, state: dict) -> None:
-        """State follows its parameter: move (and cast) state arrays to ``p.data``'s device/dtype."""
-        pd = p.data
+        """State follows its parameter: move (and cast) state arrays to ``p.array``'s device/dtype."""
+        pd = p.array
         host = pd.__class__ is np.ndarray
         dev = B.device_of(pd)
         for k, v in state.items():
@@ -198,20 +198,20 @@ class Optimizer:
             if _is_array(v):
                 if B.device_of(v) != dev:
                     v = B.to_device(v, dev)
-                if B.dtype_name(v.dtype) != B.dtype_name(p.data.dtype):
+                if B.dtype_name(v.dtype) != B.dtype_name(p.array.dtype):
                     xp = B.get_array_module(v)
-                    v = xp.astype(v, p.data.dtype)
+                    v = xp.astype(v, p.array.dtype)
                 state[k] = v
 
     @staticmethod
     def _sub_(p: Tensor, delta) -> None:
-        """``p.data -= delta`` in place (a fresh array when the memory is read-only, e.g. a view)."""
-        d = p.data
+        """``p.array -= delta`` in place (a fresh array when the memory is read-only, e.g. a view)."""
+        d = p.array
         if isinstance(d, np.ndarray) and not d.flags.writeable:
-            p.data = d - delta
+            p.array = d - delta
         else:
             d -= delta
-            p.data = d
+            p.array = d
 
     # -- saving -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -284,7 +284,7 @@ class Optimizer:
     @staticmethod
     def _import(v, p: Tensor, idx: int, name: str):
         if isinstance(v, Tensor):
-            v = v.data
+            v = v.array
         if not _is_array(v):
             return copy.deepcopy(v)
         if tuple(v.shape) != tuple(p.shape) and v.ndim != 0:
@@ -295,7 +295,7 @@ class Optimizer:
         v = B.to_device(v, p.device)
         xp = B.get_array_module(v)
         if np.dtype(B.dtype_name(v.dtype)).kind == "f":
-            v = xp.astype(v, p.data.dtype, copy=True)
+            v = xp.astype(v, p.array.dtype, copy=True)
         else:
             v = np.array(v, copy=True) if xp is np else xp.asarray(v, copy=True)
         return v

@@ -38,29 +38,29 @@ class RMSprop(Optimizer):
 
     def _init_state(self, p, group):
         # Zeros like the parameter: same device, same dtype.
-        xp = B.get_array_module(p.data)
-        state = {"step": 0, "square_avg": xp.zeros_like(p.data)}
+        xp = B.get_array_module(p.array)
+        state = {"step": 0, "square_avg": xp.zeros_like(p.array)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = xp.zeros_like(p.data)
+            state["momentum_buffer"] = xp.zeros_like(p.array)
         if group["centered"]:
-            state["grad_avg"] = xp.zeros_like(p.data)
+            state["grad_avg"] = xp.zeros_like(p.array)
         return state
 
     def _update(self, p, g, state, group):
-        xp = B.get_array_module(p.data)
+        xp = B.get_array_module(p.array)
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         wd, mu = group["weight_decay"], group["momentum"]
         if group["maximize"]:
             g = -g
         if wd != 0:
-            g = g + wd * p.data  # a new array: the gradient tensor itself stays untouched
+            g = g + wd * p.array  # a new array: the gradient tensor itself stays untouched
         state["step"] = int(state["step"]) + 1
         v = state["square_avg"]
         v *= alpha
         v += (1.0 - alpha) * (g * g)                       # v ← αv + (1 − α)g²
         if group["centered"]:
             if "grad_avg" not in state:  # centered switched on for a group after start
-                state["grad_avg"] = xp.zeros_like(p.data)
+                state["grad_avg"] = xp.zeros_like(p.array)
             gbar = state["grad_avg"]
             gbar *= alpha
             gbar += (1.0 - alpha) * g                      # ḡ ← αḡ + (1 − α)g
@@ -69,7 +69,7 @@ class RMSprop(Optimizer):
             denom = xp.sqrt(v) + eps                       # √v + ε
         if mu > 0:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = xp.zeros_like(p.data)
+                state["momentum_buffer"] = xp.zeros_like(p.array)
             buf = state["momentum_buffer"]
             buf *= mu
             buf += g / denom                               # b ← μb + g / denom

@@ -43,7 +43,7 @@ class SGD(Optimizer):
         if group["maximize"]:
             g = -g
         if wd != 0:
-            g = g + wd * p.data  # a new array: the gradient tensor itself stays untouched
+            g = g + wd * p.array  # a new array: the gradient tensor itself stays untouched
         if mu != 0:
             buf = state.get("momentum_buffer")
             if buf is None:

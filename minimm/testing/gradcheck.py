@@ -36,7 +36,7 @@ def _to64(t):
         return t
     if t.dtype.kind != "f":
         return t
-    host = B.to_numpy(t.data).astype(np.float64)
+    host = B.to_numpy(t.array).astype(np.float64)
     out = Tensor._wrap(B.asarray(host, dev=t.device))
     out.requires_grad = t.requires_grad
     return out
@@ -54,8 +54,8 @@ def _scalar(outputs, vs) -> float:
     for o, v in zip(outputs, vs):
         if o is None or o.dtype.kind != "f":
             continue
-        xp = B.get_array_module(o.data)
-        total += float(B.to_numpy(xp.sum(xp.astype(o.data, xp.float64) * v)))
+        xp = B.get_array_module(o.array)
+        total += float(B.to_numpy(xp.sum(xp.astype(o.array, xp.float64) * v)))
     return total
 
 
@@ -66,7 +66,7 @@ def numerical_jacobian_vector(fn, inputs, vs, eps=1e-6):
         if not (isinstance(x, Tensor) and x.requires_grad):
             result.append(None)
             continue
-        host = B.to_numpy(x.data).astype(np.float64).copy()
+        host = B.to_numpy(x.array).astype(np.float64).copy()
         flat = host.reshape(-1)
         g = np.zeros_like(flat)
         for i in range(flat.size):
@@ -105,7 +105,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     numeric = numerical_jacobian_vector(fn, inputs, vs, eps)
     numeric = [n for x, n in zip(inputs, numeric) if isinstance(x, Tensor) and x.requires_grad]
     for k, (a, n, x) in enumerate(zip(analytic, numeric, wrt)):
-        a_host = np.zeros(x.shape) if a is None else B.to_numpy(a.data).astype(np.float64)
+        a_host = np.zeros(x.shape) if a is None else B.to_numpy(a.array).astype(np.float64)
         if a_host.shape != n.shape:
             return _fail(raise_exception, f"gradcheck: grad of input {k} has shape {a_host.shape}, expected {n.shape}")
         bad = ~(np.abs(a_host - n) <= atol + rtol * np.abs(n))
@@ -115,13 +115,13 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 raise_exception,
                 f"gradcheck failed for input {k} (shape {x.shape}) at index {tuple(int(j) for j in i)}: "
                 f"analytic {a_host[i]!r} vs numeric {n[i]!r} (|diff| {abs(a_host[i] - n[i]):.3g} > "
-                f"atol {atol} + rtol {rtol}·|numeric|); input value there: {B.to_numpy(x.data)[i]!r}",
+                f"atol {atol} + rtol {rtol}·|numeric|); input value there: {B.to_numpy(x.array)[i]!r}",
             )
     if check_zero_grad and diff_outputs:
-        zeros = [B.get_array_module(o.data).zeros_like(o.data) for o in diff_outputs]
+        zeros = [B.get_array_module(o.array).zeros_like(o.array) for o in diff_outputs]
         zg = _analytic(diff_outputs, zeros, wrt)
         for k, z in enumerate(zg):
-            if z is not None and np.any(B.to_numpy(z.data) != 0):
+            if z is not None and np.any(B.to_numpy(z.array) != 0):
                 return _fail(raise_exception, f"gradcheck: a zero upstream gradient gave a non-zero grad for input {k}")
     return True
 

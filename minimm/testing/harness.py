@@ -112,7 +112,7 @@ def make_tensors(arrays, dtype, device, requires_grad=True, layout="contiguous")
             t = tensor(a, dtype=dtype, device=device)
         else:
             t = tensor(a, device=device)
-        t.data = _layout(t.data, layout)
+        t.array = _layout(t.array, layout)
         out.append(t.requires_grad_(True) if requires_grad and a.dtype.kind == "f" else t)
     return out
 

@@ -253,7 +253,7 @@ class Trainer(CheckpointMixin):
         """The first non-finite log or gradient (agreed over the ranks), or None."""
         name = next((f"the logged {k!r}" for k, v in logs.items() if not math.isfinite(v)), None)
         if name is None:
-            name = first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.data)
+            name = first_nonfinite((f"the gradient of {n!r}", None if p.grad is None else p.grad.array)
                                     for n, p in self._named)
         if self.distributed:  # gradients agree after the sync, a shard's loss may not: decide together
             flags = comm.all_reduce(np.asarray([0.0 if name is None else 1.0]), op="max")
@@ -262,7 +262,7 @@ class Trainer(CheckpointMixin):
         return name
 
     def _check_parameters(self) -> None:
-        name = first_nonfinite((f"parameter {n!r}", p.data) for n, p in self._named)
+        name = first_nonfinite((f"parameter {n!r}", p.array) for n, p in self._named)
         if name is not None:
             self._raise_nonfinite(name, "after the update")
 

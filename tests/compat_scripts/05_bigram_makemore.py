@@ -72,6 +72,6 @@ seen = sum(N[stoi[a], stoi[b]].item() > 0 for s in samples for a, b in zip("." +
 total = sum(len(s) + 1 for s in samples)
 assert seen / total > 0.9, (seen, total)
 
-# network_loss over minimm seeds of W: 1.4535-1.4571
-report({"count_nll": count_nll, "network_loss": losses[-1]}, exact=["count_nll"], tol={"network_loss": 0.03},
+# network_loss over minimm seeds of W: 1.4535-1.4571; over PyTorch seeds 0-5: 1.4535-1.4572
+report({"count_nll": count_nll, "network_loss": losses[-1]}, exact=["count_nll"], tol={"network_loss": 0.01},
        rtol=1e-5)

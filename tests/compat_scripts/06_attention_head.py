@@ -97,4 +97,4 @@ m = torch.randn(5, 5)
 assert torch.equal(torch.tril(m) + torch.triu(m, diagonal=1), m)
 assert torch.equal(m.tril(-1), torch.tril(m, -1)) and torch.equal(m.triu(), torch.triu(m))
 
-report({"loss": losses[-1]}, tol={"loss": 0.05})
+report({"loss": losses[-1]}, tol={"loss": 0.001})  # PyTorch over seeds 0-5: 0.00030-0.00045

@@ -66,4 +66,4 @@ assert list(again.indices) == list(train_set.indices)
 assert sorted(list(train_set.indices) + list(val_set.indices)) == list(range(1000))
 
 # over minimm seeds 0-2 the validation MSE after training is 0.0062-0.0069
-report({"val_mse": val_after}, tol={"val_mse": 0.02})
+report({"val_mse": val_after}, tol={"val_mse": 0.01})  # PyTorch over seeds 0-5: 0.0047-0.0076

@@ -69,5 +69,5 @@ if __name__ == "__main__":
         hooks.save_on_main(minimm.io.save_training_checkpoint, ckpt, model, opt, step=4, extra=extra)
     elif hooks.is_main():
         np.savez(os.path.join(out, mode + ".npz"),
-                 **{k: minimm.backend.to_numpy(v.data) for k, v in model.state_dict().items()})
+                 **{k: minimm.backend.to_numpy(v.array) for k, v in model.state_dict().items()})
     dist.barrier()

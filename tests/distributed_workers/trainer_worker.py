@@ -103,7 +103,7 @@ def two_optimiser_trainer(give_both: bool):
 
 
 def params(trainer):
-    return {k: minimm.backend.to_numpy(v.data) for k, v in trainer.model.state_dict().items()}
+    return {k: minimm.backend.to_numpy(v.array) for k, v in trainer.model.state_dict().items()}
 
 
 if __name__ == "__main__":

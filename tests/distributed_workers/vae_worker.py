@@ -57,7 +57,7 @@ def train(device: str, bucket_cap_mb: float = 0.0005):
         opt.zero_grad()
         ddp.backward(ddp.loss(xs, minimm.tensor(e[shard], device=device)))
         opt.step()
-    return {k: minimm.backend.to_numpy(v.data) for k, v in model.state_dict().items()}
+    return {k: minimm.backend.to_numpy(v.array) for k, v in model.state_dict().items()}
 
 
 def accumulation_check(device: str):
@@ -75,17 +75,17 @@ def accumulation_check(device: str):
     before = dist.collective_count()["all_reduce"]
     ddp.backward(0.5 * ddp.loss(xs[half:], es[half:]))
     calls = dist.collective_count()["all_reduce"] - before
-    accumulated = [minimm.backend.to_numpy(p.grad.data) for p in model.parameters()]
+    accumulated = [minimm.backend.to_numpy(p.grad.array) for p in model.parameters()]
     ddp.zero_grad()
     ddp.backward(ddp.loss(xs, es))
-    whole = [minimm.backend.to_numpy(p.grad.data) for p in model.parameters()]
+    whole = [minimm.backend.to_numpy(p.grad.array) for p in model.parameters()]
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(accumulated, whole))
     # a frozen parameter is left out of the gradient buckets but still copied from rank 0
     minimm.manual_seed(dist.rank())
     frozen = TinyVAE().double().to(device)
     frozen.enc[0].weight.requires_grad_(False)
     n_grad = sum(b.numel for b in dist.DistributedDataParallel(frozen).buckets)
-    copied = np.asarray(dist.all_gather(minimm.backend.to_numpy(frozen.enc[0].weight.data)))
+    copied = np.asarray(dist.all_gather(minimm.backend.to_numpy(frozen.enc[0].weight.array)))
     frozen_ok = n_grad == sum(p.numel() for p in frozen.parameters()) - D * H and np.array_equal(copied[0], copied[-1])
     return diff, calls, len(ddp.buckets), len(list(model.parameters())), frozen_ok
 
