@@ -248,6 +248,6 @@ def test_set_grad_enabled_as_call_context_and_decorator():
 
 def test_array_is_the_wrapped_backend_array_shared_not_copied():
     t = minimm.ones(3)
-    assert t.data.array is t.array          # .data: a detached Tensor over the same array
+    assert t.data.array is t.array  # keep-dot-data: .data is a detached Tensor over the same array
     t.array = t.array * 2
     assert t.tolist() == [2.0, 2.0, 2.0]
