@@ -43,14 +43,16 @@ if MPI_MISSING:  # say why, also without -rs
 needs_mpi = pytest.mark.skipif(MPI_MISSING is not None, reason=MPI_MISSING or "")
 
 
-def mpirun(n: int, script: str, *args, timeout: float = 60, env_extra=None):
-    """``python -m minimm.distributed.launch -n n tests/distributed_workers/script args…`` (mpiexec
-    through minimm's launcher, as the docs recommend); returns (process, seconds)."""
+def mpirun(n: int, script: str, *args, timeout: float = 60, env_extra=None, via_launcher: bool = False):
+    """``mpiexec -n n python tests/distributed_workers/script args…`` — or, with ``via_launcher``,
+    the same through ``python -m minimm.distributed.launch`` (which rewrites MPICH's banner for a
+    dead rank); returns (process, seconds)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **(env_extra or {}))
+    start = [sys.executable, "-m", "minimm.distributed.launch", "-n", str(n)] if via_launcher else \
+        [MPIEXEC, "-n", str(n), sys.executable]
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "minimm.distributed.launch", "-n", str(n),
-                           str(WORKERS / script), *map(str, args)],
+    proc = subprocess.run([*start, str(WORKERS / script), *map(str, args)],
                           env=env, capture_output=True, text=True, timeout=timeout)
     return proc, time.monotonic() - t0
 
@@ -138,7 +140,8 @@ def test_a_stalled_rank_ends_the_other_with_one_line_within_the_timeout(tmp_path
 def test_a_killed_rank_ends_the_job_with_one_line_naming_it_and_leaves_the_checkpoint_whole(tmp_path):
     """MPICH's launcher stops the other ranks at once; minimm's launcher replaces its multi-line
     banner with one line naming the rank, and the file rank 0 wrote last (atomically) is intact."""
-    proc, seconds = mpirun(2, "fault_worker.py", "kill", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "30"})
+    proc, seconds = mpirun(2, "fault_worker.py", "kill", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": "30"},
+                           via_launcher=True)
     assert proc.returncode != 0
     assert seconds < 30
     assert "rank 1: stopping (kill)" in proc.stdout
