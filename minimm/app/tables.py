@@ -46,28 +46,26 @@ def replace_region(text: str, content: str, where: str = "document") -> str:
     return text[: i + len(START)] + "\n" + content + "\n" + text[j:]
 
 
-def stale_documents(root=".", results=None) -> list[str]:
-    """The documents (of :data:`DOCUMENTS`, under ``root``) whose table differs from the results file's."""
-    entries = load_results(results or os.path.join(root, RESULTS_FILE))
-    content, stale = render(entries), []
+def _rewritten(root, results):
+    """``(doc, path, text, new)`` for every document of :data:`DOCUMENTS`: its text now, and with its
+    table region rendered from the results file."""
+    content = render(load_results(results or os.path.join(root, RESULTS_FILE)))
     for doc in DOCUMENTS:
         path = os.path.join(root, doc)
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        if replace_region(text, content, path) != text:
-            stale.append(doc)
-    return stale
+        yield doc, path, text, replace_region(text, content, path)
+
+
+def stale_documents(root=".", results=None) -> list[str]:
+    """The documents (of :data:`DOCUMENTS`, under ``root``) whose table differs from the results file's."""
+    return [doc for doc, _, text, new in _rewritten(root, results) if new != text]
 
 
 def write_documents(root=".", results=None) -> list[str]:
     """Rewrite the table region of every document; return those that changed."""
-    entries = load_results(results or os.path.join(root, RESULTS_FILE))
-    content, changed = render(entries), []
-    for doc in DOCUMENTS:
-        path = os.path.join(root, doc)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        new = replace_region(text, content, path)
+    changed = []
+    for doc, path, text, new in _rewritten(root, results):
         if new != text:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(new)
