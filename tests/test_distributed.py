@@ -499,6 +499,41 @@ def test_the_launcher_replaces_mpichs_banner_with_one_line_naming_the_rank(tmp_p
     assert "the rank with pid 78 ended abnormally" in err.getvalue() and out.getvalue() == ""
 
 
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds (os.pidfd_open)")
+def test_the_launcher_names_the_rank_that_ended_first_not_the_one_mpich_reports(tmp_path):
+    """MPICH's banner names the lowest rank among those that died of SIGKILL, which is rank 0 when
+    rank 1 was killed and MPICH then stopped rank 0; the watcher saw rank 1 end first."""
+    import io
+    import signal
+    import threading
+
+    from minimm.distributed.launch import FirstToEnd, banner_filter
+
+    ranks = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    try:
+        for r, p in enumerate(ranks):
+            (tmp_path / f"pid{p.pid}").write_text(f"{r} 2")
+        watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01)
+        watcher.start()
+        time.sleep(0.2)                                    # the watcher has both pidfds by now
+        ranks[1].send_signal(signal.SIGKILL)
+        ranks[1].wait()
+        time.sleep(0.2)
+        ranks[0].send_signal(signal.SIGKILL)               # MPICH's clean-up, later
+        ranks[0].wait()
+        banner = ["=" * 83 + "\n", f"=   PID {ranks[0].pid} RUNNING AT host\n", "=" * 83 + "\n",
+                  "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)\n"]
+        out, err = io.StringIO(), io.StringIO()
+        banner_filter(banner, str(tmp_path), out=out, err=err, first=watcher)
+        assert watcher.pid == ranks[1].pid
+        assert err.getvalue().splitlines() == [
+            "launch: rank 1 of 2 ended abnormally (Killed (signal 9)); mpiexec stopped the other ranks"]
+    finally:
+        for p in ranks:
+            p.kill()
+            p.wait()
+
+
 # ---------------------------------------------------------------------------------------------
 # The scaling benchmark stays runnable (its speed is measured by hand, never asserted)
 # ---------------------------------------------------------------------------------------------

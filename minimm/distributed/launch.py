@@ -11,9 +11,11 @@ should not each start a pool of N threads.
 
 **A dead rank is reported in one line.** When a rank's process dies (killed, out of memory, a crash
 in C code) MPICH's launcher stops every other rank at once and prints a ten-line "BAD TERMINATION"
-banner that names a process id. Each rank here leaves a note of its process id in a folder the
-launcher gives it (``MINIMM_LAUNCH_DIR``), so the banner is replaced by one line that names the rank
-and how it ended. Ranks that fail a check print their own one-line ``DistributedError`` as before.
+banner that names a process id — not always the one that died first: the ranks it stopped die of
+the same SIGKILL, and it reports the lowest rank. Each rank here leaves a note of its process id in a
+folder the launcher gives it (``MINIMM_LAUNCH_DIR``); the launcher watches those processes (a Linux
+``pidfd`` per rank) and sees which one ended first, so the banner is replaced by one line that names
+that rank and how the job ended. Ranks that fail a check print their own one-line ``DistributedError`` as before.
 The exit status is ``mpiexec``'s.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
@@ -29,7 +32,7 @@ import threading
 
 from .comm import mpiexec_path
 
-__all__ = ["launch_command", "main", "banner_filter", "rank_of_pid"]
+__all__ = ["launch_command", "main", "banner_filter", "rank_of_pid", "FirstToEnd"]
 
 # The lines of MPICH's "BAD TERMINATION" banner (hydra prints them on its standard output).
 _BANNER = re.compile(r"^(=+|=   .*|YOUR APPLICATION TERMINATED WITH THE EXIT STRING: .*|"
@@ -62,9 +65,56 @@ def rank_of_pid(folder, pid: int) -> str:
         return f"the rank with pid {pid}"
 
 
-def banner_filter(lines, folder=None, out=sys.stdout, err=sys.stderr) -> None:
+class FirstToEnd(threading.Thread):
+    """Watch the ranks that left a note in ``folder`` and remember which process ended first.
+
+    A ``pidfd`` becomes readable the moment its process ends, so one ``poll`` over all of them wakes
+    at the first death — before MPICH's launcher has heard of it, told the other ranks' proxies and
+    killed them. ``pid`` stays None when no rank ended first alone (two ready at one wake-up, or no
+    pidfd support), and the banner's own pid is used instead.
+    """
+
+    def __init__(self, folder: str, stop: threading.Event, period: float = 0.05):
+        super().__init__(daemon=True)
+        self.folder, self.stop, self.period = folder, stop, period
+        self.pid: int | None = None
+
+    def run(self) -> None:
+        if not hasattr(os, "pidfd_open"):
+            return
+        fds: dict[int, int] = {}          # pidfd -> pid
+        seen: set[int] = set()
+        poller = select.poll()
+        try:
+            while not self.stop.is_set():
+                ended = []
+                for name in os.listdir(self.folder):     # ranks write their notes as they start
+                    if not (name.startswith("pid") and name[3:].isdigit()) or int(name[3:]) in seen:
+                        continue
+                    pid = int(name[3:])
+                    seen.add(pid)
+                    try:
+                        fd = os.pidfd_open(pid)
+                    except ProcessLookupError:        # already gone before we looked
+                        ended.append(pid)
+                        continue
+                    except OSError:
+                        return
+                    fds[fd] = pid
+                    poller.register(fd, select.POLLIN)
+                ended += [fds[fd] for fd, _ in poller.poll(int(self.period * 1000))]
+                if ended:
+                    self.pid = ended[0] if len(ended) == 1 else None
+                    return
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def banner_filter(lines, folder=None, out=sys.stdout, err=sys.stderr, first=None) -> None:
     """Copy the launcher's output ``lines`` to ``out`` as they come, MPICH's banner excepted; in its
-    place one line on ``err`` names the rank (from the notes in ``folder``) and how it ended."""
+    place one line on ``err`` names the rank (from the notes in ``folder``) and how the job ended.
+    ``first`` (a :class:`FirstToEnd`, joined here) names the rank that ended first, when it knows."""
     pid = None
     for line in lines:
         if not _BANNER.match(line.rstrip("\n")):
@@ -75,6 +125,10 @@ def banner_filter(lines, folder=None, out=sys.stdout, err=sys.stderr) -> None:
         pid = int(m.group(1)) if m else pid
         m = _EXIT_STRING.search(line)
         if m:
+            if first is not None:
+                first.stop.set()
+                first.join(timeout=1)
+                pid = first.pid if first.pid is not None else pid
             who = rank_of_pid(folder, pid) if (pid is not None and folder is not None) else "a rank"
             err.write(f"launch: {who} ended abnormally ({m.group(1)}); mpiexec stopped the other ranks\n")
             err.flush()
@@ -103,11 +157,17 @@ def main(argv=None) -> int:
         env["MINIMM_LAUNCH_DIR"] = folder
         # Ranks' standard error (tracebacks, progress bars) passes straight through; standard output
         # is read line by line so that the banner can be replaced by one line.
+        stop = threading.Event()
+        watcher = FirstToEnd(folder, stop)
+        watcher.start()
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
-            reader = threading.Thread(target=banner_filter, args=(proc.stdout, folder), daemon=True)
+            reader = threading.Thread(target=banner_filter, args=(proc.stdout, folder),
+                                      kwargs={"first": watcher}, daemon=True)
             reader.start()
             code = proc.wait()
             reader.join(timeout=5)
+        stop.set()
+        watcher.join(timeout=1)
     return code
 
 
