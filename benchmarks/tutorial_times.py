@@ -37,9 +37,14 @@ TUTORIALS = ROOT / "tutorials"
 CLI_EQUIVALENT = {
     "07_alignment": [["train", "align", "--dataset", "digits", "--epochs", "30"]],
     "10_vae_math": [["train", "cvae", "--dataset", "digits", "--epochs", "150"]],
-    "11_multimodal_vae": [["train", "mvae", "--dataset", "digits", "--epochs", "200"]],
+    "11_multimodal_vae": [["train", "mvae", "--dataset", "digits", "--epochs", "200"],
+                          ["train", "mvae", "--dataset", "shapes", "--epochs", "100"]],
     "12_captioning": [["train", "caption", "--dataset", "shapes", "--epochs", "12"]],
     "13_conditional_gan": [["evaluate", "--only", "cgan"]],
+    "17_diffusion_and_flow_matching": [["train", "diffusion", "--dataset", "shapes"]],
+    "19_generating_video": [["train", "cvae", "--dataset", "video"], ["train", "caption", "--dataset", "video"]],
+    "20_generating_sound": [["train", "tone", "--dataset", "digits"], ["train", "sound", "--dataset", "shapes"],
+                            ["train", "sound-caption", "--dataset", "shapes"]],
 }
 
 

@@ -74,7 +74,7 @@ def test_generate_and_caption_from_the_demo_pipeline(demo_dir, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("kind,dataset", [("caption", "shapes"), ("cgan", "digits"),
-                                          ("align", "shapes"), ("mvae", "digits")])
+                                          ("align", "shapes"), ("mvae", "digits"), ("mvae", "shapes")])
 def test_every_train_kind_resumes_bit_identically(kind, dataset, tmp_path, capsys):
     straight, split = tmp_path / "straight", tmp_path / "split"
     common = ["train", kind, "--dataset", dataset, "--quick", "--batch-size", "256"]
@@ -84,6 +84,27 @@ def test_every_train_kind_resumes_bit_identically(kind, dataset, tmp_path, capsy
     a, b = mio.load(straight / "checkpoint.npz"), mio.load(split / "checkpoint.npz")
     _same_state(a["model"], b["model"])
     assert a["step"] == b["step"] > 0
+
+
+def test_a_trained_mvae_draws_from_captions_on_shapes_and_from_labels_on_digits(tmp_path, capsys):
+    """The MVAE of tutorial 11 trains through the CLI on both datasets and its folder generates:
+    caption → image through q(z | caption) on shapes, number word → image on digits."""
+    shapes, digits, png = tmp_path / "shapes", tmp_path / "digits", tmp_path / "x.png"
+    assert main(["train", "mvae", "--dataset", "shapes", "--quick", "--epochs", "1", "--out", str(shapes)]) == 0
+    config = json.loads((shapes / "config.json").read_text())
+    assert config["class"] == "MVAE" and config["args"]["text_likelihood"] == "bernoulli"
+    assert config["args"]["txt_dim"] == len(config["vectorizer"]["vocabulary"]) > 10
+    assert main(["generate", "--checkpoint", str(shapes), "--text", "a large bright circle at the top left",
+                 "--n", "3", "--out", str(png)]) == 0
+    assert png.is_file()
+    assert main(["generate", "--checkpoint", str(shapes), "--label", "3", "--out", str(png)]) == 1
+    assert "does not draw images from labels" in capsys.readouterr().err
+    assert main(["train", "mvae", "--dataset", "digits", "--quick", "--epochs", "1", "--out", str(digits)]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--checkpoint", str(digits), "--label", "4", "--n", "2", "--out", str(png)]) == 0
+    assert "2 images for label 4" in capsys.readouterr().out
+    assert main(["generate", "--checkpoint", str(digits), "--label", "10", "--out", str(png)]) == 1
+    assert "--label must be a class id in [0, 9], got 10" in capsys.readouterr().err
 
 
 def test_train_resume_is_bit_identical(tmp_path, capsys):

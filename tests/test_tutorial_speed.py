@@ -85,3 +85,19 @@ def test_a_hand_loop_with_progress_is_never_silent_on_a_terminal(tmp_path):
     result = run_in_terminal([sys.executable, str(script)], dict(os.environ, PYTHONPATH=str(ROOT)), tmp_path)
     assert result["rc"] == 0
     assert result["tail"].count("training:") >= 3  # the bar was drawn, and redrawn as the loop went on
+
+
+def test_every_cli_twin_of_a_tutorial_is_a_command_the_cli_accepts():
+    """The timing harness pairs tutorials with the CLI commands doing their training; each must parse
+    and name a model the CLI can build (a typo would time an error message)."""
+    from benchmarks.tutorial_times import CLI_EQUIVALENT, TUTORIALS
+    from minimm.app.builders import _BUILDERS
+    from minimm.app.cli import build_parser
+
+    parser = build_parser()
+    for stem, commands in CLI_EQUIVALENT.items():
+        assert (TUTORIALS / f"{stem}.py").is_file(), stem
+        for argv in commands:
+            args = parser.parse_args(argv)
+            if argv[0] == "train":
+                assert (args.model, args.dataset) in _BUILDERS, (stem, argv)

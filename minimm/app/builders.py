@@ -105,11 +105,18 @@ def _align(dataset, quick, seed, device):
 
 
 def _mvae(dataset, quick, seed, device):
-    train = _splits(dataset, quick, seed, binarize=True).train
-    c = config("mvae_digits")
-    args = c["model"]
-    model = MVAE(**args).to(device)
-    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, {"class": "MVAE", "args": args}
+    """Digits with number words (binarised images), or shapes with captions as bags of words."""
+    train = _splits(dataset, quick, seed, binarize=(dataset == "digits")).train
+    c = config(f"mvae_{dataset}")
+    args, config_ = dict(c["model"]), {"class": "MVAE"}
+    bow = None
+    if dataset == "shapes":
+        bow = BagOfWords(binary=True).fit(train.caption)
+        args["txt_dim"] = len(bow.vocabulary_)
+        config_["vectorizer"] = bow_to_dict(bow)
+    config_["args"] = args
+    model = MVAE(vectorizer=bow, **args).to(device)
+    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
 
 
 def _cgan(dataset, quick, seed, device):
@@ -170,7 +177,7 @@ def _diffusion(dataset, quick, seed, device):
 
 _BUILDERS = {
     ("cvae", "shapes"): _cvae, ("cvae", "digits"): _cvae,
-    ("mvae", "digits"): _mvae,
+    ("mvae", "digits"): _mvae, ("mvae", "shapes"): _mvae,
     ("cgan", "digits"): _cgan, ("cgan", "shapes"): _cgan,
     ("caption", "shapes"): _caption, ("caption", "digits"): _caption,
     ("align", "shapes"): _align, ("align", "digits"): _align,
@@ -180,10 +187,14 @@ _BUILDERS = {
 }
 
 
+#: models whose learning rate and epochs were tuned with their own reference batch
+_OWN_BATCH = {("diffusion", "shapes"), ("diffusion", "digits"), ("mvae", "shapes")}
+
+
 def default_batch_size(kind: str, dataset: str) -> int:
-    """``--batch-size``'s default: a diffusion model's reference batch (its learning rate and epochs
-    were tuned with it: 128 on shapes, 64 on digits), 64 for every other model."""
-    return config(f"diffusion_{dataset}")["batch_size"] if kind == "diffusion" else 64
+    """``--batch-size``'s default: the reference batch of a model tuned with its own (diffusion: 128
+    on shapes, 64 on digits; the shapes MVAE: 128), 64 for every other model."""
+    return config(f"{kind}_{dataset}")["batch_size"] if (kind, dataset) in _OWN_BATCH else 64
 
 
 def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
@@ -238,6 +249,10 @@ def read_config(out_dir) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Inference from a `minimm train` folder
 # ---------------------------------------------------------------------------------------------
+#: the classes that draw images from captions (trained on shapes) or labels (trained on digits)
+_IMAGE_GENERATORS = ("CVAE", "ConditionalGAN", "ConditionalDiffusion", "MVAE")
+
+
 class TrainedModel:
     """A model rebuilt from a ``minimm train`` folder, with the pipeline's inference methods."""
 
@@ -300,26 +315,27 @@ class TrainedModel:
     def generate_image(self, text, n: int = 1, **sampling):
         """``n`` images (n, H, W) as a NumPy array for one caption (CVAE, cGAN or diffusion on shapes);
         ``sampling``: a diffusion model's ``sampler``, ``steps``, ``guidance``, ``eta``."""
-        if self.config["class"] not in ("CVAE", "ConditionalGAN", "ConditionalDiffusion") \
-                or "vectorizer" not in self.config:
+        if self.config["class"] not in _IMAGE_GENERATORS or "vectorizer" not in self.config:
             raise ValueError(f"a {self.config['kind']} model trained on {self.config['dataset']} "
-                             "does not draw images from captions; train `cvae`, `cgan` or `diffusion` with "
-                             "--dataset shapes" + (" (or pass --label)" if self.draws_labels else ""))
+                             "does not draw images from captions; train `cvae`, `cgan`, `mvae` or `diffusion` "
+                             "with --dataset shapes" + (" (or pass --label)" if self.draws_labels else ""))
         return self._draw([text] * n, self.check_sampling(**sampling))
 
     @property
     def draws_labels(self) -> bool:
-        """Whether the model draws images from class labels (a cvae, cgan or diffusion model on digits)."""
-        return self.config["class"] in ("CVAE", "ConditionalGAN", "ConditionalDiffusion") \
-            and "vectorizer" not in self.config and self.config.get("args", {}).get("cond_dim", 0) > 0
+        """Whether the model draws images from class labels (a cvae, cgan, mvae or diffusion model on digits)."""
+        args = self.config.get("args", {})
+        return self.config["class"] in _IMAGE_GENERATORS and "vectorizer" not in self.config \
+            and args.get("cond_dim", args.get("txt_dim", 0)) > 0
 
     def generate_label(self, label: int, n: int = 1, **sampling):
         """``n`` images (n, H, W) of class ``label`` (a label-conditioned model, e.g. on digits)."""
         if not self.draws_labels:
             raise ValueError(f"--label: a {self.config['kind']} model trained on {self.config['dataset']} does not "
-                             "draw images from labels; pass --text, or train `cvae`, `cgan` or `diffusion` with "
-                             "--dataset digits")
-        classes = int(self.config["args"]["cond_dim"])
+                             "draw images from labels; pass --text, or train `cvae`, `cgan`, `mvae` or `diffusion` "
+                             "with --dataset digits")
+        args = self.config["args"]
+        classes = int(args.get("cond_dim", args.get("txt_dim", 0)))
         if not 0 <= label < classes:
             raise ValueError(f"--label must be a class id in [0, {classes - 1}], got {label}")
         return self._draw(np.full(n, label, dtype=np.int64), self.check_sampling(**sampling))
@@ -347,6 +363,8 @@ def _rebuild(config: dict):
         return ConditionalGAN(vectorizer=vec, **config["args"])
     if config["class"] == "ConditionalDiffusion":
         return ConditionalDiffusion(vectorizer=vec, **config["args"])
+    if config["class"] == "MVAE":
+        return MVAE(vectorizer=vec, **config["args"])
     if config["class"] in VIDEO_CLASSES:
         return rebuild_video(config)
     raise ValueError(f"cannot rebuild a {config['class']} model")

@@ -235,7 +235,7 @@ def _train(args, world: int) -> int:
 
 _MODELS = {
     "cvae": "caption → image conditional VAE (shapes: captions; digits: labels)",
-    "mvae": "multimodal VAE of digit images and number words (digits only)",
+    "mvae": "multimodal VAE: digit images with number words, or shapes with their captions",
     "cgan": "conditional GAN (digits: labels; shapes: captions)",
     "caption": "image → caption autoregressive decoder",
     "align": "contrastive image–caption alignment",
@@ -263,7 +263,7 @@ def add_train_parser(sub, common) -> None:
                             "240 for diffusion on shapes, 200 for diffusion on digits)")
     train.add_argument("--batch-size", type=int, default=None,
                        help="samples per optimiser step (default: 64; diffusion: its reference batch, 128 on "
-                            "shapes, 64 on digits)")
+                            "shapes, 64 on digits; mvae on shapes: 128)")
     train.add_argument("--out", default="minimm-train",
                        help="folder of checkpoint.npz, config.json and history.json (default: ./minimm-train)")
     mode = train.add_mutually_exclusive_group()

@@ -322,3 +322,10 @@ class MVAE(nn.Module):
     def label_to_image(self, labels) -> Tensor:
         """One image per label (pixel probabilities, (N, 8, 8)) from z ~ q(z | word)."""
         return self.text_to_image(host_tensor(one_hot_rows(labels, self.txt_dim), self))
+
+    def generate(self, condition) -> Tensor:
+        """One image per caption (a model with a ``vectorizer``) or per label (number words), from
+        z ~ q(z | text) — the same call as the other conditional generators'."""
+        if self.vectorizer is not None:
+            return self.text_to_image(host_tensor(self.text_array({"caption": list(condition)}), self))
+        return self.label_to_image(condition)
