@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, in one script for a machine with an NVIDIA GPU and CuPy already installed.
 # It installs nothing. It runs the CuPy test suite (every device-parametrised test on "cuda", plus
-# the tests marked gpu), then the benchmarks at batch 128 and 4096 on the GPU: minimm against the
-# hand-written reference running on CuPy and, where PyTorch is installed, against PyTorch CUDA.
+# the tests marked gpu, among them the NCCL data-parallel test of tests/test_distributed.py: one rank
+# on one GPU, two ranks over mpiexec where there are two GPUs and mpi4py), then the benchmarks at
+# batch 128 and 4096 on the GPU: minimm against the hand-written reference running on CuPy and,
+# where PyTorch is installed, against PyTorch CUDA.
 #
 #   bash benchmarks/gpu.sh            # from the repository root
 set -uo pipefail

@@ -122,18 +122,40 @@ def error_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if "Error:" in line]
 
 
-@needs_mpi
-def test_a_stalled_rank_ends_the_other_with_one_line_within_the_timeout(tmp_path):
+def stall_through_the_launcher(tmp_path, mpiexec_args=""):
+    """The stall worker through minimm's launcher, with a 2 s deadline; checks what every stalled
+    run must show and returns the launcher's own lines and the seconds taken."""
     timeout = 2.0
-    proc, seconds = mpirun(2, "fault_worker.py", "stall", tmp_path, env_extra={"MINIMM_DIST_TIMEOUT": str(timeout)})
+    proc, seconds = mpirun(2, "fault_worker.py", "stall", tmp_path, via_launcher=True,
+                           env_extra={"MINIMM_DIST_TIMEOUT": str(timeout), "MINIMM_MPIEXEC_ARGS": mpiexec_args})
     assert proc.returncode != 0
     lines = error_lines(proc.stderr)
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("DistributedTimeoutError: rank 0 of 2: all_reduce did not complete within 2 s")
     assert "Traceback" not in proc.stderr
-    assert seconds < timeout + 20        # start-up included; without the deadline it would hang for 600 s
+    for banner in ("BAD TERMINATION", "YOUR APPLICATION TERMINATED", "====="):
+        assert banner not in proc.stdout + proc.stderr
+    assert seconds < timeout + 25        # start-up included; without the deadline it would hang for 600 s
     saved = minimm.io.load(tmp_path / "model.npz")
     assert set(saved) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    return [line for line in proc.stderr.splitlines() if line.startswith("launch:")], seconds
+
+
+@needs_mpi
+def test_a_stalled_rank_ends_the_other_with_one_line_within_the_timeout(tmp_path):
+    said, _ = stall_through_the_launcher(tmp_path)
+    # MPICH's launcher stops the sleeping rank 1 itself, or (rarely, as once in CI) minimm's does
+    assert said in ([], ["launch: rank 0 of 2 ended abnormally; rank 1 of 2, still running 3 s later, "
+                         "was stopped by the launcher"]), said
+
+
+@needs_mpi
+def test_a_stalled_rank_that_mpiexec_leaves_running_is_stopped_by_the_launcher(tmp_path):
+    """``-disable-auto-cleanup`` makes MPICH leave the sleeping rank 1 running after rank 0 left
+    with its error, as it once did in CI on its own; minimm's launcher stops it after its grace."""
+    said, seconds = stall_through_the_launcher(tmp_path, "-disable-auto-cleanup")
+    assert said == ["launch: rank 0 of 2 ended abnormally; rank 1 of 2, still running 3 s later, "
+                    "was stopped by the launcher"]
 
 
 @needs_mpi
@@ -460,6 +482,8 @@ def test_launch_command_and_its_errors():
 
     assert launch_command(3, ["train.py", "--x"], mpiexec="/opt/mpiexec") == \
         ["/opt/mpiexec", "-n", "3", sys.executable, "train.py", "--x"]
+    assert launch_command(2, ["t.py"], mpiexec="/opt/mpiexec", mpiexec_args=["-f", "hosts"]) == \
+        ["/opt/mpiexec", "-f", "hosts", "-n", "2", sys.executable, "t.py"]
     with pytest.raises(ValueError, match="-n must be at least 1"):
         launch_command(0, ["train.py"], mpiexec="/opt/mpiexec")
     with pytest.raises(ValueError, match="give a script"):
@@ -532,6 +556,67 @@ def test_the_launcher_names_the_rank_that_ended_first_not_the_one_mpich_reports(
         for p in ranks:
             p.kill()
             p.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds (os.pidfd_open)")
+def test_the_launcher_stops_the_ranks_still_running_after_one_ended_without_finishing(tmp_path):
+    """Three stand-in ranks: rank 2 finishes (it leaves its done note), rank 0 ends without one;
+    after the grace the launcher stops rank 1, which would otherwise sleep on, and says so."""
+    import threading
+
+    from minimm.distributed.launch import FirstToEnd
+
+    sleeper = "import time; time.sleep(60)"
+    ranks = [subprocess.Popen([sys.executable, "-c", code]) for code in
+             ("import time; time.sleep(1.0); raise SystemExit(1)", sleeper, "import time; time.sleep(0.1)")]
+    try:
+        for r, p in enumerate(ranks):
+            (tmp_path / f"pid{p.pid}").write_text(f"{r} 3")
+        (tmp_path / f"done{ranks[2].pid}").write_text("")
+        watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01, grace=0.5)
+        t0 = time.monotonic()
+        watcher.start()
+        assert ranks[1].wait(timeout=20) == -signal_number("SIGTERM")
+        assert 1.3 <= time.monotonic() - t0 < 15            # 1 s until rank 0 ended, then the grace
+        watcher.stop.set()
+        watcher.join(timeout=5)
+        assert watcher.pid == ranks[2].pid and watcher.failed == ranks[0].pid
+        assert watcher.stopped == [ranks[1].pid]
+        assert watcher.stopped_line() == ("launch: rank 0 of 3 ended abnormally; rank 1 of 3, still running "
+                                          "0.5 s later, was stopped by the launcher")
+    finally:
+        for p in ranks:
+            p.kill()
+            p.wait()
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds (os.pidfd_open)")
+def test_the_launcher_stops_nobody_while_every_rank_that_ended_had_finished(tmp_path):
+    import threading
+
+    from minimm.distributed.launch import FirstToEnd
+
+    ranks = [subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({t})"]) for t in (0.1, 1.5)]
+    try:
+        for r, p in enumerate(ranks):
+            (tmp_path / f"pid{p.pid}").write_text(f"{r} 2")
+            (tmp_path / f"done{p.pid}").write_text("")
+        watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01, grace=0.2)
+        watcher.start()
+        assert [p.wait(timeout=20) for p in ranks] == [0, 0]    # rank 1 outlived rank 0 by far more than the grace
+        watcher.stop.set()
+        watcher.join(timeout=5)
+        assert watcher.failed is None and watcher.stopped == [] and watcher.stopped_line() is None
+    finally:
+        for p in ranks:
+            p.kill()
+            p.wait()
+
+
+def signal_number(name: str) -> int:
+    import signal
+
+    return int(getattr(signal, name))
 
 
 # ---------------------------------------------------------------------------------------------

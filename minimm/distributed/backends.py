@@ -150,7 +150,13 @@ class MPIBackend:
         pass  # mpi4py finalises MPI when the interpreter exits
 
 
-class NCCLBackend:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by a gpu-marked test)
+def _ptr(a) -> int:
+    """The device address of the CuPy array ``a`` — CuPy's ``a.data.ptr``, read through the CUDA
+    array interface (the same number; inside minimm ``.data`` would mean a Tensor's raw array)."""
+    return int(a.__cuda_array_interface__["data"][0])
+
+
+class NCCLBackend:  # run on the CPU against a stand-in CuPy (tests/test_distributed_nccl.py); gpu test for real
     """GPU (CuPy) arrays through NCCL; MPI starts the processes and shares NCCL's unique id.
 
     One process per GPU: the rank's index on its machine (``local_rank``) picks the GPU. NCCL
@@ -203,7 +209,7 @@ class NCCLBackend:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by
     def allreduce(self, buf, op):
         self.cupy.cuda.get_current_stream().synchronize()  # buf was written on the default stream
         out = self.cupy.empty_like(buf)
-        self.comm.allReduce(buf.array.ptr, out.array.ptr, buf.size, self._dtype(buf), self._ops[op],
+        self.comm.allReduce(_ptr(buf), _ptr(out), buf.size, self._dtype(buf), self._ops[op],
                             self.stream.ptr)
         self._wait("all_reduce")
         return out
@@ -211,14 +217,14 @@ class NCCLBackend:  # pragma: no cover - needs CuPy and an NVIDIA GPU (tested by
     def bcast(self, buf, src):
         self.cupy.cuda.get_current_stream().synchronize()
         buf = buf.copy()
-        self.comm.bcast(buf.array.ptr, buf.size, self._dtype(buf), src, self.stream.ptr)
+        self.comm.bcast(_ptr(buf), buf.size, self._dtype(buf), src, self.stream.ptr)
         self._wait("broadcast")
         return buf
 
     def allgather(self, buf):
         self.cupy.cuda.get_current_stream().synchronize()
         out = self.cupy.empty((self.size,) + buf.shape, dtype=buf.dtype)
-        self.comm.allGather(buf.array.ptr, out.array.ptr, buf.size, self._dtype(buf), self.stream.ptr)
+        self.comm.allGather(_ptr(buf), _ptr(out), buf.size, self._dtype(buf), self.stream.ptr)
         self._wait("all_gather")
         return out
 

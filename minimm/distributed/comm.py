@@ -27,9 +27,11 @@ a little longer each round (so a waiting rank does not burn a core). When the de
 rank raises :class:`DistributedTimeoutError` with a one-line message. In a multi-rank run an
 uncaught :class:`DistributedError` is printed as that one line and the process leaves with
 ``os._exit(1)``: a normal exit would call ``MPI_Finalize``, which itself waits for the stopped peer.
-The launcher (MPICH's ``mpiexec`` does this) then stops the remaining ranks. A rank that is
-*killed* is noticed by MPICH's launcher at once, and it takes the whole job down; minimm's launcher
-(:mod:`minimm.distributed.launch`) replaces MPICH's multi-line report with one line naming the rank.
+The launcher then stops the remaining ranks: MPICH's ``mpiexec`` usually does, and minimm's
+launcher (:mod:`minimm.distributed.launch`) does it itself a few seconds later when MPICH has not
+(each rank leaves it a note at start and another on a normal exit). A rank that is *killed* is
+noticed by MPICH's launcher at once, and it takes the whole job down; minimm's launcher replaces
+MPICH's multi-line report with one line naming the rank.
 """
 
 from __future__ import annotations
@@ -178,14 +180,25 @@ EXIT_GRACE_S = 1.0
 
 def _tell_launcher() -> None:
     """Under minimm's launcher, leave a note of this rank's process id, so that when the process
-    dies the launcher can say which rank it was (MPICH's own report names only the pid)."""
+    dies the launcher can say which rank it was (MPICH's own report names only the pid), and a
+    second note when Python exits normally: a rank that ends without it crashed, was killed or left
+    with a one-line error (``os._exit`` skips ``atexit``), and the launcher then stops the ranks
+    still running after a grace."""
     folder = os.environ.get("MINIMM_LAUNCH_DIR")
-    if folder:
+    if not folder:
+        return
+    import atexit
+
+    def note(name: str, text: str) -> None:
         try:
-            with open(os.path.join(folder, f"pid{os.getpid()}"), "w", encoding="utf-8") as f:
-                f.write(f"{_GROUP.rank} {_GROUP.size}")
+            with open(os.path.join(folder, f"{name}{os.getpid()}"), "w", encoding="utf-8") as f:
+                f.write(text)
         except OSError:
-            pass  # a courtesy: without the note the launcher names the pid only
+            pass  # a courtesy: without the notes the launcher names the pid only, and stops nobody
+
+    note("pid", f"{_GROUP.rank} {_GROUP.size}")
+    # registered after mpi4py's own exit handler, so it runs before MPI_Finalize (atexit is LIFO)
+    atexit.register(note, "done", "")
 
 
 def _install_excepthook() -> None:
