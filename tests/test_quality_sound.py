@@ -53,10 +53,11 @@ class DecoderJudge:
 
 def test_the_class_mean_spectrogram_reads_right_but_fails_the_spread_target():
     """The sharper sceptic: the mean log-spectrogram of each combination, played by Griffin-Lim.
-    Planted into the row's own scoring (the fixed decoder reads, a briefly trained judge gives the features; the table's real targets) it meets
-    the attribute and memorisation targets but fails the within-caption spread: one sound per
-    caption. Fresh real sounds of the same combinations (new onsets, phases, noise: what a model
-    that draws new sounds would give) meet every target, spread included."""
+    Planted into the row's own scoring (the fixed decoder reads, a briefly trained judge gives the
+    features; the table's real targets) it meets the attribute and memorisation targets but fails
+    the within-caption spread: one sound per caption. Fresh real sounds of the same combinations
+    (new onsets, phases, noise: what a model that draws new sounds would give) meet every target,
+    spread included."""
     splits = load_shapes(n_train=2000, n_test=400, seed=1)
     train, test = splits
     judge = DecoderJudge(train_sound_judge(splits, epochs=4, seed=0))
