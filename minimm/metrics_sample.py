@@ -14,6 +14,16 @@ feature vectors as a non-parametric estimate of each distribution's support:
   balls that hold at least one sample. Coverage is built on the real balls only, so a few outlying
   samples cannot inflate it as they can inflate recall.
 
+A generator can also score well on precision and density by drawing **one** right sample per class
+again and again (the class mean). The **within-class spread** asks how varied the samples of one
+class (one caption) are, against real items of that class: the mean distance between two samples
+of a class, averaged over the classes, over the same for real items,
+
+.. math:: \mathrm{spread} = \frac{\sum_c \bar d(G_c)}{\sum_c \bar d(R_c)},\qquad
+   \bar d(X) = \frac{1}{|X|(|X| - 1)}\sum_{a \ne b \in X}\lVert a - b\rVert,
+
+about 1 for samples as varied as the data, 0 for one repeated sample per class.
+
 A generator can score well on all four by copying its training set. The **memorisation ratio**
 tells copying from generalising: the mean distance from each sample to its nearest *training*
 item, over the same for real *held-out* items (which no model saw). About 1 for a generator that
@@ -40,7 +50,7 @@ from . import backend as B
 from .autograd import Tensor
 
 __all__ = ["pairwise_distances", "kth_neighbour_radii", "precision_recall", "density_coverage", "sample_quality",
-           "memorisation_ratio"]
+           "within_class_spread", "memorisation_ratio"]
 
 
 def _features(x, name: str) -> np.ndarray:
@@ -93,6 +103,27 @@ def sample_quality(real, fake, k_pr: int = 3, k_dc: int = 5) -> dict:
     out = precision_recall(real, fake, k_pr)
     out.update(density_coverage(real, fake, k_dc))
     return out
+
+
+def _mean_pair_distance(x: np.ndarray) -> float:
+    n = len(x)
+    return float(pairwise_distances(x, x).sum() / (n * (n - 1)))
+
+
+def within_class_spread(real, fake, real_classes, fake_classes) -> float:
+    """Mean distance between two ``fake`` features of one class over the same for ``real`` (see the
+    module docstring), summed over the classes with at least two items in both sets."""
+    r, g = _features(real, "within_class_spread"), _features(fake, "within_class_spread")
+    rc, gc = np.asarray(real_classes), np.asarray(fake_classes)
+    if len(rc) != len(r) or len(gc) != len(g) or r.shape[1] != g.shape[1]:
+        raise ValueError(f"within_class_spread: real {r.shape} with {len(rc)} classes and fake {g.shape} "
+                         f"with {len(gc)} classes do not match")
+    both = [c for c in np.unique(gc) if (gc == c).sum() >= 2 and (rc == c).sum() >= 2]
+    if not both:
+        raise ValueError("within_class_spread: no class has two items in both the real and the fake set")
+    num = sum(_mean_pair_distance(g[gc == c]) for c in both)
+    den = sum(_mean_pair_distance(r[rc == c]) for c in both)
+    return num / den
 
 
 def memorisation_ratio(samples, test, train) -> dict:

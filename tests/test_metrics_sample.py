@@ -8,6 +8,7 @@ import pytest
 import minimm
 from minimm.metrics_sample import (
     density_coverage, kth_neighbour_radii, pairwise_distances, precision_recall, sample_quality,
+    within_class_spread,
 )
 
 
@@ -56,3 +57,22 @@ def test_tensors_and_bad_shapes(device):
         precision_recall(real, minimm.tensor(rng.standard_normal((40, 4)), device=device))
     with pytest.raises(ValueError, match=r"expected features \(N, D\)"):
         density_coverage(np.zeros(5), np.zeros((5, 1)))
+
+
+def test_within_class_spread_is_one_for_the_data_half_for_half_the_spread_and_zero_for_the_mean():
+    rng = np.random.default_rng(3)
+    classes = np.repeat(np.arange(5), 40)
+    centres = 10.0 * rng.standard_normal((5, 6))
+    real = centres[classes] + rng.standard_normal((200, 6))
+    fake = centres[classes] + rng.standard_normal((200, 6))
+    assert within_class_spread(real, fake, classes, classes) == pytest.approx(1.0, abs=0.05)
+    assert within_class_spread(real, centres[classes] + 0.5 * (fake - centres[classes]), classes,
+                               classes) == pytest.approx(0.5, abs=0.03)
+    assert within_class_spread(real, centres[classes], classes, classes) == pytest.approx(0.0, abs=1e-6)
+    # by hand: one class, two real points 2 apart, three fake points on a line 0, 1, 2
+    r, g = np.array([[0.0], [2.0]]), np.array([[0.0], [1.0], [2.0]])
+    assert within_class_spread(r, g, [0, 0], [0, 0, 0]) == pytest.approx((4 / 3) / 2)
+    with pytest.raises(ValueError, match="no class has two items"):
+        within_class_spread(r, g, [0, 1], [0, 0, 0])
+    with pytest.raises(ValueError, match="do not match"):
+        within_class_spread(r, g, [0], [0, 0, 0])

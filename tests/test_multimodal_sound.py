@@ -101,3 +101,9 @@ def test_judge_heads_and_prediction(device):
     assert set(logs) == {"shape", "size", "position", "intensity", "loss"}
     pred = judge.predict(_sounds(5))
     assert all(v.shape == (5,) and v.dtype == np.int64 for v in pred.values())
+    # features: the hidden ReLU layer the heads read, batch by batch the same as at once
+    f = judge.features(_sounds(5))
+    assert f.shape == (5, 4) and f.dtype == np.float64 and (f >= 0).all()
+    np.testing.assert_allclose(judge.features(_sounds(5), batch_size=2), f, rtol=1e-6, atol=1e-7)
+    heads = judge.heads["shape"](minimm.tensor(f.astype(np.float32), device=device))
+    assert (np.argmax(heads.detach().numpy(), axis=1) == pred["shape"]).all()

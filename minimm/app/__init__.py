@@ -16,7 +16,7 @@ from . import configs, evaluate, train
 from .configs import CONFIGS, config
 from .evaluate import (
     default_digit_evaluator, default_shapes_evaluator, evaluate_alignment, evaluate_captioner, evaluate_cgan,
-    evaluate_cvae_digits, evaluate_cvae_shapes, evaluate_mvae, evaluate_tone_generator, evaluate_vae,
+    evaluate_cvae_digits, evaluate_cvae_shapes, evaluate_mvae, evaluate_vae,
 )
 from .train import (
     fit, make_loader, train_alignment, train_captioner, train_cgan, train_conv_gan, train_conv_vae, train_cvae_digits,
@@ -24,6 +24,7 @@ from .train import (
 )
 from . import quality, demo, pipeline, builders
 from . import train_sound, evaluate_sound, quality_sound
+from .evaluate_sound import evaluate_tone_waveforms
 from .quality import HOLDOUT_COMBINATIONS, evaluate_all
 from .pipeline import MultimodalPipeline
 
@@ -32,7 +33,7 @@ __all__ = [
     "make_loader", "train_vae", "train_conv_vae", "train_conv_gan", "train_cvae_digits", "train_cvae_shapes",
     "train_mvae", "train_cgan", "train_captioner", "train_tone_generator", "train_alignment",
     "train_digit_evaluator", "train_shapes_evaluator", "evaluate_vae", "evaluate_cvae_digits",
-    "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan", "evaluate_captioner", "evaluate_tone_generator",
+    "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan", "evaluate_captioner", "evaluate_tone_waveforms",
     "evaluate_alignment", "default_digit_evaluator", "default_shapes_evaluator", "HOLDOUT_COMBINATIONS",
     "evaluate_all", "MultimodalPipeline", "train_sound", "evaluate_sound", "quality_sound",
 ]

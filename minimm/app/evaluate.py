@@ -17,13 +17,12 @@ from .. import backend as B
 from ..autograd import no_grad
 from ..creation import tensor
 from ..data import load_digits, load_shapes
-from ..data.datasets import ATTRIBUTES, NUMBER_WORDS, decode_dtmf, holdout_mask
+from ..data.datasets import ATTRIBUTES, NUMBER_WORDS, holdout_mask
 from ..generative import vae as gv
 from ..metrics import accuracy, frechet_distance, retrieval_recalls
 from ..metrics_sample import memorisation_ratio, sample_quality
 from ..multimodal.align import (DIGIT_PROMPT, UNSEEN_DIGIT_PROMPTS, AlignmentNetwork, class_prompt_embeddings,
                                similarity, zero_shot_classify)
-from ..multimodal.audio_gen import ToneGenerator
 from ..multimodal.caption import CaptionDecoder, caption_accuracy, caption_parses
 from ..multimodal.common import flat_images, host_tensor, model_device
 from ..multimodal.gan import ConditionalGAN
@@ -32,7 +31,7 @@ from ..threads import with_thread_limit
 from .train import make_loader, train_digit_evaluator, train_shapes_evaluator
 
 __all__ = ["evaluate_vae", "evaluate_cvae_digits", "evaluate_cvae_shapes", "evaluate_mvae", "evaluate_cgan",
-           "evaluate_captioner", "evaluate_tone_generator", "evaluate_alignment", "default_digit_evaluator",
+           "evaluate_captioner", "evaluate_alignment", "default_digit_evaluator",
            "default_shapes_evaluator", "sample_scores", "score_digit_samples"]
 
 
@@ -268,21 +267,6 @@ def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "gree
     examples = [(captions[i], test.caption[i]) for i in range(5)]
     return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([caption_parses(c) for c in captions])),
             "n_test": len(test), "examples": examples}
-
-
-@with_thread_limit
-def evaluate_tone_generator(model: ToneGenerator, splits=None, seed: int = 0) -> dict:
-    """``accuracy``: the fraction of tones generated from test images that
-    :func:`~minimm.data.datasets.decode_dtmf` decodes to the image's label; ``decoder_accuracy``:
-    the same decoder on the real test tones (the ceiling)."""
-    splits = splits if splits is not None else load_digits(seed=seed)
-    test = splits.test
-    waves = model.generate(test.image)
-    labels = np.asarray(test.label)
-    sr = model.sample_rate
-    acc = float((decode_dtmf(B.to_numpy(waves.array), sample_rate=sr) == labels).mean())
-    real = float((decode_dtmf(test.sound, sample_rate=sr) == labels).mean())
-    return {"accuracy": acc, "decoder_accuracy": real, "n_test": len(test)}
 
 
 @with_thread_limit

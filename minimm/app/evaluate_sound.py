@@ -8,7 +8,11 @@ seed: :func:`default_sound_judge`) for the shapes sounds, the Goertzel decoder
 * the judge's accuracy on the **real** test sounds (the ceiling);
 * the trivial generators of :mod:`minimm.app.baselines` (class-mean sound + noise, per-class
   Gaussian, a copy of a training sound; the class of a shapes sound is its attribute combination),
-  scored by the same judge;
+  scored by the same judge, and for caption → sound the class-mean *spectrogram* played by
+  Griffin-Lim (:mod:`minimm.app.baselines_sound`), which the judge reads about as well as the model;
+* the **within-caption spread**: many sounds generated for one caption, their mean distance to each
+  other in the judge's features over that of the real test sounds of the caption's combination
+  (≈ 1 as varied as real sounds; the class-mean spectrogram plays one sound per caption);
 * the **memorisation ratio** :math:`\\bar d(\\text{generated} \\to \\text{train}) / \\bar d(\\text{real test}
   \\to \\text{train})`, mean Euclidean distances of waveforms to their nearest training waveform:
   about 1 or more for sounds as new as real held-out ones, 0 for copies. It rejects the training
@@ -22,15 +26,19 @@ import functools
 import numpy as np
 
 from .. import backend as B
+from ..data import load_digits
 from ..data.audio import goertzel_power
 from ..data.datasets import DTMF_HIGH, DTMF_LOW, decode_dtmf
 from ..metrics import coherence, nearest_neighbour_distance
+from ..metrics_sample import sample_quality, within_class_spread
 from ..multimodal.caption import caption_accuracy, caption_parses
 from ..threads import with_thread_limit
 from .baselines import BASELINES
+from .baselines_sound import CLASS_MEAN_SPECTROGRAM, class_mean_spectrogram
 from .train_sound import CAPTIONER_SPEC, load_sound_splits, sound_class_ids, train_sound_judge
 
-__all__ = ["default_sound_judge", "memorisation_ratio", "evaluate_sound_generator", "evaluate_sound_captioner",
+__all__ = ["default_sound_judge", "memorisation_ratio", "one_caption_per_class", "score_generated_sounds",
+           "evaluate_sound_generator", "evaluate_sound_captioner",
            "evaluate_tone_waveforms", "dtmf_tone_fraction", "VALID_TONE_FRACTION"]
 
 
@@ -60,16 +68,47 @@ def _baseline_sounds(train, test, seed: int, classes) -> dict:
     return {name: fn(train.sound, ids_train, ids_test, seed=seed) for name, fn in BASELINES.items()}
 
 
+def one_caption_per_class(test) -> list:
+    """For each test item, the first test caption of its attribute combination: the captions the
+    within-caption spread is measured on (many sounds for one caption, diversity from z alone)."""
+    ids = sound_class_ids(test.attributes)
+    first: dict = {}
+    for i, c in enumerate(ids):
+        first.setdefault(int(c), test.caption[i])
+    return [first[int(c)] for c in ids]
+
+
+def score_generated_sounds(judge, sounds, same_caption, train, test, real_features=None) -> dict:
+    """How the judge reads generated ``sounds`` (one per test caption) and ``same_caption`` (one
+    per test item, all the items of a combination generated from one caption: :func:`one_caption_per_class`;
+    for generators that ignore the wording, pass ``sounds`` again):
+
+    * ``attribute_accuracy``, ``per_attribute``: the judge reads the caption's attributes;
+    * ``memorisation_ratio`` of the waveforms (0 for copies);
+    * ``caption_spread_ratio``: :func:`~minimm.metrics_sample.within_class_spread` of ``same_caption``
+      against the real test sounds per combination, in the judge's features (≈ 1 as varied as real
+      sounds, 0 for one sound per caption);
+    * ``precision``, ``recall``, ``density``, ``coverage`` of ``sounds`` against the real test
+      sounds in the same features (:func:`~minimm.metrics_sample.sample_quality`).
+    """
+    truth = {k: test.attributes[k] for k in judge.head_sizes}
+    ids = sound_class_ids(test.attributes)
+    f_real = judge.features(test.sound) if real_features is None else real_features
+    pred = judge.predict(sounds)
+    out = {"attribute_accuracy": coherence(pred, truth),
+           "per_attribute": {k: float((pred[k] == truth[k]).mean()) for k in truth},
+           "memorisation_ratio": memorisation_ratio(sounds, train.sound, test.sound),
+           "caption_spread_ratio": within_class_spread(f_real, judge.features(same_caption), ids, ids)}
+    out.update(sample_quality(f_real, judge.features(sounds)))
+    return out
+
+
 @with_thread_limit
 def evaluate_sound_generator(model, splits=None, judge=None, seed: int = 0, quick: bool = False) -> dict:
-    """Caption → sound on the shapes test split, every sound read by the judge:
-
-    * ``attribute_accuracy``: generated sounds whose four attributes the judge reads as the caption
-      says (``per_attribute``: each attribute alone);
-    * ``judge_accuracy``: the judge on the real test sounds;
-    * ``memorisation_ratio`` of the generated waveforms;
-    * ``baselines``: name → ``{"attribute_accuracy", "memorisation_ratio"}`` of each trivial generator.
-    """
+    """Caption → sound on the shapes test split, every sound read by the judge: the scores of
+    :func:`score_generated_sounds` for the model, ``judge_accuracy`` (the judge on the real test
+    sounds), and ``baselines``: name → the same scores for each trivial generator (the shared ones
+    and the class-mean spectrogram, :mod:`minimm.app.baselines_sound`)."""
     train, test = splits if splits is not None else load_sound_splits(seed, quick)
     judge = judge if judge is not None else default_sound_judge("cpu", seed, quick)
     B.manual_seed(seed)
@@ -77,15 +116,14 @@ def evaluate_sound_generator(model, splits=None, judge=None, seed: int = 0, quic
     truth = {k: test.attributes[k] for k in judge.head_sizes}
     n_iter = getattr(model, "griffin_lim_iterations", 32)
     waves = model.generate(list(test.caption), n_iter=n_iter, seed=seed)
-    pred = judge.predict(waves)
-    out = {"attribute_accuracy": coherence(pred, truth),
-           "per_attribute": {k: float((pred[k] == truth[k]).mean()) for k in truth},
-           "judge_accuracy": coherence(judge.predict(test.sound), truth),
-           "memorisation_ratio": memorisation_ratio(waves, train.sound, test.sound), "n_test": len(test)}
-    out["baselines"] = {
-        name: {"attribute_accuracy": coherence(judge.predict(s), truth),
-               "memorisation_ratio": memorisation_ratio(s, train.sound, test.sound)}
-        for name, s in _baseline_sounds(train, test, seed, lambda d: sound_class_ids(d.attributes)).items()}
+    same = model.generate(one_caption_per_class(test), n_iter=n_iter, seed=seed + 1)
+    f_real = judge.features(test.sound)
+    out = score_generated_sounds(judge, waves, same, train, test, f_real)
+    out.update({"judge_accuracy": coherence(judge.predict(test.sound), truth), "n_test": len(test)})
+    ids_train, ids_test = sound_class_ids(train.attributes), sound_class_ids(test.attributes)
+    sounds = _baseline_sounds(train, test, seed, lambda d: sound_class_ids(d.attributes))
+    sounds[CLASS_MEAN_SPECTROGRAM] = class_mean_spectrogram(train.sound, ids_train, ids_test, seed=seed, n_iter=n_iter)
+    out["baselines"] = {name: score_generated_sounds(judge, s, s, train, test, f_real) for name, s in sounds.items()}
     return out
 
 
@@ -144,12 +182,13 @@ def _tone_scores(waves, labels, sr: int, train, test) -> dict:
 
 
 @with_thread_limit
-def evaluate_tone_waveforms(model, splits, seed: int = 0) -> dict:
+def evaluate_tone_waveforms(model, splits=None, seed: int = 0) -> dict:
     """Digit image → DTMF waveform on the digits test split, read by the standard Goertzel decoder:
     ``accuracy`` (tones decoded as the image's digit), ``valid_accuracy`` (decoded right *and* the
     two tones hold ≥ 50 % of the energy, :func:`dtmf_tone_fraction`), ``decoder_accuracy`` (the
-    decoder on the real test tones), ``memorisation_ratio``, ``baselines`` (name → the same three)."""
-    train, test = splits
+    decoder on the real test tones), ``memorisation_ratio``, ``baselines`` (name → the same three).
+    ``splits``: the digits of ``seed`` by default."""
+    train, test = splits if splits is not None else load_digits(seed=seed)
     labels = np.asarray(test.label)
     sr = model.sample_rate
     waves = np.asarray(B.to_numpy(model.generate(test.image).array), dtype=np.float64)

@@ -255,6 +255,15 @@ class SoundJudge(nn.Module):
             return y.to(device=dev) if y.device != dev else y
         return Tensor(B.asarray(np.asarray(B.to_numpy(y), dtype=np.int64), dev=dev))
 
+    def features(self, sounds, batch_size: int = 500) -> np.ndarray:
+        """The judge's view of waveforms (N, n_samples): its ``hidden`` ReLU features before the
+        heads, host float64 (N, hidden) — the space the sample metrics compare sounds in."""
+        s = self.spec.log_magnitude(sounds)
+        with no_grad():
+            parts = [B.to_numpy(F.relu(self.trunk(host_tensor(s[i: i + batch_size], self))).array)
+                     for i in range(0, len(s), batch_size)]
+        return np.concatenate(parts).astype(np.float64)
+
     def predict(self, sounds, batch_size: int = 500) -> dict:
         """Attributes read from waveforms (N, n_samples): name → host int64 array (N,)."""
         s = self.spec.log_magnitude(sounds)
