@@ -146,7 +146,7 @@ def diffusion_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> l
     base = _baselines(splits, shapes_classes(splits.train.attributes), shapes_classes(splits.test.attributes),
                       lambda im: judge_shapes(im, splits, evaluator), seed)
     ev = coherence(evaluator.predict(_np(splits.test.image)), {a: splits.test.attributes[a] for a in ATTRIBUTES})
-    timing = {"train_seconds": round(model.train_seconds, 2),
+    timing = {"train_seconds": round(model.train_seconds, 2), "train_cpu_seconds": round(model.train_cpu_seconds, 2),
               "sample_seconds_64": round(sampling_seconds(model, captions[:64]), 3)}
     name = SHAPES_DIFFUSION_NAME
     return [
@@ -183,7 +183,7 @@ def diffusion_digits_row(quick=False, device="cpu", seed=0, progress=False) -> l
     base = _baselines(splits, np.asarray(splits.train.label), labels,
                       lambda im: judge_digits(im, labels, splits, evaluator), seed)
     ev = float((evaluator.predict(_np(splits.test.image)) == np.asarray(splits.test.label)).mean())
-    timing = {"train_seconds": round(model.train_seconds, 2),
+    timing = {"train_seconds": round(model.train_seconds, 2), "train_cpu_seconds": round(model.train_cpu_seconds, 2),
               "sample_seconds_64": round(sampling_seconds(model, np.arange(64) % 10), 3)}
     name = DIGITS_DIFFUSION_NAME
     return [
