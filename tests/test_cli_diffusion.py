@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import minimm.io as mio
+from minimm.app.builders import load_for_inference
 from minimm.app.cli import main
 
 SHAPES = ["train", "diffusion", "--dataset", "shapes", "--quick"]
@@ -163,6 +164,7 @@ def test_help_names_the_diffusion_options_and_their_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "diffusion: denoising diffusion" in text and "240 for diffusion on shapes" in text
     assert "128 on shapes" in text
+    assert "--schedule {linear,cosine}" in text and "(default: cosine; --resume keeps the run's own)" in text
 
 
 @pytest.mark.parametrize("kind", ["cvae", "cgan"])
@@ -171,3 +173,37 @@ def test_label_draws_from_the_other_label_conditioned_models(kind, tmp_path, cap
     assert main(["train", kind, "--dataset", "digits", "--epochs", "1", "--out", str(run)]) == 0
     assert main(["generate", "--checkpoint", str(run), "--label", "4", "--n", "2", "--out", str(png)]) == 0
     assert "2 images for label 4" in capsys.readouterr().out and png.is_file()
+
+
+def test_schedule_option_reaches_the_model_and_resume_keeps_it(tmp_path, capsys):
+    run = tmp_path / "linear"
+    assert main(DIGITS + ["--epochs", "1", "--schedule", "linear", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["args"]["schedule"] == "linear"
+    model = load_for_inference(str(run)).model
+    assert model.schedule_name == "linear" and model.schedule.name == "linear"
+    # without --schedule a resume keeps the run's own; the resumed model is the linear one
+    assert main(DIGITS + ["--epochs", "2", "--out", str(run), "--resume"]) == 0
+    assert json.loads((run / "config.json").read_text())["args"]["schedule"] == "linear"
+    assert len(json.loads((run / "history.json").read_text())) == 2
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(DIGITS + ["--epochs", "3", "--schedule", "cosine", "--out", str(run), "--resume"]) == 1
+    _one_error_line(capsys, "cannot resume", "--schedule 'linear' there, 'cosine' here")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_the_default_schedule_is_the_reference_one(digits_run):
+    assert json.loads((digits_run / "config.json").read_text())["args"]["schedule"] == "cosine"
+    assert load_for_inference(str(digits_run)).model.schedule.name == "cosine"
+
+
+@pytest.mark.parametrize("argv,words", [
+    (DIGITS + ["--schedule", "quadratic"], ("--schedule must be linear or cosine, got 'quadratic'", "leave it out")),
+    (["train", "cvae", "--dataset", "digits", "--quick", "--schedule", "linear"],
+     ("--schedule: only a diffusion model has a noise schedule", "train cvae without it")),
+])
+def test_bad_schedule_is_one_line_and_writes_nothing(argv, words, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(argv + ["--epochs", "1", "--out", str(out)]) == 1
+    _one_error_line(capsys, *words)
+    assert not out.exists()

@@ -404,17 +404,30 @@ class _MixtureDenoiser(nn.Module):
 
     def loss(self, batch):
         x0 = batch["x"]
-        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).array)
+        t = small_noise_heavy_times(x0.shape[0], self.schedule.T)
         noise = minimm.randn(*x0.shape)
         loss = gd.epsilon_loss(self.eps(gd.q_sample(x0, t, noise, self.schedule), t), noise)
         return loss, {"loss": loss.item()}
 
 
+def small_noise_heavy_times(n, T):
+    """t = ⌊T u²⌋ + 1, u uniform: density ∝ 1/√t, so the steps near the data get more samples.
+
+    Why: at noise σ the target ε of a sample is E[ε | x_t] = −σ ∇log p_t (size ≈ σ/√(s² + σ²), 0.66
+    at σ = 0.31) plus unit-variance noise nobody can predict, so each sample tells the network less
+    the closer it is to the data; with t uniform the error at σ = 0.31 is ≈ 10–12 % after 25 epochs
+    and falls with more training (7 % after 50), not with a slower time embedding; this draw and 50
+    epochs: 5.5–7 % (two seeds).
+    The draw changes the loss's weights across t, not the minimiser E[ε | x_t] at each t."""
+    u = B.to_numpy(minimm.rand(n, dtype=np.float64).array)
+    return np.minimum((u * u * T).astype(np.int64) + 1, T)
+
+
 @pytest.mark.slow
 def test_learned_score_matches_the_analytic_score_of_a_gaussian_mixture():
     """−ε̂/√(1−ᾱ_t) ≈ ∇log p_t within 10 % (relative L2 over the grid where p_t > 1 % of its peak),
-    at noise levels σ_t = 0.58, 0.96, 1.0 (t = 20, 50, 80 of 100). Nearer the data (σ_t ≈ 0.3 and
-    below) the score is steeper and this small model's error grows past 10 %."""
+    at noise levels σ_t = 0.31, 0.58, 0.96, 1.0 (t = 10, 20, 50, 80 of 100). The error grows as σ_t
+    falls (see small_noise_heavy_times); nearer still (σ_t = 0.16, t = 5) it is 10–14 %."""
     s = gd.NoiseSchedule.linear(100)
     rng = np.random.default_rng(0)
     batches = []
@@ -425,10 +438,10 @@ def test_learned_score_matches_the_analytic_score_of_a_gaussian_mixture():
     minimm.manual_seed(0)
     model = _MixtureDenoiser(s)
     opt = minimm.optim.Adam(model.parameters(), lr=3e-3)
-    Trainer(model, opt, batches, epochs=25, progress=False, scheduler=CosineAnnealingLR(opt, 25)).fit()
+    Trainer(model, opt, batches, epochs=50, progress=False, scheduler=CosineAnnealingLR(opt, 50)).fit()
     g = np.linspace(-3, 3, 61)
     grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-    for t in (20, 50, 80):
+    for t in (10, 20, 50, 80):
         ab = s.alpha_bars[t]
         true, dens = mixture_score(grid, ab)
         keep = dens > 0.01 * dens.max()

@@ -123,6 +123,12 @@ for t in (3, 100, 700):
 # mixture of Gaussians $p_t$ is again a mixture (each component's covariance grows by $1-\bar\alpha_t$),
 # so the score is known exactly. A small `Denoiser` is trained through the `Trainer` on samples of
 # three Gaussians; we compare its score with the exact one where $p_t$ is above 1 % of its peak.
+#
+# One choice matters near the data: a training target ε at noise σ is its learnable part
+# $\mathbb E[\varepsilon\mid x_t] = -\sigma\nabla\log p_t$ (size ≈ σ/√(s² + σ²)) plus unit-variance noise
+# nobody can predict, so the smaller σ, the less a sample tells the network. With t uniform the
+# error at σ_t = 0.31 stays around 10–12 %; drawing t = ⌊T u²⌋ + 1 (u uniform, density ∝ 1/√t)
+# spends more samples there. It reweights the steps in the loss; each step's minimiser is unchanged.
 
 # %%
 MEANS, STD = np.array([[-1.2, -0.6], [1.2, -0.6], [0.0, 1.1]]), 0.35
@@ -149,7 +155,8 @@ class MixtureModel(nn.Module):
 
     def loss(self, batch):
         x0 = batch["x"]
-        t = B.to_numpy(minimm.randint(1, self.schedule.T + 1, size=(x0.shape[0],)).array)
+        u = B.to_numpy(minimm.rand(x0.shape[0], dtype=np.float64).array)
+        t = np.minimum((u * u * self.schedule.T).astype(np.int64) + 1, self.schedule.T)  # more small t
         noise = minimm.randn(*x0.shape)
         loss = gd.epsilon_loss(self.eps(gd.q_sample(x0, t, noise, self.schedule), t), noise)
         return loss, {"loss": loss.item()}
@@ -163,12 +170,12 @@ for _ in range(60):
 minimm.manual_seed(0)
 mix = MixtureModel(toy)
 opt = minimm.optim.Adam(mix.parameters(), lr=3e-3)
-Trainer(mix, opt, batches, epochs=25, progress=True, scheduler=CosineAnnealingLR(opt, 25)).fit()
+Trainer(mix, opt, batches, epochs=50, progress=True, scheduler=CosineAnnealingLR(opt, 50)).fit()
 
 g = np.linspace(-3, 3, 61)
 grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
-for ax, t in zip(axes, (20, 50, 80)):
+fig, axes = plt.subplots(1, 4, figsize=(17, 4.3))
+for ax, t in zip(axes, (10, 20, 50, 80)):
     ab = toy.alpha_bars[t]
     true, dens = mixture_score(grid, ab)
     keep = dens > 0.01 * dens.max()

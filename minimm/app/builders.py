@@ -153,13 +153,16 @@ def _caption(dataset, quick, seed, device):
     return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
 
 
-def _diffusion(dataset, quick, seed, device):
+def _diffusion(dataset, quick, seed, device, schedule=None):
     """Caption → image (shapes) or label → image (digits, x / 16) diffusion, the reference setup of
-    :mod:`minimm.app.diffusion`: the same model, optimiser and data as ``train_diffusion_*``."""
+    :mod:`minimm.app.diffusion`: the same model, optimiser and data as ``train_diffusion_*``.
+    ``schedule``: the noise schedule, ``"linear"`` or ``"cosine"`` (None: the reference one)."""
     train = _splits(dataset, quick, seed).train
     image_shape = [int(s) for s in train.image.shape[1:]]
     c = config(f"diffusion_{dataset}")
     args = {"x_dim": int(np.prod(image_shape)), **c["model"], "image_shape": image_shape}
+    # written into config.json either way, so a resumed run can be checked against it
+    args["schedule"] = schedule or c["model"].get("schedule", DEFAULT_SCHEDULE)
     config_ = {"class": "ConditionalDiffusion"}
     if dataset == "shapes":
         bow = BagOfWords(binary=True).fit(train.caption)
@@ -190,6 +193,10 @@ _BUILDERS = {
 #: models whose learning rate and epochs were tuned with their own reference batch
 _OWN_BATCH = {("diffusion", "shapes"), ("diffusion", "digits"), ("mvae", "shapes")}
 
+#: The noise schedule of a ``train diffusion`` run without ``--schedule`` (ConditionalDiffusion's default).
+DEFAULT_SCHEDULE = "cosine"
+SCHEDULES = ("linear", "cosine")
+
 
 def default_batch_size(kind: str, dataset: str) -> int:
     """``--batch-size``'s default: the reference batch of a model tuned with its own (diffusion: 128
@@ -198,11 +205,12 @@ def default_batch_size(kind: str, dataset: str) -> int:
 
 
 def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out_dir=None, quick: bool = False,
-          batch_size: int | None = None, progress: bool = True):
+          batch_size: int | None = None, progress: bool = True, schedule: str | None = None):
     """A Trainer for model ``kind`` on ``dataset`` and the config that rebuilds the model.
 
     Raises ``ValueError`` for a combination that has no model (e.g. a caption decoder on digits).
-    ``batch_size`` None: :func:`default_batch_size`.
+    ``batch_size`` None: :func:`default_batch_size`. ``schedule``: a diffusion model's noise
+    schedule (``"linear"`` or ``"cosine"``; None: :data:`DEFAULT_SCHEDULE`).
     """
     if kind not in KINDS or dataset not in DATASETS:
         raise ValueError(f"unknown model/dataset {kind!r}/{dataset!r}: models {KINDS}, datasets {DATASETS}")
@@ -210,8 +218,14 @@ def build(kind: str, dataset: str, device="cpu", epochs=None, seed: int = 0, out
     if builder is None:
         have = ", ".join(f"{k} on {d}" for k, d in _BUILDERS)
         raise ValueError(f"`minimm train {kind}` has no model for the {dataset} data; available: {have}")
+    if schedule is not None and kind != "diffusion":
+        raise ValueError(f"--schedule: only a diffusion model has a noise schedule; train {kind} without it")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"--schedule must be linear or cosine, got {schedule!r} (or leave it out: "
+                         f"{DEFAULT_SCHEDULE})")
     B.manual_seed(seed)  # the model's initial weights
-    model, optimizer, train, default_epochs, step_fn, config = builder(dataset, quick, seed, device)
+    extra = {"schedule": schedule} if kind == "diffusion" else {}
+    model, optimizer, train, default_epochs, step_fn, config = builder(dataset, quick, seed, device, **extra)
     config.update({"kind": kind, "dataset": dataset, "seed": seed, "quick": bool(quick)})
     # contrastive losses need negatives: never a last batch of one pair
     # The loader owns its generator (seeded), so its shuffling state is saved in the checkpoint.

@@ -38,6 +38,12 @@ def _same_json(a, b) -> bool:
     return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
 
 
+def _schedule_of(config: dict):
+    """A diffusion run's noise schedule as its config records it (None for other models)."""
+    args = config.get("args")
+    return args.get("schedule") if isinstance(args, dict) else None
+
+
 def _check_resumable(out: str, saved: dict, config: dict) -> None:
     """Refuse a resume whose model or settings differ from the folder's, before anything is written."""
     if _same_json(saved, config):
@@ -45,6 +51,9 @@ def _check_resumable(out: str, saved: dict, config: dict) -> None:
     flags = {"seed": "--seed", "quick": "--quick", "dataset": "--dataset"}
     diffs = [f"{flags[k]} {saved.get(k)!r} there, {config.get(k)!r} here" for k in flags
              if not _same_json(saved.get(k), config.get(k))]
+    there, here = _schedule_of(saved), _schedule_of(config)
+    if there != here:
+        diffs.append(f"--schedule {there!r} there, {here!r} here")
     what = "; ".join(diffs) if diffs else "the model's settings differ (made by another minimm version?)"
     raise CLIError(f"cannot resume {out!r}: {what}; resume with the run's own options, or use another --out")
 
@@ -190,10 +199,13 @@ def _train(args, world: int) -> int:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     out, ckpt = args.out, os.path.join(args.out, CHECKPOINT)
     saved = _check_folder(args)  # a refused command leaves the folder exactly as it was
+    schedule = args.schedule
+    if schedule is None and saved is not None and args.model == "diffusion":
+        schedule = _schedule_of(saved)  # --resume keeps the run's own schedule
     try:
         trainer, config = builders.build(args.model, args.dataset, device=device, epochs=args.epochs,
                                           seed=args.seed, out_dir=out, quick=args.quick,
-                                          batch_size=args.batch_size)
+                                          batch_size=args.batch_size, schedule=schedule)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     except RuntimeError as exc:  # the data-parallel Trainer refuses a model it cannot split (GANs, alignment)
@@ -264,6 +276,9 @@ def add_train_parser(sub, common) -> None:
     train.add_argument("--batch-size", type=int, default=None,
                        help="samples per optimiser step (default: 64; diffusion: its reference batch, 128 on "
                             "shapes, 64 on digits; mvae on shapes: 128)")
+    train.add_argument("--schedule", default=None, metavar="{linear,cosine}",
+                       help="diffusion only: the noise schedule β_1 … β_T (default: cosine; --resume keeps the "
+                            "run's own)")
     train.add_argument("--out", default="minimm-train",
                        help="folder of checkpoint.npz, config.json and history.json (default: ./minimm-train)")
     mode = train.add_mutually_exclusive_group()
