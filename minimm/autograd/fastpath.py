@@ -1,6 +1,6 @@
 """The engine's speed shortcuts, kept apart from the plain path a learner reads first.
 
-Three shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
+Four shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
 
 * :func:`apply`, the twin of :meth:`Function.apply <minimm.autograd.Function.apply>`: a
   one-tensor op (``exp``, ``sum``, ``reshape`` ...) and an op of two host tensors (``x * w``,
@@ -12,9 +12,13 @@ Three shortcuts, each a twin of plain code elsewhere that computes exactly the s
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
   CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
   as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
-  without ``where``, which NumPy runs ~50× slower than a multiply on a random mask).
+  without ``where``, which NumPy runs ~50× slower than a multiply on a random mask);
+* :func:`install_operators`: ``x * y``, ``x + y``, ``x - y``, ``x.tanh()``, ``x.sigmoid()`` ... on
+  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`),
+  skipping the layers around it (the op function's checks, ``apply``'s general input reading, its
+  ``*inputs, **params``): on a tiny tensor those layers cost more than the arithmetic.
 
-All three are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
+All four are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
 plain call, or as a context manager for one block), which is how the tests prove, op by op, that
 values and gradients are bit-identical with and without them.
 """
@@ -34,7 +38,7 @@ from .function import Function, op_error, read_inputs
 from .tensor import Tensor
 from .walk import FREED_MESSAGE, GRAPH_XP, graph_backward, unbroadcast, leaf_sink
 
-__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk"]
+__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators"]
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -43,6 +47,9 @@ _plain_apply = Function.__dict__["apply"]
 # Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
 # formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
 HOST_MIN = 2048
+_new = object.__new__
+_no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
+_operators: dict = {}  # Tensor attribute -> (plain function, fast twin): see install_operators
 
 
 def is_enabled() -> bool:
@@ -71,6 +78,8 @@ def _switch(mode: bool) -> None:
     _on = mode
     Function.apply = classmethod(apply) if mode else _plain_apply
     _plain_walk.active_walk = walk if mode else _plain_walk.walk
+    for name, (plain, fast) in _operators.items():
+        setattr(Tensor, name, fast if mode else plain)
 
 
 def fusable(formula):
@@ -147,6 +156,77 @@ def apply(cls, *inputs, **params):
         t.requires_grad = False
         t.grad_fn = None
     return t
+
+
+def operator_twin(cls, plain, arity):
+    """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
+
+    When every operand is a host float tensor (exactly :class:`Tensor`) of one dtype, the plain
+    function's checks and casts have nothing to do, so the twin runs ``cls.forward`` and records
+    the node itself — :func:`apply` inlined, for a fixed number of tensors and no params. Anything
+    else (a number, a Parameter, an integer tensor, a GPU array) goes to ``plain``.
+    """
+    forward = cls.forward
+    record_ok = cls.differentiable
+
+    def finish(node, out, inputs, datas, gen, needs_grad):
+        # Tensor._wrap and the recording half of apply, on the known-good types of the twins
+        if out.__class__ is not _ndarray:
+            out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
+        t = _new(Tensor)
+        t.array = out
+        t.grad = None
+        if needs_grad and record_ok and grad_mode.grad_enabled:
+            node.inputs, node.datas, node.params = inputs, datas, _no_params
+            node.generation, node.retained = gen + 1, None
+            t.requires_grad, t.grad_fn = True, node
+        else:
+            t.requires_grad, t.grad_fn = False, None
+        return t
+
+    def unary(a):
+        x = a.array
+        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
+            return plain(a)
+        node = _new(cls)
+        node.xp, node.graph = np, False
+        try:
+            out = forward(node, x)
+        except (ValueError, IndexError) as exc:
+            raise op_error(cls, (x,), exc) from exc
+        fn = a.grad_fn
+        return finish(node, out, (a,), (x,), 0 if fn is None else fn.generation, a.requires_grad)
+
+    def binary(a, b):
+        if a.__class__ is not Tensor or b.__class__ is not Tensor:
+            return plain(a, b)
+        x, y = a.array, b.array
+        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or x.dtype is not y.dtype \
+                or x.dtype.kind != "f":
+            return plain(a, b)
+        node = _new(cls)
+        node.xp, node.graph = np, False
+        try:
+            out = forward(node, x, y)
+        except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
+            raise op_error(cls, (x, y), exc) from exc
+        fa, fb = a.grad_fn, b.grad_fn
+        ga = 0 if fa is None else fa.generation
+        gb = 0 if fb is None else fb.generation
+        return finish(node, out, (a, b), (x, y), ga if ga > gb else gb, a.requires_grad or b.requires_grad)
+
+    twin = unary if arity == 1 else binary
+    functools.update_wrapper(twin, plain)
+    return twin
+
+
+def install_operators(T, table: dict) -> None:
+    """Give Tensor ``T`` the operator twins: ``table`` maps an attribute (``"__mul__"``, ``"tanh"``)
+    to ``(op class, arity)``; the plain function now on ``T`` is kept for ``enabled(False)``."""
+    for name, (cls, arity) in table.items():
+        plain = getattr(T, name)
+        _operators[name] = (plain, operator_twin(cls, plain, arity))
+    _switch(_on)
 
 
 # The plain walk, unrolled for speed (helpers inlined, the chain shortcut added). It is one long
