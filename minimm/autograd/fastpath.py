@@ -96,8 +96,8 @@ def fusable(formula):
     @functools.wraps(formula)
     def run(xp, *arrays):
         if xp is np:
-            a = arrays[0]
-            if _on and run.host is not None and a.__class__ is _ndarray and a.size >= HOST_MIN:
+            a = arrays[0]  # (a tiny array, the common case of a scalar-heavy graph, is decided first)
+            if a.__class__ is _ndarray and a.size >= HOST_MIN and _on and run.host is not None:
                 return run.host(*arrays)
             return formula(xp, *arrays)
         if not _on:
@@ -169,7 +169,7 @@ def operator_twin(cls, plain, arity):
     forward = cls.forward
     record_ok = cls.differentiable
 
-    def finish(node, out, inputs, datas, gen, needs_grad):
+    def finish(node, out, inputs, datas, needs_grad):
         # Tensor._wrap and the recording half of apply, on the known-good types of the twins
         if out.__class__ is not _ndarray:
             out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
@@ -177,6 +177,11 @@ def operator_twin(cls, plain, arity):
         t.array = out
         t.grad = None
         if needs_grad and record_ok and grad_mode.grad_enabled:
+            gen = 0
+            for i in inputs:
+                fn = i.grad_fn
+                if fn is not None and fn.generation > gen:
+                    gen = fn.generation
             node.inputs, node.datas, node.params = inputs, datas, _no_params
             node.generation, node.retained = gen + 1, None
             t.requires_grad, t.grad_fn = True, node
@@ -194,8 +199,7 @@ def operator_twin(cls, plain, arity):
             out = forward(node, x)
         except (ValueError, IndexError) as exc:
             raise op_error(cls, (x,), exc) from exc
-        fn = a.grad_fn
-        return finish(node, out, (a,), (x,), 0 if fn is None else fn.generation, a.requires_grad)
+        return finish(node, out, (a,), (x,), a.requires_grad)
 
     def binary(a, b):
         if a.__class__ is not Tensor or b.__class__ is not Tensor:
@@ -210,10 +214,7 @@ def operator_twin(cls, plain, arity):
             out = forward(node, x, y)
         except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
             raise op_error(cls, (x, y), exc) from exc
-        fa, fb = a.grad_fn, b.grad_fn
-        ga = 0 if fa is None else fa.generation
-        gb = 0 if fb is None else fb.generation
-        return finish(node, out, (a, b), (x, y), ga if ga > gb else gb, a.requires_grad or b.requires_grad)
+        return finish(node, out, (a, b), (x, y), a.requires_grad or b.requires_grad)
 
     twin = unary if arity == 1 else binary
     functools.update_wrapper(twin, plain)
