@@ -277,3 +277,18 @@ def test_operator_twins_keep_the_plain_errors_and_fallbacks():
         assert out.dtype == minimm.float16 and out.array.tobytes() == plain.array.tobytes()
     with minimm.no_grad():
         assert not (w * w).requires_grad and (w * w).grad_fn is None
+
+
+def test_unrecorded_operator_calls_keep_no_array_alive():
+    import gc
+    import weakref
+
+    x = minimm.randn(5, requires_grad=True)
+    with minimm.no_grad():
+        for name in ("tanh", "sigmoid", "exp"):  # their forward saves its output on the node
+            y = getattr(x, name)()
+            assert y.grad_fn is None and not y.requires_grad
+            ref = weakref.ref(y.array)
+            del y
+            gc.collect()
+            assert ref() is None, name
