@@ -158,6 +158,37 @@ def apply(cls, *inputs, **params):
     return t
 
 
+def _node_for(cls, idle, needs_grad):
+    """A new node of op ``cls`` when the call is recorded, else the op's idle node."""
+    if needs_grad and cls.differentiable and grad_mode.grad_enabled:
+        node = _new(cls)
+        node.xp, node.graph = np, False
+        return node
+    return idle
+
+
+def _finish(node, idle, out, inputs, datas):
+    """Tensor._wrap and the recording half of apply, on the known-good types of the twins."""
+    if out.__class__ is not _ndarray:
+        out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
+    t = _new(Tensor)
+    t.array = out
+    t.grad = None
+    if node is idle:
+        idle.saved = None  # keep no array alive
+        t.requires_grad, t.grad_fn = False, None
+        return t
+    gen = 0
+    for i in inputs:
+        fn = i.grad_fn
+        if fn is not None and fn.generation > gen:
+            gen = fn.generation
+    node.inputs, node.datas, node.params = inputs, datas, _no_params
+    node.generation, node.retained = gen + 1, None
+    t.requires_grad, t.grad_fn = True, node
+    return t
+
+
 def operator_twin(cls, plain, arity):
     """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
 
@@ -167,51 +198,22 @@ def operator_twin(cls, plain, arity):
     else (a number, a Parameter, an integer tensor, a GPU array) goes to ``plain``.
     """
     forward = cls.forward
-    record_ok = cls.differentiable
     # The ``self`` of every call that is not recorded (grad off, or no input wants one): forward
     # reads ``self.xp`` and may set ``self.saved``, which nothing reads afterwards, so one node
     # serves them all (saving an object per op under ``no_grad``).
     idle = _new(cls)
     idle.xp, idle.graph = np, False
 
-    def node_for(needs_grad):
-        if needs_grad and record_ok and grad_mode.grad_enabled:
-            node = _new(cls)
-            node.xp, node.graph = np, False
-            return node
-        return idle
-
-    def finish(node, out, inputs, datas):
-        # Tensor._wrap and the recording half of apply, on the known-good types of the twins
-        if out.__class__ is not _ndarray:
-            out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
-        t = _new(Tensor)
-        t.array = out
-        t.grad = None
-        if node is idle:
-            idle.saved = None  # keep no array alive
-            t.requires_grad, t.grad_fn = False, None
-            return t
-        gen = 0
-        for i in inputs:
-            fn = i.grad_fn
-            if fn is not None and fn.generation > gen:
-                gen = fn.generation
-        node.inputs, node.datas, node.params = inputs, datas, _no_params
-        node.generation, node.retained = gen + 1, None
-        t.requires_grad, t.grad_fn = True, node
-        return t
-
     def unary(a):
         x = a.array
         if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
             return plain(a)
-        node = node_for(a.requires_grad)
+        node = _node_for(cls, idle, a.requires_grad)
         try:
             out = forward(node, x)
         except (ValueError, IndexError) as exc:
             raise op_error(cls, (x,), exc) from exc
-        return finish(node, out, (a,), (x,))
+        return _finish(node, idle, out, (a,), (x,))
 
     def binary(a, b):
         if a.__class__ is not Tensor or b.__class__ is not Tensor:
@@ -220,12 +222,12 @@ def operator_twin(cls, plain, arity):
         if x.__class__ is not _ndarray or y.__class__ is not _ndarray or x.dtype is not y.dtype \
                 or x.dtype.kind != "f":
             return plain(a, b)
-        node = node_for(a.requires_grad or b.requires_grad)
+        node = _node_for(cls, idle, a.requires_grad or b.requires_grad)
         try:
             out = forward(node, x, y)
         except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
             raise op_error(cls, (x, y), exc) from exc
-        return finish(node, out, (a, b), (x, y))
+        return _finish(node, idle, out, (a, b), (x, y))
 
     twin = unary if arity == 1 else binary
     functools.update_wrapper(twin, plain)
