@@ -41,7 +41,6 @@ from .ops import (
 from . import autograd  # noqa: E402  (``minimm.autograd.grad``)
 from .random import Generator, multinomial  # noqa: E402
 from .extras import allclose, bmm, equal, inference_mode, is_floating_point, isclose, mm, numel  # noqa: E402
-from .serialization import load, save  # noqa: E402
 from . import tensor_extras  # noqa: E402,F401  (x.sin(), x.tril(), x.nelement() ... on Tensor)
 
 from .autograd.dtypes import DType as dtype  # noqa: E402  (isinstance(x, torch.dtype))
@@ -57,7 +56,29 @@ def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 # The layers above the engine, importable as attributes like ``torch.nn`` and ``torch.optim``.
-from . import nn, optim, io, generative  # noqa: E402,F401
+from . import nn, optim  # noqa: E402,F401
 from . import threads  # noqa: E402,F401
 from .threads import get_num_threads, set_num_threads  # noqa: E402,F401  (BLAS threads: one setting)
-from . import backends, utils  # noqa: E402,F401  (``torch.backends.mps``, ``torch.utils.data``)
+from . import backends  # noqa: E402,F401  (``torch.backends.mps``)
+
+# Loaded on first use, so that ``import minimm`` stays small (training a model needs none of them;
+# ``minimm.io`` alone pulls in zipfile, tempfile, shutil and json): ``minimm.save(...)``,
+# ``minimm.utils.data.DataLoader``, ``from minimm import load`` work as if imported here.
+_LAZY = {"io": "io", "generative": "generative", "utils": "utils", "data": "data",
+         "serialization": "serialization", "load": "serialization", "save": "serialization"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'minimm' has no attribute {name!r}")
+    import importlib
+
+    mod = importlib.import_module(f"{__name__}.{module}")
+    value = mod if name == module else getattr(mod, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -199,6 +199,28 @@ def test_adam_in_place_update_is_bit_identical(cls, kw, dtype):
     _assert_identical(fast, plain, f"{cls} {kw}")
 
 
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_adam_in_slices_is_bit_identical(chunk, monkeypatch):
+    from minimm.optim import fast_adam
+
+    monkeypatch.setattr(fast_adam, "CHUNK", chunk)  # 7: every parameter below is cut, with a ragged end
+    def run():
+        rng = np.random.default_rng(4)
+        shapes = ((7, 5), (5,), (3, 2, 2), (260, 257))
+        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s).astype(np.float32))) for s in shapes]
+        ps.append(minimm.nn.Parameter(minimm.tensor(np.asfortranarray(rng.standard_normal((6, 9)), np.float32))))
+        opt = minimm.optim.Adam(ps, lr=1e-2)
+        for _ in range(3):
+            for p in ps:
+                p.grad = minimm.tensor(rng.standard_normal(p.shape).astype(np.float32))
+            opt.step()
+        return [p.detach().numpy() for p in ps] + [np.asarray(opt.state[p][k]) for p in ps for k in ("exp_avg", "exp_avg_sq")]
+    fast = run()
+    with fastpath.enabled(False):
+        plain = run()
+    _assert_identical(fast, plain, f"Adam in slices of {chunk}")
+
+
 def test_fused_bce_with_logits_is_bit_identical_on_and_off():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 40)).astype(np.float32) * 30  # large enough for the NumPy twins
@@ -214,3 +236,81 @@ def test_fused_bce_with_logits_is_bit_identical_on_and_off():
         with fastpath.enabled(False):
             plain = run(reduction)
         _assert_identical(fast, plain, reduction)
+
+
+# -- the operator twins (x * y, x.tanh() ... straight to forward) ----------------------------------
+OPERATORS = {"__add__": 2, "__sub__": 2, "__mul__": 2, "add": 2, "sub": 2, "mul": 2, "exp": 1, "log": 1,
+             "tanh": 1, "sigmoid": 1, "relu": 1}
+
+
+def test_operator_twins_are_installed_and_switched():
+    from minimm.autograd.tensor import Tensor
+
+    assert set(OPERATORS) <= set(fastpath._operators)
+    for name, (plain, fast) in fastpath._operators.items():
+        assert getattr(Tensor, name) is fast and fast.__wrapped__ is plain
+        with fastpath.enabled(False):
+            assert getattr(Tensor, name) is plain
+
+
+@pytest.mark.parametrize("name,dtype", [(n, d) for n in OPERATORS for d in ("float32", "float64", "int64")
+                                        if d != "int64" or OPERATORS[n] == 2])  # int: binary ones
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), ())], ids=repr)
+@pytest.mark.parametrize("grad", [True, False])
+def test_operator_twins_are_bit_identical(name, dtype, shapes, grad, device):
+    rng = np.random.default_rng(11)
+    floating = dtype.startswith("float")
+    a0 = rng.standard_normal(shapes[0]) * 3 if floating else rng.integers(-5, 5, shapes[0])
+    b0 = rng.standard_normal(shapes[1]) * 3 if floating else rng.integers(-5, 5, shapes[1])
+
+    def run():
+        a = minimm.tensor(a0.astype(dtype), device=device, requires_grad=grad and floating)
+        b = minimm.tensor(b0.astype(dtype), device=device)
+        with np.errstate(all="ignore"):
+            out = getattr(a, name)(b) if OPERATORS[name] == 2 else getattr(a, name)()
+        got = [B.to_numpy(out.array)]
+        assert out.requires_grad is (grad and floating) and (out.grad_fn is not None) is (grad and floating)
+        if grad and floating:
+            with np.errstate(all="ignore"):
+                (out * out).sum().backward()
+            got.append(B.to_numpy(a.grad.array))
+        return got
+
+    fast = run()
+    with fastpath.enabled(False):
+        plain = run()
+    _assert_identical(fast, plain, f"{name} {dtype} {shapes}")
+
+
+def test_operator_twins_keep_the_plain_errors_and_fallbacks():
+    a, b = minimm.ones(3), minimm.ones(4)
+    with pytest.raises(ValueError, match=r"Mul: .*\(3,\), \(4,\)"):
+        a * b
+    with pytest.raises(TypeError, match="sub: both operands have dtype bool"):
+        minimm.tensor([True]) - minimm.tensor([False])
+    w = minimm.nn.Parameter(minimm.ones(3))  # a Parameter, a number, a mixed dtype: the plain function
+    assert (w * a).requires_grad and (a * 2.0).tolist() == [2.0, 2.0, 2.0]
+    assert (a + minimm.ones(3, dtype=minimm.float64)).dtype == minimm.float64
+    h = minimm.tensor([0.1, 2.0, 7.0], dtype=minimm.float16, requires_grad=True)
+    for name in OPERATORS:  # float16 too
+        out = getattr(h, name)(h) if OPERATORS[name] == 2 else getattr(h, name)()
+        with fastpath.enabled(False):
+            plain = getattr(h, name)(h) if OPERATORS[name] == 2 else getattr(h, name)()
+        assert out.dtype == minimm.float16 and out.array.tobytes() == plain.array.tobytes()
+    with minimm.no_grad():
+        assert not (w * w).requires_grad and (w * w).grad_fn is None
+
+
+def test_unrecorded_operator_calls_keep_no_array_alive():
+    import gc
+    import weakref
+
+    x = minimm.randn(5, requires_grad=True)
+    with minimm.no_grad():
+        for name in ("tanh", "sigmoid", "exp"):  # their forward saves its output on the node
+            y = getattr(x, name)()
+            assert y.grad_fn is None and not y.requires_grad
+            ref = weakref.ref(y.array)
+            del y
+            gc.collect()
+            assert ref() is None, name

@@ -1,6 +1,6 @@
 """The engine's speed shortcuts, kept apart from the plain path a learner reads first.
 
-Three shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
+Four shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
 
 * :func:`apply`, the twin of :meth:`Function.apply <minimm.autograd.Function.apply>`: a
   one-tensor op (``exp``, ``sum``, ``reshape`` ...) and an op of two host tensors (``x * w``,
@@ -12,9 +12,13 @@ Three shortcuts, each a twin of plain code elsewhere that computes exactly the s
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
   CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
   as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
-  without ``where``, which NumPy runs ~50× slower than a multiply on a random mask).
+  without ``where``, which NumPy runs ~50× slower than a multiply on a random mask);
+* :func:`install_operators`: ``x * y``, ``x + y``, ``x - y``, ``x.tanh()``, ``x.sigmoid()`` ... on
+  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`),
+  skipping the layers around it (the op function's checks, ``apply``'s general input reading, its
+  ``*inputs, **params``): on a tiny tensor those layers cost more than the arithmetic.
 
-All three are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
+All four are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
 plain call, or as a context manager for one block), which is how the tests prove, op by op, that
 values and gradients are bit-identical with and without them.
 """
@@ -34,7 +38,7 @@ from .function import Function, op_error, read_inputs
 from .tensor import Tensor
 from .walk import FREED_MESSAGE, GRAPH_XP, graph_backward, unbroadcast, leaf_sink
 
-__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk"]
+__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators"]
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -43,6 +47,9 @@ _plain_apply = Function.__dict__["apply"]
 # Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
 # formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
 HOST_MIN = 2048
+_new = object.__new__
+_no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
+_operators: dict = {}  # Tensor attribute -> (plain function, fast twin): see install_operators
 
 
 def is_enabled() -> bool:
@@ -71,6 +78,8 @@ def _switch(mode: bool) -> None:
     _on = mode
     Function.apply = classmethod(apply) if mode else _plain_apply
     _plain_walk.active_walk = walk if mode else _plain_walk.walk
+    for name, (plain, fast) in _operators.items():
+        setattr(Tensor, name, fast if mode else plain)
 
 
 def fusable(formula):
@@ -87,8 +96,8 @@ def fusable(formula):
     @functools.wraps(formula)
     def run(xp, *arrays):
         if xp is np:
-            a = arrays[0]
-            if _on and run.host is not None and a.__class__ is _ndarray and a.size >= HOST_MIN:
+            a = arrays[0]  # (a tiny array, the common case of a scalar-heavy graph, is decided first)
+            if a.__class__ is _ndarray and a.size >= HOST_MIN and _on and run.host is not None:
                 return run.host(*arrays)
             return formula(xp, *arrays)
         if not _on:
@@ -147,6 +156,91 @@ def apply(cls, *inputs, **params):
         t.requires_grad = False
         t.grad_fn = None
     return t
+
+
+def _node_for(cls, idle, needs_grad):
+    """A new node of op ``cls`` when the call is recorded, else the op's idle node."""
+    if needs_grad and cls.differentiable and grad_mode.grad_enabled:
+        node = _new(cls)
+        node.xp, node.graph = np, False
+        return node
+    return idle
+
+
+def _finish(node, idle, out, inputs, datas):
+    """Tensor._wrap and the recording half of apply, on the known-good types of the twins."""
+    if out.__class__ is not _ndarray:
+        out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
+    t = _new(Tensor)
+    t.array = out
+    t.grad = None
+    if node is idle:
+        idle.saved = None  # keep no array alive
+        t.requires_grad, t.grad_fn = False, None
+        return t
+    gen = 0
+    for i in inputs:
+        fn = i.grad_fn
+        if fn is not None and fn.generation > gen:
+            gen = fn.generation
+    node.inputs, node.datas, node.params = inputs, datas, _no_params
+    node.generation, node.retained = gen + 1, None
+    t.requires_grad, t.grad_fn = True, node
+    return t
+
+
+def operator_twin(cls, plain, arity):
+    """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
+
+    When every operand is a host float tensor (exactly :class:`Tensor`) of one dtype, the plain
+    function's checks and casts have nothing to do, so the twin runs ``cls.forward`` and records
+    the node itself — :func:`apply` inlined, for a fixed number of tensors and no params. Anything
+    else (a number, a Parameter, an integer tensor, a GPU array) goes to ``plain``.
+    """
+    forward = cls.forward
+    # The ``self`` of every call that is not recorded (grad off, or no input wants one): forward
+    # reads ``self.xp`` and may set ``self.saved``, which nothing reads afterwards, so one node
+    # serves them all (saving an object per op under ``no_grad``).
+    idle = _new(cls)
+    idle.xp, idle.graph = np, False
+
+    def unary(a):
+        x = a.array
+        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
+            return plain(a)
+        node = _node_for(cls, idle, a.requires_grad)
+        try:
+            out = forward(node, x)
+        except (ValueError, IndexError) as exc:
+            raise op_error(cls, (x,), exc) from exc
+        return _finish(node, idle, out, (a,), (x,))
+
+    def binary(a, b):
+        if a.__class__ is not Tensor or b.__class__ is not Tensor:
+            return plain(a, b)
+        x, y = a.array, b.array
+        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or x.dtype is not y.dtype \
+                or x.dtype.kind != "f":
+            return plain(a, b)
+        node = _node_for(cls, idle, a.requires_grad or b.requires_grad)
+        try:
+            out = forward(node, x, y)
+        except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
+            raise op_error(cls, (x, y), exc) from exc
+        return _finish(node, idle, out, (a, b), (x, y))
+
+    twin = unary if arity == 1 else binary
+    functools.update_wrapper(twin, plain)
+    return twin
+
+
+def install_operators(T, table: dict) -> None:
+    """Give Tensor ``T`` the operator twins: ``table`` maps an attribute (``"__mul__"``, ``"tanh"``)
+    to ``(op class, arity)``; the plain function now on ``T`` is kept for ``enabled(False)``."""
+    for name, (cls, arity) in table.items():
+        plain = getattr(T, name)
+        _operators[name] = (plain, operator_twin(cls, plain, arity))
+    _switch(_on)
 
 
 # The plain walk, unrolled for speed (helpers inlined, the chain shortcut added). It is one long

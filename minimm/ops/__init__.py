@@ -7,7 +7,7 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 from __future__ import annotations
 
 from .. import backend as B
-from ..autograd import Tensor, is_grad_enabled
+from ..autograd import Tensor, fastpath, is_grad_enabled
 from . import (
     arithmetic, checks, conv, elementwise, im2col, indexing, inplace, linalg, logical, loss, numeric, pooling,
     reduction, resample, sequence, shape, special,
@@ -152,6 +152,13 @@ def _install() -> None:
     _install_operators(Tensor)
     _install_indexing(Tensor)
     _install_methods(Tensor)
+    # the speed shortcut of the hottest operators and methods (same numbers: tests/test_fastpath.py)
+    A, E = arithmetic, elementwise
+    fastpath.install_operators(Tensor, {
+        "__add__": (A.Add, 2), "__sub__": (A.Sub, 2), "__mul__": (A.Mul, 2), "add": (A.Add, 2),
+        "sub": (A.Sub, 2), "mul": (A.Mul, 2), "exp": (E.Exp, 1), "log": (E.Log, 1), "tanh": (E.Tanh, 1),
+        "sigmoid": (E.Sigmoid, 1), "relu": (E.ReLU, 1),
+    })
 
 
 _install()
