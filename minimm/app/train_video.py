@@ -12,7 +12,6 @@ except the judge, which returns the model with ``history``, ``train_seconds``, `
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 
@@ -24,7 +23,8 @@ from ..multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from .configs import config, epochs_for
-from .train import fit, make_loader
+from .timing import timed_fit
+from .train import make_loader
 
 __all__ = ["video_splits", "train_clip_judge", "train_clip_cvae", "train_clip_captioner"]
 
@@ -52,17 +52,6 @@ def _setting(name: str, **given) -> dict:
     return c
 
 
-def _timed_fit(model, opt, loader, epochs, device, progress, **kw):
-    """:func:`~minimm.app.train.fit`, recording ``train_seconds`` (wall clock) and
-    ``train_cpu_seconds`` (this process's CPU time: what the training costs on an idle machine,
-    whatever else shares the cores)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    history = fit(model, opt, loader, epochs, device, progress, **kw)
-    model.train_seconds = time.perf_counter() - t0
-    model.train_cpu_seconds = time.process_time() - c0
-    return history
-
-
 def train_clip_judge(splits=None, epochs=None, device="cpu", seed: int = 0, progress: bool = False,
                      quick: bool = False, channels=None, hidden=None, lr=None, batch_size=None) -> ClipJudge:
     """Train the clip judge on real training clips only (no hold-out: it must know every value);
@@ -78,8 +67,8 @@ def train_clip_judge(splits=None, epochs=None, device="cpu", seed: int = 0, prog
     epochs = epochs_for("clip_judge", epochs, quick)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    model.history = _timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched,
-                               scheduler_interval="step")
+    model.history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched,
+                              scheduler_interval="step")
     pred = model.predict(test.clip)
     truth = {k: test.attributes[k] for k in VIDEO_HEADS}
     model.test_accuracy = coherence(pred, truth)
@@ -107,17 +96,19 @@ def train_clip_cvae(splits=None, epochs=None, device="cpu", seed: int = 0, progr
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     # a constant learning rate: measured on seed 0, 30 epochs with cosine decay stopped at a −ELBO of
     # 970 nats (24 % of clips judged right), 40 at a constant 3e-3 reached 932 (94 %)
-    history = _timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs, device, progress)
+    history = timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs, device, progress)
     return model, history
 
 
 def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, progress: bool = False,
-                         quick: bool = False, d_model=None, n_layers=None, channels=None, lr=None, batch_size=None):
+                         quick: bool = False, d_model=None, n_layers=None, channels=None, frame_layers=None,
+                         lr=None, batch_size=None):
     """Train the clip → caption :class:`~minimm.multimodal.video.ClipCaptioner` (vocabulary of the
-    training captions; the judge's clip encoder with 16 channels; 2 causal blocks of width 64; Adam
-    with cosine decay; see ``clip_captioner``)."""
-    c = _setting("clip_captioner", d_model=d_model, n_layers=n_layers, channels=channels, lr=lr,
-                 batch_size=batch_size)
+    training captions; a :class:`~minimm.multimodal.video.ClipEncoder` with two convolutions per
+    frame, 8 then 16 channels; 2 causal blocks of width 64; Adam with cosine decay; see
+    ``clip_captioner``)."""
+    c = _setting("clip_captioner", d_model=d_model, n_layers=n_layers, channels=channels,
+                 frame_layers=frame_layers, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else video_splits(seed, quick=quick)
     train = splits.train
     epochs = epochs_for("clip_captioner", epochs, quick)
@@ -126,11 +117,11 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
     max_len = max(len(tokenize(cap)) for cap in train.caption) + 2
     m = c["model"]
     model = ClipCaptioner(vocab, train.clip.shape[1:], m["d_model"], m["n_heads"], m["n_layers"],
-                          max_len=max_len, channels=m["channels"]).to(device)
+                          max_len=max_len, channels=m["channels"], frame_layers=m["frame_layers"]).to(device)
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    history = _timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
+    history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
     return model, history
 
 

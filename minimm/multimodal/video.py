@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import randn, tensor
@@ -38,6 +37,7 @@ from ..nn import functional as F
 from ..ops.shape import cat
 from .caption import CaptionDecoder
 from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, model_device, prepared
+from .evaluators import MultiHeadJudge
 
 __all__ = ["ClipEncoder", "ClipCaptioner", "ClipCVAE", "ClipJudge", "VIDEO_HEADS", "clip_input"]
 
@@ -65,17 +65,23 @@ def clip_input(x, like: nn.Module, clip_shape) -> Tensor:
 class ClipEncoder(nn.Module):
     """Clip → features: a 3×3 convolution shared by every frame, then 2×2 max-pooling (what is
     drawn, and where); a strided 3×3 convolution shared by every difference of consecutive frames,
-    then 2×2 average pooling (what moved); an MLP over all of them. ``forward`` takes flat
-    (B, T·C·H·W) rows or clips (B, T, C, H, W)."""
+    then 2×2 average pooling (what moved); an MLP over all of them. ``frame_layers=2`` adds a
+    second 3×3 convolution (twice the channels) and 2×2 max-pooling on the frame path: each
+    feature then sees 8 × 8 pixels — a whole shape, not one edge — wherever the shape is.
+    ``forward`` takes flat (B, T·C·H·W) rows or clips (B, T, C, H, W)."""
 
-    def __init__(self, clip_shape, out_dim: int, channels: int = 8, hidden: int = 256):
+    def __init__(self, clip_shape, out_dim: int, channels: int = 8, hidden: int = 256, frame_layers: int = 1):
         super().__init__()
+        if frame_layers not in (1, 2):
+            raise ValueError(f"ClipEncoder: frame_layers must be 1 or 2, got {frame_layers!r}")
         self.clip_shape = tuple(int(s) for s in clip_shape)
         t, c, h, w = self.clip_shape
         self.conv = nn.Conv2d(c, channels, 3, padding=1)                 # frames: what and where
+        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, padding=1) if frame_layers == 2 else None
         self.dconv = nn.Conv2d(c, channels, 3, stride=2, padding=1)      # differences: what moved
         self.maxpool, self.avgpool = nn.MaxPool2d(2), nn.AvgPool2d(2)
-        per_frame, per_diff = channels * (h // 2) * (w // 2), channels * (h // 4) * (w // 4)
+        per_frame = channels * (h // 2) * (w // 2) if frame_layers == 1 else 2 * channels * (h // 4) * (w // 4)
+        per_diff = channels * (h // 4) * (w // 4)
         self.mlp = mlp(t * per_frame + (t - 1) * per_diff, hidden, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -83,9 +89,11 @@ class ClipEncoder(nn.Module):
         x = x.reshape(-1, t, c, h, w)
         n = x.shape[0]
         d = x[:, 1:] - x[:, :-1]
-        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w)))).reshape(n, -1)
+        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w))))
+        if self.conv2 is not None:
+            f = self.maxpool(F.relu(self.conv2(f)))
         g = self.avgpool(F.relu(self.dconv(d.reshape(n * (t - 1), c, h, w)))).reshape(n, -1)
-        return self.mlp(cat([f, g], dim=1))
+        return self.mlp(cat([f.reshape(n, -1), g], dim=1))
 
 
 class ClipCaptioner(CaptionDecoder):
@@ -93,11 +101,11 @@ class ClipCaptioner(CaptionDecoder):
     :class:`ClipEncoder`; ``loss`` reads ``batch["clip"]``; ``generate(clips)`` writes captions."""
 
     def __init__(self, vocab, clip_shape, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 max_len: int = 24, n_prefix: int = 1, channels: int = 8, hidden: int = 256):
+                 max_len: int = 24, n_prefix: int = 1, channels: int = 8, hidden: int = 256, frame_layers: int = 1):
         self.clip_shape = tuple(int(s) for s in clip_shape)
         super().__init__(vocab, int(np.prod(self.clip_shape)), d_model, n_heads, n_layers, max_len=max_len,
                          n_prefix=n_prefix, image_hidden=1)
-        self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden)
+        self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden, frame_layers)
 
     def _images(self, clips) -> Tensor:
         return clip_input(clips, self, self.clip_shape)
@@ -177,9 +185,13 @@ class ClipCVAE(nn.Module):
             return self.decode(z, y).sigmoid().reshape(y.shape[0], *self.clip_shape)
 
 
-class ClipJudge(nn.Module):
+class ClipJudge(MultiHeadJudge):
     """The clip evaluator: a :class:`ClipEncoder` (convolutions over frames and over frame
-    differences, an MLP), ReLU, and one softmax head per attribute."""
+    differences, an MLP), ReLU, and one softmax head per attribute; the summed cross-entropy and
+    ``predict`` come from :class:`~minimm.multimodal.evaluators.MultiHeadJudge`."""
+
+    input_key = "clip"
+    predict_batch_size = 512
 
     def __init__(self, clip_shape, channels: int = 8, hidden: int = 128, heads: dict | None = None):
         super().__init__()
@@ -195,30 +207,3 @@ class ClipJudge(nn.Module):
     def forward(self, clips) -> dict:
         h = self.features(clips)
         return {k: head(h) for k, head in self.heads.items()}
-
-    def loss(self, batch: dict):
-        """Σ over the attributes of the cross-entropy: ``(loss, logs)``."""
-        logits = self(batch["clip"])
-        logs, total = {}, None
-        for k, lg in logits.items():
-            ce = F.cross_entropy(lg, _labels(batch[k], self))
-            logs[k] = ce.item()
-            total = ce if total is None else total + ce
-        logs["loss"] = total.item()
-        return total, logs
-
-    def predict(self, clips, batch_size: int = 512) -> dict:
-        """Predicted attributes of each clip, a dict name → host int64 array (N,)."""
-        parts: dict = {k: [] for k in self.head_sizes}
-        with no_grad():
-            for s in range(0, len(clips), batch_size):
-                for k, lg in self(clips[s: min(s + batch_size, len(clips))]).items():
-                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
-        return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
-
-
-def _labels(y, model: nn.Module) -> Tensor:
-    """Class ids (a Tensor or an array of any device) as an int64 Tensor on the model's device."""
-    if isinstance(y, Tensor):
-        return y.to(device=model_device(model)) if y.device != model_device(model) else y
-    return tensor(np.asarray(B.to_numpy(y), dtype=np.int64), device=model_device(model))
