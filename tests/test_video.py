@@ -117,7 +117,7 @@ def test_clip_cvae_loss_gradcheck(small):
 def test_clip_captioner_and_judge_shapes_and_gradients(small, device):
     minimm.manual_seed(0)
     cap = ClipCaptioner(Vocabulary.build(small.train.caption), (8, 3, 16, 16), d_model=8, n_heads=2,
-                        n_layers=1, max_len=14, hidden=16, channels=2, frame_layers=2).to(device)
+                        n_layers=1, max_len=14, hidden=16).to(device)
     loss, _ = cap.loss(cap.collate(small.train.get_batch(range(4))))
     loss.backward()
     assert all(p.grad is not None for p in cap.parameters())
@@ -127,21 +127,6 @@ def test_clip_captioner_and_judge_shapes_and_gradients(small, device):
     assert {k: tuple(v.shape) for k, v in out.items()} == {k: (3, n) for k, n in VIDEO_HEADS.items()}
     pred = judge.predict(small.test.clip[:3])
     assert set(pred) == set(VIDEO_HEADS) and pred["colour"].shape == (3,)
-
-
-def test_clip_encoder_frame_layers_see_a_whole_shape_and_refuse_other_depths():
-    from minimm.multimodal.video import ClipEncoder
-
-    minimm.manual_seed(0)
-    one, two = (ClipEncoder((4, 3, 8, 8), 5, channels=2, hidden=6, frame_layers=k) for k in (1, 2))
-    # frame features: 2 channels at 4 x 4 after one pooling, 4 channels at 2 x 2 after two;
-    # difference features: 2 channels at 2 x 2 in both
-    assert one.mlp[0].in_features == 4 * 2 * 16 + 3 * 2 * 4
-    assert two.mlp[0].in_features == 4 * 4 * 4 + 3 * 2 * 4
-    x = np.random.default_rng(0).uniform(size=(3, 4, 3, 8, 8)).astype(np.float32)
-    assert tuple(two(minimm.tensor(x)).shape) == (3, 5)
-    with pytest.raises(ValueError, match="ClipEncoder: frame_layers must be 1 or 2, got 3"):
-        ClipEncoder((4, 3, 8, 8), 5, frame_layers=3)
 
 
 def test_models_refuse_clips_of_the_wrong_shape(small):

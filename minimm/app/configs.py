@@ -53,9 +53,9 @@ CONFIGS: dict = {
                    "quick_epochs": 3},
     "clip_cvae": {"model": {"hidden": 256, "z_dim": 8, "state_dim": 32}, "lr": 3e-3, "batch_size": 64,
                   "epochs": 45, "quick_epochs": 4},
-    # (captioner: two 3×3 convolutions per frame, 8 then 16 channels — a whole shape in view)
-    "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "channels": 8, "frame_layers": 2},
-                       "lr": 3e-3, "batch_size": 64, "epochs": 20, "quick_epochs": 3},
+    "clip_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "channels": 16}, "lr": 3e-3,
+                       "batch_size": 64,
+                       "epochs": 20, "quick_epochs": 3},
     # image → DTMF tone: MLP image-256-256-800 writing the waveform, loss on the magnitudes of the
     # DFT zero-padded to 2 × 800 samples (every 5 Hz)
     "tone_generator": {"model": {"hidden": 256, "oversample": 2}, "lr": 1e-3, "batch_size": 64, "epochs": 30,

@@ -101,14 +101,12 @@ def train_clip_cvae(splits=None, epochs=None, device="cpu", seed: int = 0, progr
 
 
 def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, progress: bool = False,
-                         quick: bool = False, d_model=None, n_layers=None, channels=None, frame_layers=None,
-                         lr=None, batch_size=None):
+                         quick: bool = False, d_model=None, n_layers=None, channels=None, lr=None, batch_size=None):
     """Train the clip → caption :class:`~minimm.multimodal.video.ClipCaptioner` (vocabulary of the
-    training captions; a :class:`~minimm.multimodal.video.ClipEncoder` with two convolutions per
-    frame, 8 then 16 channels; 2 causal blocks of width 64; Adam with cosine decay; see
-    ``clip_captioner``)."""
-    c = _setting("clip_captioner", d_model=d_model, n_layers=n_layers, channels=channels,
-                 frame_layers=frame_layers, lr=lr, batch_size=batch_size)
+    training captions; the judge's clip encoder with 16 channels; 2 causal blocks of width 64; Adam
+    with cosine decay; see ``clip_captioner``)."""
+    c = _setting("clip_captioner", d_model=d_model, n_layers=n_layers, channels=channels, lr=lr,
+                 batch_size=batch_size)
     splits = splits if splits is not None else video_splits(seed, quick=quick)
     train = splits.train
     epochs = epochs_for("clip_captioner", epochs, quick)
@@ -117,7 +115,7 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
     max_len = max(len(tokenize(cap)) for cap in train.caption) + 2
     m = c["model"]
     model = ClipCaptioner(vocab, train.clip.shape[1:], m["d_model"], m["n_heads"], m["n_layers"],
-                          max_len=max_len, channels=m["channels"], frame_layers=m["frame_layers"]).to(device)
+                          max_len=max_len, channels=m["channels"]).to(device)
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))

@@ -65,23 +65,17 @@ def clip_input(x, like: nn.Module, clip_shape) -> Tensor:
 class ClipEncoder(nn.Module):
     """Clip → features: a 3×3 convolution shared by every frame, then 2×2 max-pooling (what is
     drawn, and where); a strided 3×3 convolution shared by every difference of consecutive frames,
-    then 2×2 average pooling (what moved); an MLP over all of them. ``frame_layers=2`` adds a
-    second 3×3 convolution (twice the channels) and 2×2 max-pooling on the frame path: each
-    feature then sees 8 × 8 pixels — a whole shape, not one edge — wherever the shape is.
-    ``forward`` takes flat (B, T·C·H·W) rows or clips (B, T, C, H, W)."""
+    then 2×2 average pooling (what moved); an MLP over all of them. ``forward`` takes flat
+    (B, T·C·H·W) rows or clips (B, T, C, H, W)."""
 
-    def __init__(self, clip_shape, out_dim: int, channels: int = 8, hidden: int = 256, frame_layers: int = 1):
+    def __init__(self, clip_shape, out_dim: int, channels: int = 8, hidden: int = 256):
         super().__init__()
-        if frame_layers not in (1, 2):
-            raise ValueError(f"ClipEncoder: frame_layers must be 1 or 2, got {frame_layers!r}")
         self.clip_shape = tuple(int(s) for s in clip_shape)
         t, c, h, w = self.clip_shape
         self.conv = nn.Conv2d(c, channels, 3, padding=1)                 # frames: what and where
-        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, padding=1) if frame_layers == 2 else None
         self.dconv = nn.Conv2d(c, channels, 3, stride=2, padding=1)      # differences: what moved
         self.maxpool, self.avgpool = nn.MaxPool2d(2), nn.AvgPool2d(2)
-        per_frame = channels * (h // 2) * (w // 2) if frame_layers == 1 else 2 * channels * (h // 4) * (w // 4)
-        per_diff = channels * (h // 4) * (w // 4)
+        per_frame, per_diff = channels * (h // 2) * (w // 2), channels * (h // 4) * (w // 4)
         self.mlp = mlp(t * per_frame + (t - 1) * per_diff, hidden, out_dim)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -89,11 +83,9 @@ class ClipEncoder(nn.Module):
         x = x.reshape(-1, t, c, h, w)
         n = x.shape[0]
         d = x[:, 1:] - x[:, :-1]
-        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w))))
-        if self.conv2 is not None:
-            f = self.maxpool(F.relu(self.conv2(f)))
+        f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w)))).reshape(n, -1)
         g = self.avgpool(F.relu(self.dconv(d.reshape(n * (t - 1), c, h, w)))).reshape(n, -1)
-        return self.mlp(cat([f.reshape(n, -1), g], dim=1))
+        return self.mlp(cat([f, g], dim=1))
 
 
 class ClipCaptioner(CaptionDecoder):
@@ -101,11 +93,11 @@ class ClipCaptioner(CaptionDecoder):
     :class:`ClipEncoder`; ``loss`` reads ``batch["clip"]``; ``generate(clips)`` writes captions."""
 
     def __init__(self, vocab, clip_shape, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 max_len: int = 24, n_prefix: int = 1, channels: int = 8, hidden: int = 256, frame_layers: int = 1):
+                 max_len: int = 24, n_prefix: int = 1, channels: int = 8, hidden: int = 256):
         self.clip_shape = tuple(int(s) for s in clip_shape)
         super().__init__(vocab, int(np.prod(self.clip_shape)), d_model, n_heads, n_layers, max_len=max_len,
                          n_prefix=n_prefix, image_hidden=1)
-        self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden, frame_layers)
+        self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden)
 
     def _images(self, clips) -> Tensor:
         return clip_input(clips, self, self.clip_shape)
