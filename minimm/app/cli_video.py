@@ -35,6 +35,20 @@ def _video_format(out: str) -> str:
     raise CLIError(f"--out {out!r} needs a .gif (an animation) or a picture extension such as .png (a frame strip)")
 
 
+def _require(model, cls: str, option: str, recipe: str) -> None:
+    """One clear error when the loaded model is not a ``cls`` (what ``option`` needs)."""
+    if getattr(model, "config", {}).get("class") != cls:
+        raise CLIError(f"{option} needs a model trained with `minimm train {recipe} --dataset video --out DIR`")
+
+
+def _checked(read, *args):
+    """``read(*args)``, its ValueError (a bad caption or clip) turned into the CLI's one-line error."""
+    try:
+        return read(*args)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _write_clips(path: str, clips: np.ndarray, captions, fmt: str) -> None:
     if fmt == "gif" and len(clips) == 1:
         draw = lambda f: write_gif(f, clips[0])  # noqa: E731
@@ -54,13 +68,8 @@ def _write_clips(path: str, clips: np.ndarray, captions, fmt: str) -> None:
 def generate_video(args, model) -> int:
     """Clips for ``args.text`` with a ``train cvae --dataset video`` model, written to ``args.out``."""
     fmt = _video_format(args.out)
-    if getattr(model, "config", {}).get("class") != "ClipCVAE":
-        raise CLIError("--modality video needs a model trained with `minimm train cvae --dataset video --out DIR`")
-    try:
-        notes = check_video_caption(args.text, model.model.vectorizer)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    for note in notes:
+    _require(model, "ClipCVAE", "--modality video", "cvae")
+    for note in _checked(check_video_caption, args.text, model.model.vectorizer):
         warn(note)
     manual_seed(args.seed)
     clips = model.generate_clip(args.text, n=args.n)
@@ -76,13 +85,8 @@ def generate_video(args, model) -> int:
 
 def caption_clip(args, model) -> int:
     """The caption of the clip in ``args.clip`` (GIF or .npy) with a ``train caption --dataset video`` model."""
-    if getattr(model, "config", {}).get("class") != "ClipCaptioner":
-        raise CLIError("--clip needs a model trained with `minimm train caption --dataset video --out DIR`")
-    try:
-        clip = read_clip(args.clip, model.model.clip_shape)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    say(model.describe(clip))
+    _require(model, "ClipCaptioner", "--clip", "caption")
+    say(model.describe(_checked(read_clip, args.clip, model.model.clip_shape)))
     return 0
 
 

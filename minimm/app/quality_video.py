@@ -2,11 +2,12 @@
 video on attribute × motion combinations never trained on — each beside its trivial baselines,
 measured by the same judge or parser (:mod:`minimm.app.evaluate_video`).
 
-Targets (full mode): text → video ≥ 90 % of clips judged right in every attribute and the motion
+Targets (full mode): text → video ≥ 92 % of clips judged right in every attribute and the motion
 (and not copies of a training clip) — the issue asks ≥ 85 %, but a per-pixel Gaussian fitted to
-each combination's training clips was read right in 85.7 % (seed 0), so the bound is raised until
-every baseline fails it; video → text ≥ 90 % of captions naming all five right; the held-out
-combinations are reported (aim ≥ 60 %). A test checks the baselines miss the targets.
+each combination's training clips was read right in 85.7 / 90.0 / 90.1 % (seeds 0 / 1 / 2), so the
+bound is raised until every baseline fails it; video → text ≥ 90 % of captions naming all five
+right; the held-out combinations are reported (aim ≥ 60 %). A test checks the baselines miss the
+targets.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ VIDEO_HOLDOUT = [
 TEXT_TO_VIDEO = "shapes video, caption→clip (CVAE, moving latent)"
 VIDEO_TO_TEXT = "shapes video, clip→caption (autoregressive)"
 HELDOUT_VIDEO = "shapes video, held-out combinations (CVAE)"
-T2V_TARGET = (">=", 0.90)
+T2V_TARGET = (">=", 0.92)
 V2T_TARGET = (">=", 0.90)
 
 
 def text_to_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Caption → clip: clips the judge reads right in all attributes + motion (and not training
-    copies) ≥ 90 %, beside the class-mean, Gaussian, training-copy and repeated-frame baselines."""
+    copies) ≥ 92 %, beside the class-mean, Gaussian, training-copy and repeated-frame baselines."""
     from .quality import entry  # here: quality.py lists these rows in its RECIPES
 
     model, _ = train_clip_cvae(device=device, seed=seed, quick=quick, progress=progress)

@@ -10,8 +10,6 @@ test, not the models' quality.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from .. import backend as B
@@ -22,7 +20,8 @@ from ..multimodal.sound import SoundCaptioner, SoundGenerator, SoundJudge, Spect
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from .configs import config, epochs_for
-from .train import fit, make_loader
+from .timing import timed_fit
+from .train import make_loader
 
 __all__ = ["load_sound_splits", "spectrogram_dataset", "train_sound_judge", "train_sound_generator",
            "train_sound_captioner", "JUDGE_SPEC", "GENERATOR_SPEC", "CAPTIONER_SPEC"]
@@ -49,16 +48,6 @@ def spectrogram_dataset(ds, spec: SpectrogramSpec, key: str = "spectrogram", att
     return MultimodalDataset({"caption": list(ds.caption), key: feats}, attrs, values, dict(ds.info))
 
 
-def _timed_fit(model, opt, loader, epochs, device, progress, **kw):
-    """``fit``, recording ``train_seconds`` (wall clock) and ``train_cpu_seconds`` (this process's
-    CPU time: what the run costs whatever else shares the machine)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    history = fit(model, opt, loader, epochs, device, progress, **kw)
-    model.train_seconds = time.perf_counter() - t0
-    model.train_cpu_seconds = time.process_time() - c0
-    return history
-
-
 def train_sound_judge(splits=None, epochs=None, device="cpu", seed: int = 0, progress: bool = False,
                       quick: bool = False) -> SoundJudge:
     """Train the sound judge (:class:`~minimm.multimodal.sound.SoundJudge`, 2 strided convolutions
@@ -74,8 +63,8 @@ def train_sound_judge(splits=None, epochs=None, device="cpu", seed: int = 0, pro
     arrays.update({k: train.attributes[k] for k in model.head_sizes})
     data = TensorDataset(**{k: B.asarray(v, dev=dev) for k, v in arrays.items()})
     loader = make_loader(data, c["batch_size"], True, seed, device)
-    model.history = _timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader,
-                               epochs_for("sound_judge", epochs, quick), device, progress)
+    model.history = timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader,
+                              epochs_for("sound_judge", epochs, quick), device, progress)
     pred = model.predict(test.sound)
     truth = {k: test.attributes[k] for k in model.head_sizes}
     model.test_accuracy = coherence(pred, truth)
@@ -96,8 +85,8 @@ def train_sound_generator(splits=None, epochs=None, device="cpu", seed: int = 0,
     model = SoundGenerator(len(bow.vocabulary_), **c["model"], vectorizer=bow, spec=GENERATOR_SPEC).to(device)
     model.griffin_lim_iterations = c["griffin_lim_iterations"]
     loader = make_loader(spectrogram_dataset(train, GENERATOR_SPEC), c["batch_size"], True, seed, device, model)
-    history = _timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader,
-                         epochs_for("sound_generator", epochs, quick), device, progress)
+    history = timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader,
+                        epochs_for("sound_generator", epochs, quick), device, progress)
     return model, history
 
 
@@ -119,7 +108,7 @@ def train_sound_captioner(splits=None, epochs=None, device="cpu", seed: int = 0,
                          device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    history = _timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
+    history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
     return model, history
 
 

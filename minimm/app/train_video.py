@@ -12,7 +12,6 @@ except the judge, which returns the model with ``history``, ``train_seconds``, `
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 
@@ -24,7 +23,8 @@ from ..multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from .configs import config, epochs_for
-from .train import fit, make_loader
+from .timing import timed_fit
+from .train import make_loader
 
 __all__ = ["video_splits", "train_clip_judge", "train_clip_cvae", "train_clip_captioner"]
 
@@ -52,17 +52,6 @@ def _setting(name: str, **given) -> dict:
     return c
 
 
-def _timed_fit(model, opt, loader, epochs, device, progress, **kw):
-    """:func:`~minimm.app.train.fit`, recording ``train_seconds`` (wall clock) and
-    ``train_cpu_seconds`` (this process's CPU time: what the training costs on an idle machine,
-    whatever else shares the cores)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    history = fit(model, opt, loader, epochs, device, progress, **kw)
-    model.train_seconds = time.perf_counter() - t0
-    model.train_cpu_seconds = time.process_time() - c0
-    return history
-
-
 def train_clip_judge(splits=None, epochs=None, device="cpu", seed: int = 0, progress: bool = False,
                      quick: bool = False, channels=None, hidden=None, lr=None, batch_size=None) -> ClipJudge:
     """Train the clip judge on real training clips only (no hold-out: it must know every value);
@@ -78,8 +67,8 @@ def train_clip_judge(splits=None, epochs=None, device="cpu", seed: int = 0, prog
     epochs = epochs_for("clip_judge", epochs, quick)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    model.history = _timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched,
-                               scheduler_interval="step")
+    model.history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched,
+                              scheduler_interval="step")
     pred = model.predict(test.clip)
     truth = {k: test.attributes[k] for k in VIDEO_HEADS}
     model.test_accuracy = coherence(pred, truth)
@@ -107,7 +96,7 @@ def train_clip_cvae(splits=None, epochs=None, device="cpu", seed: int = 0, progr
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     # a constant learning rate: measured on seed 0, 30 epochs with cosine decay stopped at a −ELBO of
     # 970 nats (24 % of clips judged right), 40 at a constant 3e-3 reached 932 (94 %)
-    history = _timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs, device, progress)
+    history = timed_fit(model, Adam(model.parameters(), lr=c["lr"]), loader, epochs, device, progress)
     return model, history
 
 
@@ -130,7 +119,7 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
     loader = make_loader(train, c["batch_size"], True, seed, device, model)
     opt = Adam(model.parameters(), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
-    history = _timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
+    history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
     return model, history
 
 

@@ -25,7 +25,7 @@ from ..autograd import Tensor, no_grad
 from ..nn import functional as F
 from .common import model_device
 
-__all__ = ["DigitEvaluator", "ShapesEvaluator", "SHAPES_HEADS", "as_input"]
+__all__ = ["DigitEvaluator", "ShapesEvaluator", "MultiHeadJudge", "SHAPES_HEADS", "as_input"]
 
 SHAPES_HEADS = {"shape": 4, "size": 2, "position": 5, "intensity": 2}
 
@@ -79,7 +79,37 @@ class DigitEvaluator(nn.Module):
         return np.concatenate(out).astype(np.int64)
 
 
-class ShapesEvaluator(nn.Module):
+class MultiHeadJudge(nn.Module):
+    """The common part of the judges with one softmax head per attribute (:class:`ShapesEvaluator`,
+    :class:`minimm.multimodal.video.ClipJudge`): a subclass sets ``head_sizes`` (name → number of
+    values), ``input_key`` (the batch entry it reads) and ``forward(x) → {name: logits}``; the loss
+    is the sum of the heads' cross-entropies and :meth:`predict` the argmax of each head."""
+
+    input_key = "image"
+    predict_batch_size = 1024
+
+    def loss(self, batch: dict):
+        """Σ over the attributes of the cross-entropy: ``(loss, logs)``."""
+        logs, total = {}, None
+        for k, lg in self(batch[self.input_key]).items():
+            ce = F.cross_entropy(lg, _labels_tensor(batch[k], self))
+            logs[k] = ce.item()
+            total = ce if total is None else total + ce
+        logs["loss"] = total.item()
+        return total, logs
+
+    def predict(self, items, batch_size: int | None = None) -> dict:
+        """Predicted attributes of each item, a dict name → host int64 array (N,)."""
+        batch_size = batch_size or self.predict_batch_size
+        parts: dict = {k: [] for k in self.head_sizes}
+        with no_grad():
+            for s in range(0, len(items), batch_size):
+                for k, lg in self(items[s: min(s + batch_size, len(items))]).items():
+                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
+        return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
+
+
+class ShapesEvaluator(MultiHeadJudge):
     """MLP 256-128 (ReLU) with one softmax head per attribute: shape, size, position, intensity.
 
     The loss is the sum of the four cross-entropies; :meth:`predict` gives a dict of labels.
@@ -100,26 +130,6 @@ class ShapesEvaluator(nn.Module):
     def forward(self, x) -> dict:
         h = self.features(x)
         return {k: head(h) for k, head in self.heads.items()}
-
-    def loss(self, batch: dict):
-        """Σ over the four attributes of the cross-entropy: ``(loss, logs)``."""
-        logits = self(batch["image"])
-        logs, total = {}, None
-        for k, lg in logits.items():
-            ce = F.cross_entropy(lg, _labels_tensor(batch[k], self))
-            logs[k] = ce.item()
-            total = ce if total is None else total + ce
-        logs["loss"] = total.item()
-        return total, logs
-
-    def predict(self, images, batch_size: int = 1024) -> dict:
-        """Predicted attributes, a dict name → host int64 array (N,)."""
-        parts: dict = {k: [] for k in self.head_sizes}
-        with no_grad():
-            for s in range(0, len(images), batch_size):
-                for k, lg in self(images[s: min(s + batch_size, len(images))]).items():
-                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
-        return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
 
 
 def _labels_tensor(y, model) -> Tensor:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend as B
 from .. import nn
 from ..autograd import Tensor, no_grad
 from ..creation import randn, tensor
@@ -38,6 +37,7 @@ from ..nn import functional as F
 from ..ops.shape import cat
 from .caption import CaptionDecoder
 from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, model_device, prepared
+from .evaluators import MultiHeadJudge
 
 __all__ = ["ClipEncoder", "ClipCaptioner", "ClipCVAE", "ClipJudge", "VIDEO_HEADS", "clip_input"]
 
@@ -177,9 +177,13 @@ class ClipCVAE(nn.Module):
             return self.decode(z, y).sigmoid().reshape(y.shape[0], *self.clip_shape)
 
 
-class ClipJudge(nn.Module):
+class ClipJudge(MultiHeadJudge):
     """The clip evaluator: a :class:`ClipEncoder` (convolutions over frames and over frame
-    differences, an MLP), ReLU, and one softmax head per attribute."""
+    differences, an MLP), ReLU, and one softmax head per attribute; the summed cross-entropy and
+    ``predict`` come from :class:`~minimm.multimodal.evaluators.MultiHeadJudge`."""
+
+    input_key = "clip"
+    predict_batch_size = 512
 
     def __init__(self, clip_shape, channels: int = 8, hidden: int = 128, heads: dict | None = None):
         super().__init__()
@@ -195,30 +199,3 @@ class ClipJudge(nn.Module):
     def forward(self, clips) -> dict:
         h = self.features(clips)
         return {k: head(h) for k, head in self.heads.items()}
-
-    def loss(self, batch: dict):
-        """Σ over the attributes of the cross-entropy: ``(loss, logs)``."""
-        logits = self(batch["clip"])
-        logs, total = {}, None
-        for k, lg in logits.items():
-            ce = F.cross_entropy(lg, _labels(batch[k], self))
-            logs[k] = ce.item()
-            total = ce if total is None else total + ce
-        logs["loss"] = total.item()
-        return total, logs
-
-    def predict(self, clips, batch_size: int = 512) -> dict:
-        """Predicted attributes of each clip, a dict name → host int64 array (N,)."""
-        parts: dict = {k: [] for k in self.head_sizes}
-        with no_grad():
-            for s in range(0, len(clips), batch_size):
-                for k, lg in self(clips[s: min(s + batch_size, len(clips))]).items():
-                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
-        return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
-
-
-def _labels(y, model: nn.Module) -> Tensor:
-    """Class ids (a Tensor or an array of any device) as an int64 Tensor on the model's device."""
-    if isinstance(y, Tensor):
-        return y.to(device=model_device(model)) if y.device != model_device(model) else y
-    return tensor(np.asarray(B.to_numpy(y), dtype=np.int64), device=model_device(model))
