@@ -93,7 +93,7 @@ print(f"untrained loss {loss0.item():.3f} vs log |V| = {math.log(len(vocab.token
 assert abs(loss0.item() - math.log(len(vocab.tokens))) < 0.5
 
 epochs = 4 if QUICK else 12
-model, history = train_captioner(splits, epochs=epochs, progress=True)  # the recipe: Adam 3e-3, cosine decay, batch 64
+model, history = train_captioner(splits, epochs=epochs, progress=True)  # the recipe: Adam 1e-3, cosine decay, batch 32
 losses = [h["loss"] for h in history]  # one dict per epoch: {"epoch", "loss", "seconds"}
 print(f"training loss per epoch: {np.round(losses, 3)}")
 assert losses[-1] < 0.5 * loss0.item()

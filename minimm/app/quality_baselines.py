@@ -48,7 +48,9 @@ UNBEATEN = {
                                           "error of the nearest class-mean image's (85.8 %)",
     ("captioner", "caption of the nearest training image"): "shapes of one combination differ by a 1-px "
                                                             "jitter and noise: the nearest training image "
-                                                            "almost always shares all four attributes",
+                                                            "almost always shares all four attributes "
+                                                            "(98.3 / 99.2 / 99.2 % against the captioner's "
+                                                            "99.2 / 98.5 / 98.7 %, seeds 0-2)",
 }
 
 
