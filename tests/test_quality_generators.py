@@ -129,12 +129,15 @@ def test_conv_gan_digits_samples_are_read_as_asked(digits):
 
 
 @pytest.mark.slow
-def test_captioner_shapes_attributes_all_match(shapes):
-    """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~20 s): the table's
-    target, ≥ 93 % of greedy captions name all four attributes right (measured 98.1 %; 7 epochs
-    reach only ~65 %, so no shorter run is meaningful). Every generated caption must parse."""
-    model, history = app.train_captioner(shapes)
-    m = app.evaluate_captioner(model, shapes)
+def test_captioner_shapes_attributes_all_match():
+    """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~45 CPU-s): the
+    table's target, ≥ 93 % of greedy captions name all four attributes right. Seed 1 (split and
+    initialisation), where the earlier recipe (Adam 3e-3, batch 64) stalled on the shape word at 51 %
+    (seed 0 had escaped: 98.5 %); the current one reaches 98.5 % (seeds 0–2: 99.2 / 98.5 / 98.7 %).
+    No shorter run is meaningful: the shapes are read last. Every generated caption must parse."""
+    shapes = load_shapes(seed=1, with_sound=False)
+    model, history = app.train_captioner(shapes, seed=1)
+    m = app.evaluate_captioner(model, shapes, seed=1)
     assert history[-1]["loss"] < history[0]["loss"]
     assert m["parse_rate"] >= 0.99
     assert m["accuracy"] >= 0.93

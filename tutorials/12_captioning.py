@@ -93,7 +93,7 @@ print(f"untrained loss {loss0.item():.3f} vs log |V| = {math.log(len(vocab.token
 assert abs(loss0.item() - math.log(len(vocab.tokens))) < 0.5
 
 epochs = 4 if QUICK else 12
-model, history = train_captioner(splits, epochs=epochs, progress=True)  # the recipe: Adam 3e-3, cosine decay, batch 64
+model, history = train_captioner(splits, epochs=epochs, progress=True)  # the recipe: Adam 1e-3, cosine decay, batch 32
 losses = [h["loss"] for h in history]  # one dict per epoch: {"epoch", "loss", "seconds"}
 print(f"training loss per epoch: {np.round(losses, 3)}")
 assert losses[-1] < 0.5 * loss0.item()
@@ -124,6 +124,16 @@ if QUICK:  # 4 short epochs: position and size are read, the shape not yet
     assert ok.mean() > 0.05 and per_attr["position"] > 0.7
 else:      # the full recipe reaches the project's ≥ 93 % target
     assert ok.mean() > 0.9
+
+# %% [markdown]
+# **The shape is read last.** Position, size and intensity move many pixels; a small dim circle
+# and a square of the same area differ by about 0.36 in pixel distance, less than the noise of one
+# image. So the shape word is learned last, and only with small enough steps: with Adam at 3e-3
+# (batch 64) the training loss sat at 0.68–0.70 per token — shapes confused in pairs (triangle
+# with cross, circle with square), log 2 per caption or 0.07 per token (a caption has ~10 tokens)
+# above the ≈ 0.61 a model that reads them reaches — until the cosine decay lowered the rate, and
+# on two of three seeds it never left that plateau (51 % and 48 % of captions right).
+# The recipe's 1e-3 with batch 32 (twice the steps) reads the shapes on every seed (≥ 98.5 %).
 
 # %% [markdown]
 # ## Temperature: sharper or more varied

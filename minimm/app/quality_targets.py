@@ -26,12 +26,16 @@ _CGAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.85))
 # −IWAE below every Bernoulli mixture's exact nll (≥ 17.39 nats, whatever K and smoothing, seeds 0–2);
 # the −ELBO bound is a sanity check that the mixtures meet too
 _VAE = {"neg_elbo_nats": ("<=", 19.5), "neg_iwae_nats": ("<=", 17.35)}
+# the MVAE, judged on 0/1 pixels (seeds 0–2): every baseline is handed the label and read as it (coherence
+# 98–100 % against 90 %), so coverage ≥ 95 % is what rejects class mean + noise (87–89 %) and the
+# per-class Gaussian (92.0–93.6 %; the MVAE 97.1–99.1 %), and the memorisation ratio the copier (0)
+_MVAE = {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": (">=", 0.80), "precision": REPORT,
+         "recall": REPORT, "coverage": (">=", 0.95), "memorisation_ratio": (">=", 0.5)}
 # metric -> target, per recipe (the ``tone`` row and the families' own modules keep theirs inline)
 TARGETS = {
     "vae": _VAE, "conv_vae": _VAE, "cgan": _CGAN, "conv_gan": _GAN,
     "alignment": {"zero_shot_accuracy": (">=", 0.95)},
-    "mvae": {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": (">=", 0.80), "precision": REPORT,
-             "recall": REPORT, "coverage": (">=", 0.95), "memorisation_ratio": (">=", 0.5)},
+    "mvae": _MVAE,
     "cvae_shapes": {"coherence": (">=", 0.95), "precision": REPORT, "recall": REPORT, "coverage": REPORT,
                     "memorisation_ratio": (">=", 0.5)},
     "captioner": {"caption_accuracy": (">=", 0.93)}, "heldout": {"heldout_coherence": (">=", 0.70)},

@@ -245,7 +245,7 @@ def train_captioner(splits=None, epochs=None, device="cpu", seed=0, progress=Fal
                     validation=None):
     """Train a :class:`~minimm.multimodal.CaptionDecoder` on shapes (vocabulary from the training
     captions): 2 causal blocks of width 64, learned positions (``positions="sinusoidal"``: the fixed
-    table), Adam 3e-3 with cosine decay (stepped every batch), batch 64, 12 epochs (``quick``: 5).
+    table), Adam 1e-3 with cosine decay per batch, batch 32, 12 epochs (``quick``: 5; why: configs.py).
     ``validation``: a split whose per-token loss joins the history each epoch (``val_loss``)."""
     c = _setting("captioner", d_model=d_model, n_heads=n_heads, n_layers=n_layers, positions=positions, lr=lr,
                  batch_size=batch_size)

@@ -72,9 +72,9 @@ class CaptionDecoder(nn.Module):
     ``forward(images, tokens)`` → logits (B, T, V) where position t predicts token t + 1.
     ``positions="learned"`` (default): a trained table ``pos_emb`` of one vector per position;
     ``"sinusoidal"``: the fixed sin/cos table (:class:`~minimm.nn.positional.SinusoidalPositions`,
-    no parameters, ``d_model`` must be even). Measured on shapes in the reference setting (12
-    epochs, seed 0): 92.6 % of greedy captions all right with sinusoidal positions, 98.5 % with
-    learned ones.
+    no parameters, ``d_model`` must be even). Measured on shapes in the earlier reference setting
+    (Adam 3e-3, batch 64, 12 epochs, seed 0): 92.6 % of greedy captions all right with sinusoidal
+    positions, 98.5 % with learned ones.
     """
 
     def __init__(self, vocab, image_dim: int = 256, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
