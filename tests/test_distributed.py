@@ -8,6 +8,7 @@ only where they cannot be found are those tests skipped, with the reason printed
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -533,10 +534,7 @@ def test_the_launcher_names_the_rank_that_ended_first_not_the_one_mpich_reports(
 
     from minimm.distributed.launch import FirstToEnd, banner_filter
 
-    ranks = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
-    try:
-        for r, p in enumerate(ranks):
-            (tmp_path / f"pid{p.pid}").write_text(f"{r} 2")
+    with stand_in_ranks(tmp_path, ["import time; time.sleep(60)"] * 2) as ranks:
         watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01)
         watcher.start()
         time.sleep(0.2)                                    # the watcher has both pidfds by now
@@ -552,10 +550,6 @@ def test_the_launcher_names_the_rank_that_ended_first_not_the_one_mpich_reports(
         assert watcher.pid == ranks[1].pid
         assert err.getvalue().splitlines() == [
             "launch: rank 1 of 2 ended abnormally (Killed (signal 9)); mpiexec stopped the other ranks"]
-    finally:
-        for p in ranks:
-            p.kill()
-            p.wait()
 
 
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds (os.pidfd_open)")
@@ -567,12 +561,8 @@ def test_the_launcher_stops_the_ranks_still_running_after_one_ended_without_fini
     from minimm.distributed.launch import FirstToEnd
 
     sleeper = "import time; time.sleep(60)"
-    ranks = [subprocess.Popen([sys.executable, "-c", code]) for code in
-             ("import time; time.sleep(1.0); raise SystemExit(1)", sleeper, "import time; time.sleep(0.1)")]
-    try:
-        for r, p in enumerate(ranks):
-            (tmp_path / f"pid{p.pid}").write_text(f"{r} 3")
-        (tmp_path / f"done{ranks[2].pid}").write_text("")
+    codes = ("import time; time.sleep(1.0); raise SystemExit(1)", sleeper, "import time; time.sleep(0.1)")
+    with stand_in_ranks(tmp_path, codes, done=(2,)) as ranks:
         watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01, grace=0.5)
         t0 = time.monotonic()
         watcher.start()
@@ -584,10 +574,6 @@ def test_the_launcher_stops_the_ranks_still_running_after_one_ended_without_fini
         assert watcher.stopped == [ranks[1].pid]
         assert watcher.stopped_line() == ("launch: rank 0 of 3 ended abnormally; rank 1 of 3, still running "
                                           "0.5 s later, was stopped by the launcher")
-    finally:
-        for p in ranks:
-            p.kill()
-            p.wait()
 
 
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs Linux pidfds (os.pidfd_open)")
@@ -596,17 +582,26 @@ def test_the_launcher_stops_nobody_while_every_rank_that_ended_had_finished(tmp_
 
     from minimm.distributed.launch import FirstToEnd
 
-    ranks = [subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({t})"]) for t in (0.1, 1.5)]
-    try:
-        for r, p in enumerate(ranks):
-            (tmp_path / f"pid{p.pid}").write_text(f"{r} 2")
-            (tmp_path / f"done{p.pid}").write_text("")
+    with stand_in_ranks(tmp_path, [f"import time; time.sleep({t})" for t in (0.1, 1.5)], done=(0, 1)) as ranks:
         watcher = FirstToEnd(str(tmp_path), threading.Event(), period=0.01, grace=0.2)
         watcher.start()
         assert [p.wait(timeout=20) for p in ranks] == [0, 0]    # rank 1 outlived rank 0 by far more than the grace
         watcher.stop.set()
         watcher.join(timeout=5)
         assert watcher.failed is None and watcher.stopped == [] and watcher.stopped_line() is None
+
+
+@contextlib.contextmanager
+def stand_in_ranks(folder, codes, done=()):
+    """Processes running ``python -c code`` that left a rank's pid note in ``folder`` (and a done
+    note for the ranks in ``done``), as minimm's ranks do under the launcher; killed on the way out."""
+    ranks = [subprocess.Popen([sys.executable, "-c", code]) for code in codes]
+    try:
+        for r, p in enumerate(ranks):
+            (folder / f"pid{p.pid}").write_text(f"{r} {len(ranks)}")
+            if r in done:
+                (folder / f"done{p.pid}").write_text("")
+        yield ranks
     finally:
         for p in ranks:
             p.kill()
