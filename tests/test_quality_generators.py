@@ -34,8 +34,9 @@ def shapes():
 
 def test_vae_digits_elbo_and_iwae(digits_binary):
     """VAE z = 8, width 256, 60 epochs (full: 200). Full setting measured: −ELBO 18.03, IWAE(500)
-    16.97 nats. Thresholds: the table's −ELBO ≤ 19.5, and IWAE ≤ 18.8 for the shorter run. Both
-    must beat the 10-template mixture (20.08 nats)."""
+    16.97 nats. Thresholds for the shorter run: −ELBO ≤ 19.5 and IWAE ≤ 18.8 (the table bounds only the
+    IWAE, ≤ 17.35 at full length, and reports the −ELBO). Both must beat the 10-template mixture
+    (20.08 nats)."""
     model, history = app.train_vae(digits_binary, quick=True)
     m = app.evaluate_vae(model, digits_binary, k=500)
     assert history[-1]["loss"] < history[0]["loss"]
@@ -106,10 +107,10 @@ def test_cgan_digits_accuracy_and_frechet(digits):
 
 
 def test_conv_vae_digits_elbo_beside_the_mlp(digits_binary):
-    """Convolutional VAE (32 channels, z = 8), 20 epochs (full: 100). Measured: −ELBO 19.42,
-    IWAE(100) 18.61 nats; full setting 18.18 / 17.08 (the MLP VAE, 256 wide: 18.03 / 16.97) — all on
+    """Convolutional VAE (32 channels, z = 8), 20 epochs (full: 200). Measured: −ELBO 19.42,
+    IWAE(100) 18.61 nats; full setting (100 epochs) 18.18 / 17.08 (the MLP VAE, 256 wide: 18.03 / 16.97) — all on
     a test set that still held 12 copies of training images; without them this short run measures
-    −ELBO 19.61. Threshold for the short run: −ELBO ≤ 19.7 (the table's full-run bound is 19.5) and
+    −ELBO 19.61, and the full 200-epoch run 18.27 / 16.92 (IWAE k = 500, seed 0). Threshold for the short run: −ELBO ≤ 19.7 (the table reports the −ELBO without a bound) and
     the tighter IWAE bound below it."""
     model, history = app.train_conv_vae(digits_binary, quick=True)
     m = app.evaluate_vae(model, digits_binary, k=100)

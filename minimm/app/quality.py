@@ -11,7 +11,7 @@ key                         meaning
 ``task``                    what is measured, e.g. ``"test -ELBO"``
 ``metric``                  the metric's short name, e.g. ``"neg_elbo_nats"``
 ``value``                   the measured value (float; ``None`` when the recipe failed)
-``target``                  the bound to reach, as text: ``">= 0.95"`` or ``"<= 19.5"``; or
+``target``                  the bound to reach, as text: ``">= 0.95"`` or ``"<= 17.35"``; or
                             ``"report"``: shown beside the MLP counterpart, without a bound
 ``passed``                  ``value`` meets ``target`` (bool; for ``"report"``: ``value`` is finite)
 ``evaluator_accuracy``      for coherence metrics: the independent evaluator's accuracy on the
@@ -74,7 +74,7 @@ CONV_GAN_NAME = "convolutional (DCGAN-style) conditional GAN, digits"
 
 
 def _entry(model, task, metric, value, target, evaluator_accuracy=None, baselines=None, **extra) -> dict:
-    """One table entry; ``target`` is ``(">=", 0.95)``, ``("<=", 19.5)`` or ``"report"`` (a figure
+    """One table entry; ``target`` is ``(">=", 0.95)``, ``("<=", 17.35)`` or ``"report"`` (a figure
     shown for comparison with no bound of its own: ``passed`` then only says it is finite).
     ``baselines``: ``{name: value}`` of the trivial baselines on the same metric and judge
     (:mod:`minimm.app.quality_baselines`); ``baselines_passed`` then says which meet the target."""
@@ -138,8 +138,8 @@ def _digits(binarize: bool = False, seed: int = 0):
 
 
 def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """VAE on binarised digits, z = 8: test -ELBO <= 19.5 and IWAE(k=500) <= 17.35 nats (below
-    every mixture of Bernoullis baseline's exact likelihood)."""
+    """VAE on binarised digits, z = 8: test -IWAE(k=500) <= 17.35 nats (below every mixture of
+    Bernoullis baseline's exact likelihood); the test -ELBO is reported, beside the mixtures' own."""
     splits = _digits(binarize=True, seed=seed)
     model, _ = train_vae(splits, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_vae(model, splits, k=100 if quick else 500, seed=seed)
@@ -148,7 +148,7 @@ def vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
 
 
 def conv_vae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Convolutional VAE on binarised digits, z = 8, beside the MLP one: the same bounds."""
+    """Convolutional VAE on binarised digits, z = 8, beside the MLP one: the same target and report."""
     splits = _digits(binarize=True, seed=seed)
     model, _ = train_conv_vae(splits, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_vae(model, splits, k=100 if quick else 500, seed=seed)

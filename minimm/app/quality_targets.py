@@ -23,9 +23,11 @@ _GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": REPORT, "precision"
         "coverage": REPORT, "memorisation_ratio": (">=", 0.5)}
 # the MLP cGAN's Fréchet ≤ 1.4 and coverage ≥ 85 % also reject the per-class Gaussian (1.56–1.69; 82–83 %)
 _CGAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.85))
-# −IWAE below every Bernoulli mixture's exact nll (≥ 17.39 nats, whatever K and smoothing, seeds 0–2);
-# the −ELBO bound is a sanity check that the mixtures meet too
-_VAE = {"neg_elbo_nats": ("<=", 19.5), "neg_iwae_nats": ("<=", 17.35)}
+# −IWAE below every Bernoulli mixture's exact nll (≥ 17.39 nats, whatever K and smoothing, seeds 0–2).
+# The −ELBO is reported without a bound: a mixture's posterior over its K components is exact, so its
+# ELBO *is* its log-likelihood (17.5–18.4 nats), while the VAE's ELBO pays the gap KL(q(z|x) ‖ p(z|x))
+# (−ELBO 18.0–18.6) — any −ELBO bound the VAE meets, the mixtures meet too, so it could not tell them apart
+_VAE = {"neg_elbo_nats": REPORT, "neg_iwae_nats": ("<=", 17.35)}
 # the MVAE, judged on 0/1 pixels (seeds 0–2): every baseline is handed the label and read as it (coherence
 # 98–100 % against 90 %), so coverage ≥ 95 % is what rejects class mean + noise (87–89 %) and the
 # per-class Gaussian (92.0–93.6 %; the MVAE 97.1–99.1 %), and the memorisation ratio the copier (0)

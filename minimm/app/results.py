@@ -159,7 +159,7 @@ def aggregate(per_seed: dict, names, seeds) -> list[dict]:
 
 
 def _meets(value, target: str) -> bool:
-    """``value`` meets ``target`` (``">= 0.95"``, ``"<= 19.5"``; ``"report"``: it is finite)."""
+    """``value`` meets ``target`` (``">= 0.95"``, ``"<= 17.35"``; ``"report"``: it is finite)."""
     if value is None or not math.isfinite(value):
         return False
     if target == "report":
