@@ -104,7 +104,7 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
                          quick: bool = False, d_model=None, n_layers=None, channels=None, lr=None, batch_size=None):
     """Train the clip → caption :class:`~minimm.multimodal.video.ClipCaptioner` (vocabulary of the
     training captions; the judge's clip encoder with 16 channels; 2 causal blocks of width 64; Adam
-    with cosine decay; see ``clip_captioner``)."""
+    1e-3, batch 32, with cosine decay; see ``clip_captioner``)."""
     c = _setting("clip_captioner", d_model=d_model, n_layers=n_layers, channels=channels, lr=lr,
                  batch_size=batch_size)
     splits = splits if splits is not None else video_splits(seed, quick=quick)
