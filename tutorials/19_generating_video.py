@@ -111,7 +111,7 @@ assert real_motion > 0.95
 # that the latent path is straight. The loss is the −ELBO above, in nats per clip.
 
 # %%
-cvae, history = train_clip_cvae(splits, epochs=16 if QUICK else None)
+cvae, history = train_clip_cvae(splits, epochs=16 if QUICK else None, progress=True)  # a bar on a terminal
 print(f"-ELBO per clip: epoch 1 {history[0]['loss']:.0f} → last {history[-1]['loss']:.0f} nats "
       f"({cvae.train_cpu_seconds:.0f} s of CPU)")
 minimm.manual_seed(0)
@@ -152,7 +152,7 @@ plt.close(fig)
 # by teacher forcing. A caption is right when it names all five attributes correctly.
 
 # %%
-captioner, cap_history = train_clip_captioner(splits, epochs=12 if QUICK else None)
+captioner, cap_history = train_clip_captioner(splits, epochs=12 if QUICK else None, progress=True)
 minimm.manual_seed(0)
 captions = captioner.generate(test.clip)
 ok = clip_caption_accuracy(captions, test.attributes)

@@ -150,7 +150,7 @@ digits = load_digits(seed=0)
 if QUICK:  # a smoke test: a few epochs on part of the data
     digits = type(digits)(digits.train.subset(range(300)), digits.test.subset(range(100)))
 t0 = time.perf_counter()
-tone_model, _ = train_tone_generator(digits, epochs=3 if QUICK else None)
+tone_model, _ = train_tone_generator(digits, epochs=3 if QUICK else None, progress=True)  # a bar on a terminal
 waves = B.to_numpy(tone_model.generate(digits.test.image).array)
 acc = float((decode_dtmf(waves) == digits.test.label).mean())
 print(f"image → DTMF waveform: {time.perf_counter() - t0:.0f} s; the Goertzel decoder reads {100 * acc:.1f} % of "
@@ -194,8 +194,8 @@ plt.close(fig)
 
 # %%
 splits = load_sound_splits(seed=0, quick=QUICK)
-gen, _ = train_sound_generator(splits, epochs=2 if QUICK else None)
-judge = train_sound_judge(splits, epochs=2 if QUICK else None)
+gen, _ = train_sound_generator(splits, epochs=2 if QUICK else None, progress=True)
+judge = train_sound_judge(splits, epochs=2 if QUICK else None, progress=True)
 m = evaluate_sound_generator(gen, splits, judge=judge)
 print(f"caption → sound: trained in {gen.train_seconds:.0f} s; the judge (real test sounds "
       f"{100 * m['judge_accuracy']:.1f} %) reads all four attributes in {100 * m['attribute_accuracy']:.1f} % "
@@ -229,7 +229,7 @@ plt.close(fig)
 # teacher forcing, $\mathcal L = -\sum_t \log p(w_t\mid w_{<t}, \text{sound})$.
 
 # %%
-cap_model, _ = train_sound_captioner(splits, epochs=1 if QUICK else None)
+cap_model, _ = train_sound_captioner(splits, epochs=1 if QUICK else None, progress=True)
 c = evaluate_sound_captioner(cap_model, splits)
 print(f"sound → caption: {100 * c['accuracy']:.1f} % of greedy captions name all four attributes right")
 for written, truth in c["examples"][:3]:
