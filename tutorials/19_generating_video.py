@@ -47,6 +47,7 @@ from minimm.app.baselines import repeat_first_frame
 from minimm.app.clips import clip_strip
 from minimm.app.evaluate_video import clip_caption_accuracy
 from minimm.app.train_video import train_clip_captioner, train_clip_cvae
+from minimm.training import progress
 from minimm.data.datasets.shapes_video import DIRECTIONS, MOTION_STEP, load_shapes_video, video_caption_attributes
 
 QUICK, FIGURES = tutorial_settings(globals().get("__file__"))  # MINIMM_QUICK, MINIMM_FIGURES
@@ -154,7 +155,9 @@ plt.close(fig)
 # %%
 captioner, cap_history = train_clip_captioner(splits, epochs=12 if QUICK else None, progress=True)
 minimm.manual_seed(0)
-captions = captioner.generate(test.clip)
+# greedy decoding of the test split, 64 clips at a time so that a bar shows how far it is
+captions = [c for i in progress(range(0, len(test), 64), "captioning")
+            for c in captioner.generate(test.clip[i:i + 64])]
 ok = clip_caption_accuracy(captions, test.attributes)
 said = [video_caption_attributes(c)["direction"] for c in captions]
 direction_ok = np.mean([w == [DIRECTIONS[k]] for w, k in zip(said, test.direction)])
