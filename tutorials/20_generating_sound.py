@@ -196,7 +196,7 @@ plt.close(fig)
 splits = load_sound_splits(seed=0, quick=QUICK)
 gen, _ = train_sound_generator(splits, epochs=2 if QUICK else None, progress=True)
 judge = train_sound_judge(splits, epochs=2 if QUICK else None, progress=True)
-m = evaluate_sound_generator(gen, splits, judge=judge)
+m = evaluate_sound_generator(gen, splits, judge=judge, progress=True)
 print(f"caption → sound: trained in {gen.train_seconds:.0f} s; the judge (real test sounds "
       f"{100 * m['judge_accuracy']:.1f} %) reads all four attributes in {100 * m['attribute_accuracy']:.1f} % "
       f"of the generated sounds; memorisation ratio {m['memorisation_ratio']:.2f}; within-caption spread "

@@ -33,6 +33,7 @@ from ..metrics import coherence, nearest_neighbour_distance
 from ..metrics_sample import sample_quality, within_class_spread
 from ..multimodal.caption import caption_accuracy, caption_parses
 from ..threads import with_thread_limit
+from ..training.console import progress_bar, stderr_is_tty
 from .baselines import BASELINES
 from .baselines_sound import CLASS_MEAN_SPECTROGRAM, class_mean_spectrogram
 from .train_sound import CAPTIONER_SPEC, load_sound_splits, sound_class_ids, train_sound_judge
@@ -104,26 +105,34 @@ def score_generated_sounds(judge, sounds, same_caption, train, test, real_featur
 
 
 @with_thread_limit
-def evaluate_sound_generator(model, splits=None, judge=None, seed: int = 0, quick: bool = False) -> dict:
+def evaluate_sound_generator(model, splits=None, judge=None, seed: int = 0, quick: bool = False,
+                             progress: bool = False) -> dict:
     """Caption → sound on the shapes test split, every sound read by the judge: the scores of
     :func:`score_generated_sounds` for the model, ``judge_accuracy`` (the judge on the real test
     sounds), and ``baselines``: name → the same scores for each trivial generator (the shared ones
-    and the class-mean spectrogram, :mod:`minimm.app.baselines_sound`)."""
+    and the class-mean spectrogram, :mod:`minimm.app.baselines_sound`). ``progress``: a bar over
+    its four stages on a terminal (Griffin-Lim makes each take seconds)."""
     train, test = splits if splits is not None else load_sound_splits(seed, quick)
     judge = judge if judge is not None else default_sound_judge("cpu", seed, quick)
+    bar = progress_bar(4, 0, progress and stderr_is_tty())
     B.manual_seed(seed)
     model.eval()
     truth = {k: test.attributes[k] for k in judge.head_sizes}
     n_iter = getattr(model, "griffin_lim_iterations", 32)
     waves = model.generate(list(test.caption), n_iter=n_iter, seed=seed)
+    bar.update()
     same = model.generate(one_caption_per_class(test), n_iter=n_iter, seed=seed + 1)
+    bar.update()
     f_real = judge.features(test.sound)
     out = score_generated_sounds(judge, waves, same, train, test, f_real)
     out.update({"judge_accuracy": coherence(judge.predict(test.sound), truth), "n_test": len(test)})
+    bar.update()
     ids_train, ids_test = sound_class_ids(train.attributes), sound_class_ids(test.attributes)
     sounds = _baseline_sounds(train, test, seed, lambda d: sound_class_ids(d.attributes))
     sounds[CLASS_MEAN_SPECTROGRAM] = class_mean_spectrogram(train.sound, ids_train, ids_test, seed=seed, n_iter=n_iter)
     out["baselines"] = {name: score_generated_sounds(judge, s, s, train, test, f_real) for name, s in sounds.items()}
+    bar.update()
+    bar.close()
     return out
 
 
