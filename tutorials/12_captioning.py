@@ -43,6 +43,7 @@ import minimm.nn.functional as F
 from minimm import data as D
 from minimm.app import train_captioner
 from minimm.multimodal.caption import CaptionDecoder, caption_accuracy
+from minimm.training import progress
 
 QUICK, FIGURES = tutorial_settings(globals().get("__file__"))  # MINIMM_QUICK, MINIMM_FIGURES
 minimm.manual_seed(0)
@@ -104,7 +105,9 @@ assert losses[-1] < 0.5 * loss0.item()
 # Start from `<bos>`, append the most probable next token, repeat until `<eos>`.
 
 # %%
-captions = model.generate(test.image, strategy="greedy")
+# the whole test split, 100 images at a time so that a bar shows how far it is
+captions = [c for i in progress(range(0, len(test), 100), "captioning")
+            for c in model.generate(test.image[i:i + 100], strategy="greedy")]
 ok = caption_accuracy(captions, test.attributes)
 for c, t in list(zip(captions, test.caption))[:4]:
     print(f"  generated: {c!r:55}  reference: {t!r}")
