@@ -95,12 +95,14 @@ def score_generated_sounds(judge, sounds, same_caption, train, test, real_featur
     truth = {k: test.attributes[k] for k in judge.head_sizes}
     ids = sound_class_ids(test.attributes)
     f_real = judge.features(test.sound) if real_features is None else real_features
+    f_gen = judge.features(sounds)
+    f_same = f_gen if same_caption is sounds else judge.features(same_caption)
     pred = judge.predict(sounds)
     out = {"attribute_accuracy": coherence(pred, truth),
            "per_attribute": {k: float((pred[k] == truth[k]).mean()) for k in truth},
            "memorisation_ratio": memorisation_ratio(sounds, train.sound, test.sound),
-           "caption_spread_ratio": within_class_spread(f_real, judge.features(same_caption), ids, ids)}
-    out.update(sample_quality(f_real, judge.features(sounds)))
+           "caption_spread_ratio": within_class_spread(f_real, f_same, ids, ids)}
+    out.update(sample_quality(f_real, f_gen))
     return out
 
 

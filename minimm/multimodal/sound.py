@@ -44,8 +44,8 @@ from ..data.audio import griffin_lim, stft
 from ..generative import vae as gv
 from ..nn import functional as F
 from .caption import CaptionDecoder
-from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, model_device, prepared
-from .evaluators import SHAPES_HEADS
+from .common import cat_features, collate, condition_rows, host_dtype, host_tensor, mlp, prepared
+from .evaluators import SHAPES_HEADS, MultiHeadJudge
 
 __all__ = ["SpectrogramSpec", "SoundGenerator", "SpectrogramCNN", "SoundCaptioner", "SoundJudge"]
 
@@ -220,10 +220,15 @@ class SoundCaptioner(CaptionDecoder):
 # ---------------------------------------------------------------------------------------------
 # the judge
 # ---------------------------------------------------------------------------------------------
-class SoundJudge(nn.Module):
+class SoundJudge(MultiHeadJudge):
     """Attributes from the spectrum: ``Conv2d(1→c, 3, stride 2) → ReLU → Conv2d(c→2c, 3, stride 2) →
     ReLU → Linear(hidden) → ReLU`` then one linear head per attribute, over the (frames × bins)
-    log-magnitude spectrogram seen as a one-channel picture. Trained on real sounds only."""
+    log-magnitude spectrogram seen as a one-channel picture. Trained on real sounds only; the summed
+    cross-entropy and the argmax of each head come from
+    :class:`~minimm.multimodal.evaluators.MultiHeadJudge`."""
+
+    input_key = "spectrogram"
+    predict_batch_size = 500
 
     def __init__(self, channels: int = 8, hidden: int = 64, heads: dict | None = None,
                  spec: SpectrogramSpec | dict | None = None):
@@ -233,43 +238,23 @@ class SoundJudge(nn.Module):
         self.trunk = SpectrogramCNN(self.spec, hidden, channels)
         self.heads = nn.ModuleDict({k: nn.Linear(hidden, n) for k, n in self.head_sizes.items()})
 
-    def forward(self, spectrograms: Tensor) -> dict:
-        h = F.relu(self.trunk(spectrograms))
+    def _hidden(self, spectrograms) -> Tensor:
+        """The ReLU features before the heads, of spectrograms (a Tensor, or a host array)."""
+        x = spectrograms if isinstance(spectrograms, Tensor) else host_tensor(spectrograms, self)
+        return F.relu(self.trunk(x))
+
+    def forward(self, spectrograms) -> dict:
+        h = self._hidden(spectrograms)
         return {k: head(h) for k, head in self.heads.items()}
 
-    def loss(self, batch: dict):
-        """Σ over the attributes of the cross-entropy (batch: ``"spectrogram"`` and the attributes)."""
-        logits = self(batch["spectrogram"])
-        logs, total = {}, None
-        for k, lg in logits.items():
-            ce = F.cross_entropy(lg, self._labels(batch[k]))
-            logs[k] = ce.item()
-            total = ce if total is None else total + ce
-        logs["loss"] = total.item()
-        return total, logs
-
-    def _labels(self, y) -> Tensor:
-        """Attribute codes as an int64 Tensor on the judge's device (moved explicitly)."""
-        dev = model_device(self)
-        if isinstance(y, Tensor):
-            return y.to(device=dev) if y.device != dev else y
-        return Tensor(B.asarray(np.asarray(B.to_numpy(y), dtype=np.int64), dev=dev))
-
-    def features(self, sounds, batch_size: int = 500) -> np.ndarray:
+    def features(self, sounds, batch_size: int | None = None) -> np.ndarray:
         """The judge's view of waveforms (N, n_samples): its ``hidden`` ReLU features before the
         heads, host float64 (N, hidden) — the space the sample metrics compare sounds in."""
-        s = self.spec.log_magnitude(sounds)
+        s, batch_size = self.spec.log_magnitude(sounds), batch_size or self.predict_batch_size
         with no_grad():
-            parts = [B.to_numpy(F.relu(self.trunk(host_tensor(s[i: i + batch_size], self))).array)
-                     for i in range(0, len(s), batch_size)]
+            parts = [B.to_numpy(self._hidden(s[i: i + batch_size]).array) for i in range(0, len(s), batch_size)]
         return np.concatenate(parts).astype(np.float64)
 
-    def predict(self, sounds, batch_size: int = 500) -> dict:
+    def predict(self, sounds, batch_size: int | None = None) -> dict:
         """Attributes read from waveforms (N, n_samples): name → host int64 array (N,)."""
-        s = self.spec.log_magnitude(sounds)
-        parts: dict = {k: [] for k in self.head_sizes}
-        with no_grad():
-            for i in range(0, len(s), batch_size):
-                for k, lg in self(host_tensor(s[i: i + batch_size], self)).items():
-                    parts[k].append(B.to_numpy(lg.argmax(dim=1).array))
-        return {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()}
+        return super().predict(self.spec.log_magnitude(sounds), batch_size)
