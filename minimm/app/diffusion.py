@@ -26,6 +26,7 @@ from ..optim.lr_scheduler import CosineAnnealingLR
 from ..training import Trainer
 from .configs import config, epochs_for
 from .evaluate import default_digit_evaluator, default_shapes_evaluator
+from .timing import timed
 
 __all__ = [
     "train_diffusion", "train_diffusion_shapes", "train_diffusion_digits", "evaluate_diffusion_shapes",
@@ -63,10 +64,8 @@ def train_diffusion(splits, condition: str = "caption", epochs: int = 100, devic
     sched = CosineAnnealingLR(opt, max(int(epochs), 1))
     trainer = Trainer(model, opt, loader, epochs, device=device, out_dir=out_dir, progress=progress, seed=seed,
                       scheduler=sched)
-    t0, c0 = time.perf_counter(), time.process_time()
-    history = trainer.fit()
-    model.train_seconds = time.perf_counter() - t0
-    model.train_cpu_seconds = time.process_time() - c0
+    with timed(model):
+        history = trainer.fit()
     model.eval()
     return model, history
 
