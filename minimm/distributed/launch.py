@@ -12,7 +12,7 @@ should not each start a pool of N threads.
 **A dead rank is reported in one line.** When a rank's process dies (killed, out of memory, a crash
 in C code) MPICH's launcher stops every other rank at once and prints a ten-line "BAD TERMINATION"
 banner that names a process id — not always the one that died first: the ranks it stopped die of
-the same SIGKILL, and it reports the lowest rank. Each rank here leaves a note of its process id in a
+the same SIGKILL, and it once named one of those. Each rank here leaves a note of its process id in a
 folder the launcher gives it (``MINIMM_LAUNCH_DIR``); the launcher watches those processes (a Linux
 ``pidfd`` per rank) and sees which one ended first, so the banner is replaced by one line that names
 that rank and how the job ended. Ranks that fail a check print their own one-line ``DistributedError`` as before.
@@ -85,6 +85,13 @@ def rank_of_pid(folder, pid: int) -> str:
         return f"the rank with pid {pid}"
 
 
+def _release(fds: dict, poller, fd: int) -> int:
+    """Stop watching the pidfd ``fd`` of a process that ended; its pid."""
+    poller.unregister(fd)
+    os.close(fd)
+    return fds.pop(fd)
+
+
 class FirstToEnd(threading.Thread):
     """Watch the ranks that left a note in ``folder``: which process ended first, and which ended
     without finishing; after ``grace`` seconds, stop the ranks still running beside one that did.
@@ -140,9 +147,7 @@ class FirstToEnd(threading.Thread):
             deadline = time.monotonic() + 1.0
             while fds and time.monotonic() < deadline:
                 for fd, _ in poller.poll(50):
-                    poller.unregister(fd)
-                    os.close(fd)
-                    fds.pop(fd)
+                    _release(fds, poller, fd)
 
     def run(self) -> None:
         if not hasattr(os, "pidfd_open"):
@@ -155,9 +160,7 @@ class FirstToEnd(threading.Thread):
             while not self.stop.is_set():
                 ended = self._watch_new(fds, seen, poller)
                 for fd, _ in poller.poll(int(self.period * 1000)):
-                    ended.append(fds.pop(fd))
-                    poller.unregister(fd)
-                    os.close(fd)
+                    ended.append(_release(fds, poller, fd))
                 if ended and not self.saw_end.is_set():
                     self.pid = ended[0] if len(ended) == 1 else None
                     self.saw_end.set()
@@ -198,16 +201,16 @@ def banner_filter(lines, folder=None, out=sys.stdout, err=sys.stderr, first=None
         pid = int(m.group(1)) if m else pid
         m = _EXIT_STRING.search(line)
         if m:
-            line = None
+            report = None
             if first is not None:
                 first.saw_end.wait(timeout=1)     # the watcher wakes at the first death, long before this
                 pid = first.pid if first.pid is not None else pid
-                line = first.stopped_line()       # the launcher, not mpiexec, stopped some ranks
+                report = first.stopped_line()     # the launcher, not mpiexec, stopped some ranks
                 if first.said:
                     continue
                 first.said = True
             who = rank_of_pid(folder, pid) if (pid is not None and folder is not None) else "a rank"
-            err.write((line or f"launch: {who} ended abnormally ({m.group(1)}); mpiexec stopped the other ranks")
+            err.write((report or f"launch: {who} ended abnormally ({m.group(1)}); mpiexec stopped the other ranks")
                       + "\n")
             err.flush()
 
