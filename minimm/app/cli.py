@@ -12,10 +12,12 @@ Commands:
   --out DIR [--resume | --overwrite]`` — one model, a checkpoint each epoch (``DIR/checkpoint.npz``),
   one log line per epoch as it ends, and bit-identical continuation with ``--resume``; Ctrl-C saves
   a checkpoint first. A folder that already holds a run is never overwritten without ``--overwrite``.
-* ``minimm evaluate [--quick] [--out DIR] [--only NAMES] [--seeds 0,1,2] [--workers P] [--update FILE]``
-  — the quality table (every model on its defaults, measured on the held-out split; with
-  ``--seeds`` mean ± sd over seeds that each re-draw the split), written as ``results.md`` and
-  ``results.json``; ``--update`` replaces those recipes' entries in an existing results file.
+* ``minimm evaluate [--quick] [--out DIR] [--only NAMES] [--seeds 0,1,2] [--workers P] [--update FILE]
+  [--resume | --overwrite]`` — the quality table (every model on its defaults, measured on the held-out
+  split; with ``--seeds`` mean ± sd over seeds that each re-draw the split), written as ``results.md``
+  and ``results.json``; each finished (recipe, seed) pair goes to ``DIR/runs.jsonl`` at once, so an
+  interrupted run continues with ``--resume``; ``--update`` replaces those recipes' entries in an
+  existing results file.
 * ``minimm generate --checkpoint PATH --text "..." --out x.png`` and
   ``minimm caption --checkpoint PATH --image x.png`` — use a trained pipeline (``DIR/pipeline``
   from ``demo``) or a ``train cvae`` / ``train caption`` run on shapes (its ``DIR``); ``--label N``
@@ -57,7 +59,7 @@ from .demo import demo_table
 from .demo_sound import DEMO_SOUND_CAPTIONS, check_demo_captions, train_demo_sound, write_demo_sounds
 from .pipeline import MultimodalPipeline
 from .quality import RECIPES, evaluate_all, format_baselines, format_table
-from .results import load_results, update_results
+from .results import JOURNAL, load_results, read_journal, update_results
 
 __all__ = ["main", "build_parser", "COMMANDS", "CLIError"]
 
@@ -153,6 +155,24 @@ def _check_update_file(path: str) -> None:
         raise CLIError(f"--update {path!r}: its folder {folder!r} cannot be written")
 
 
+def _check_evaluate_out(args) -> None:
+    """An ``--out`` that holds an earlier evaluation is continued (``--resume``) or replaced
+    (``--overwrite``) only when asked: hours of measurements are never lost by accident."""
+    journal = os.path.join(args.out, JOURNAL)
+    held = [n for n in ("results.json", JOURNAL) if os.path.exists(os.path.join(args.out, n))]
+    if args.resume:
+        if not os.path.exists(journal):
+            raise CLIError(f"--resume: {args.out!r} holds no interrupted evaluation ({JOURNAL}); run without --resume")
+        try:
+            done = read_journal(journal, args.quick, check_device(args.device))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CLIError(f"--resume: {journal!r} cannot be read ({_first_line(exc)}); use --overwrite") from None
+        say(f"minimm evaluate: resuming {args.out}: {len(done)} finished (recipe, seed) pairs are reused")
+    elif held and not args.overwrite:
+        raise CLIError(f"--out {args.out!r} already holds an evaluation ({', '.join(held)}): continue it with "
+                       "--resume, replace it with --overwrite, or choose another --out")
+
+
 def cmd_evaluate(args) -> int:
     """``minimm evaluate``: every model of the quality table, written as markdown and JSON."""
     device = check_device(args.device)
@@ -168,6 +188,7 @@ def cmd_evaluate(args) -> int:
             raise CLIError(f"unknown recipe(s) {bad}; choose from {', '.join(RECIPES)}")
     if args.update:
         _check_update_file(args.update)
+    _check_evaluate_out(args)
     prepare_folder(args.out)
     say(f"minimm evaluate: the quality table ({'quick' if args.quick else 'full'} setting, {device}, "
         f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
@@ -181,7 +202,7 @@ def cmd_evaluate(args) -> int:
 
     t0 = time.perf_counter()
     entries = evaluate_all(quick=args.quick, out_dir=args.out, device=device, seeds=seeds, only=only, echo=echo,
-                           workers=args.workers)
+                           workers=args.workers, resume=args.resume)
     say("")
     say(format_table(entries))
     if args.quick:
@@ -199,6 +220,34 @@ def cmd_evaluate(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # the parser
 # ---------------------------------------------------------------------------------------------
+def _add_evaluate_parser(sub, common) -> None:
+    ev = sub.add_parser("evaluate", help="train every model of the quality table and measure it",
+                        description="Train every model of the README's quality table on its defaults and "
+                                    "measure it on the held-out split; writes results.md and results.json.")
+    ev.add_argument("--quick", action="store_true",
+                    help="reduced epochs: a smoke test, the numbers are then not final (default: off)")
+    ev.add_argument("--out", default="minimm-results",
+                    help="folder for results.md and results.json (default: ./minimm-results)")
+    ev.add_argument("--only", default=None, metavar="NAME[,NAME...]",
+                    help="comma-separated recipe names, of: " + ", ".join(RECIPES) + " (default: all)")
+    ev.add_argument("--seeds", default=None, metavar="N[,N...]",
+                    help="run every recipe once per seed (each seed re-draws the data split and the "
+                         "initialisation) and report mean ± sd, e.g. 0,1,2 (default: --seed alone)")
+    ev.add_argument("--workers", type=int, default=1, metavar="P",
+                    help="run the (recipe, seed) pairs in P processes, CPU only; the numbers do not "
+                         "depend on it (default: 1)")
+    again = ev.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help=f"continue an interrupted evaluation in --out: the (recipe, seed) pairs recorded in "
+                            f"its {JOURNAL} are reused, the others run (default: off)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the evaluation that --out already holds (default: refuse)")
+    ev.add_argument("--update", default=None, metavar="FILE",
+                    help="also replace the entries of the recipes run here inside the results file FILE "
+                         "(e.g. docs/assets/results.json), keeping its other entries (default: none)")
+    common(ev)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``minimm`` command and its sub-commands (every option's help
     names its default)."""
@@ -229,25 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub, common)
 
-    ev = sub.add_parser("evaluate", help="train every model of the quality table and measure it",
-                        description="Train every model of the README's quality table on its defaults and "
-                                    "measure it on the held-out split; writes results.md and results.json.")
-    ev.add_argument("--quick", action="store_true",
-                    help="reduced epochs: a smoke test, the numbers are then not final (default: off)")
-    ev.add_argument("--out", default="minimm-results",
-                    help="folder for results.md and results.json (default: ./minimm-results)")
-    ev.add_argument("--only", default=None, metavar="NAME[,NAME...]",
-                    help="comma-separated recipe names, of: " + ", ".join(RECIPES) + " (default: all)")
-    ev.add_argument("--seeds", default=None, metavar="N[,N...]",
-                    help="run every recipe once per seed (each seed re-draws the data split and the "
-                         "initialisation) and report mean ± sd, e.g. 0,1,2 (default: --seed alone)")
-    ev.add_argument("--workers", type=int, default=1, metavar="P",
-                    help="run the (recipe, seed) pairs in P processes, CPU only; the numbers do not "
-                         "depend on it (default: 1)")
-    ev.add_argument("--update", default=None, metavar="FILE",
-                    help="also replace the entries of the recipes run here inside the results file FILE "
-                         "(e.g. docs/assets/results.json), keeping its other entries (default: none)")
-    common(ev)
+    _add_evaluate_parser(sub, common)
 
     add_generate_parser(sub, common)
     add_caption_parser(sub, common)

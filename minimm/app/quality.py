@@ -38,6 +38,7 @@ the final quality, and ``passed`` may then be false.
 
 from __future__ import annotations
 
+import os
 
 import numpy as np
 
@@ -351,7 +352,7 @@ def format_table(entries: list[dict]) -> str:
 
 
 def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0, only=None, progress: bool = False,
-                 echo=None, seeds=None, workers: int = 1) -> list[dict]:
+                 echo=None, seeds=None, workers: int = 1, resume: bool = False) -> list[dict]:
     """Run every recipe (or those named in ``only``) for ``seeds`` (default: ``[seed]``), write
     ``results.json`` and ``results.md`` in ``out_dir`` (when given) and return one entry per metric
     (:func:`minimm.app.results.aggregate`: ``value`` the mean over the seeds, ``values``, ``sd``).
@@ -359,8 +360,10 @@ def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0,
     entry with ``value = None``, ``passed = False`` and its ``error``; the others still run.
     ``echo``: a function called with each finished per-seed entry (the CLI prints them as they come).
     ``workers``: processes to run the (recipe, seed) pairs in; the numbers do not depend on it.
+    With ``out_dir``, each finished pair is also appended to ``out_dir/runs.jsonl`` at once;
+    ``resume=True`` reuses the pairs recorded there (same setting, no error) instead of re-running them.
     """
-    from .results import aggregate, run_grid, write_results
+    from .results import JOURNAL, aggregate, read_journal, run_grid, write_results
 
     names = list(RECIPES) if only is None else list(only)
     unknown = [n for n in names if n not in RECIPES]
@@ -369,7 +372,16 @@ def evaluate_all(quick: bool = False, out_dir=None, device="cpu", seed: int = 0,
     seeds = [int(seed)] if seeds is None else [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
-    per_seed = run_grid(names, seeds, quick=quick, device=device, progress=progress, workers=workers, echo=echo)
+    journal, done = None, None
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        journal = os.path.join(out_dir, JOURNAL)
+        if resume and os.path.exists(journal):
+            done = read_journal(journal, quick, device)
+        elif os.path.exists(journal):
+            os.unlink(journal)  # a fresh run: the old run's pairs must not be mixed in later
+    per_seed = run_grid(names, seeds, quick=quick, device=device, progress=progress, workers=workers, echo=echo,
+                        journal=journal, done=done)
     entries = aggregate(per_seed, names, seeds)
     if out_dir is not None:
         write_results(entries, out_dir)

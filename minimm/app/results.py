@@ -40,7 +40,14 @@ import traceback
 
 import numpy as np
 
-__all__ = ["run_recipe", "run_grid", "aggregate", "update_results", "load_results", "COST_HINT", "write_results", "write_results_json"]
+from ..io.atomic import atomic_write
+
+__all__ = ["run_recipe", "run_grid", "aggregate", "update_results", "load_results", "COST_HINT", "write_results",
+           "write_results_json", "JOURNAL", "read_journal"]
+
+# Each finished (recipe, seed) pair is appended here at once, so an interrupted run loses only the
+# pairs that were running (``minimm evaluate --resume`` reuses the others).
+JOURNAL = "runs.jsonl"
 
 # Rough seconds of each recipe (full setting, 2 cores): the parallel runs start the long ones first
 # so that no worker is left with a long task at the end. Only the order depends on these.
@@ -71,13 +78,18 @@ def _task(args):
     return args, run_recipe(*args)
 
 
-def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: int = 1, echo=None) -> dict:
+def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: int = 1, echo=None,
+             journal=None, done=None) -> dict:
     """Run every (recipe, seed) pair, in ``workers`` processes (1: here, in order); returns
-    ``{(name, seed): entries}``. ``echo`` is called with each finished entry."""
-    tasks = [(n, quick, device, s, progress and workers == 1) for s in seeds for n in names]
-    out = {}
+    ``{(name, seed): entries}``. ``echo`` is called with each finished entry. ``journal``: a file
+    that each finished pair is appended to as one JSON line (:func:`read_journal`); ``done``: pairs
+    already measured (``{(name, seed): entries}``, e.g. from a journal), which are not run again."""
+    out = {k: v for k, v in (done or {}).items() if k[0] in names and k[1] in seeds}
+    tasks = [(n, quick, device, s, progress and workers == 1) for s in seeds for n in names if (n, s) not in out]
+    if not tasks:
+        return out
     if workers <= 1 or len(tasks) == 1:
-        done = map(_task, tasks)
+        finished = map(_task, tasks)
         pool = None
     else:
         import multiprocessing as mp
@@ -89,10 +101,12 @@ def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: i
         # called us (spawn would re-run an unguarded __main__); spawn elsewhere
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         pool = mp.get_context(method).Pool(min(workers, len(tasks)))
-        done = pool.imap_unordered(_task, tasks)
+        finished = pool.imap_unordered(_task, tasks)
     try:
-        for (name, _, _, seed, _), rows in done:
+        for (name, _, _, seed, _), rows in finished:
             out[(name, seed)] = rows
+            if journal is not None:
+                _append_journal(journal, name, seed, quick, device, rows)
             for r in rows:
                 if echo is not None:
                     echo(r)
@@ -100,6 +114,36 @@ def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: i
         if pool is not None:
             pool.terminate()
     return out
+
+
+def _append_journal(path, name, seed, quick, device, rows) -> None:
+    line = json.dumps({"recipe": name, "seed": int(seed), "quick": bool(quick), "device": str(device),
+                       "rows": rows}, ensure_ascii=False, default=_json_default)
+    with open(path, "a", encoding="utf-8") as f:  # one line per pair: a kill tears at most the last one
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_journal(path, quick: bool, device="cpu") -> dict:
+    """The pairs a run recorded in its journal ``path``, as ``{(name, seed): entries}``: only those
+    measured in the same setting (``quick``, ``device``) and without an error (a failed pair is run
+    again); a line torn by an interrupted write is skipped."""
+    done = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("rows"), list):
+                continue
+            if rec.get("quick") != bool(quick) or rec.get("device") != str(device):
+                continue
+            if any("error" in r for r in rec["rows"]):
+                continue
+            done[(rec["recipe"], int(rec["seed"]))] = rec["rows"]
+    return done
 
 
 def _mean(xs):
@@ -198,21 +242,14 @@ def update_results(path, new_entries: list[dict]) -> list[dict]:
         merged.append(e)
     merged += [n for n in new_entries if n["recipe"] not in placed]
 
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:  # the old file or the new one, never half of one
-        write_results_json(merged, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_results_json(merged, path)  # atomic: the old file or the new one, never half of one
     return merged
 
 
 def write_results_json(entries: list[dict], path) -> str:
-    """Write the entries as a results file (a JSON list); return its path."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=1, ensure_ascii=False, default=_json_default)
-        f.write("\n")
+    """Write the entries as a results file (a JSON list), atomically; return its path."""
+    data = json.dumps(entries, indent=1, ensure_ascii=False, default=_json_default) + "\n"
+    atomic_write(os.fspath(path), lambda f: f.write(data.encode("utf-8")))
     return path
 
 
@@ -224,8 +261,8 @@ def write_results(entries: list[dict], out_dir) -> tuple[str, str]:
     os.makedirs(out_dir, exist_ok=True)
     jpath, mpath = os.path.join(out_dir, "results.json"), os.path.join(out_dir, "results.md")
     write_results_json(entries, jpath)
-    with open(mpath, "w", encoding="utf-8") as f:
-        f.write(format_table(entries) + "\n")
+    table = format_table(entries) + "\n"
+    atomic_write(mpath, lambda f: f.write(table.encode("utf-8")))
     return jpath, mpath
 
 
