@@ -34,11 +34,13 @@ import numpy as np
 from .. import backend as B
 from . import grad_mode
 from . import walk as _plain_walk
+from .fast_operators import operator_twin
 from .function import Function, op_error, read_inputs
 from .tensor import Tensor
 from .walk import FREED_MESSAGE, GRAPH_XP, graph_backward, unbroadcast, leaf_sink
 
-__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators"]
+__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators",
+           "install_backward_twins"]
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -47,9 +49,8 @@ _plain_apply = Function.__dict__["apply"]
 # Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
 # formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
 HOST_MIN = 2048
-_new = object.__new__
-_no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
 _operators: dict = {}  # Tensor attribute -> (plain function, fast twin): see install_operators
+_backwards: dict = {}  # op class -> (plain backward, fast twin): see install_backward_twins
 
 
 def is_enabled() -> bool:
@@ -80,6 +81,8 @@ def _switch(mode: bool) -> None:
     _plain_walk.active_walk = walk if mode else _plain_walk.walk
     for name, (plain, fast) in _operators.items():
         setattr(Tensor, name, fast if mode else plain)
+    for cls, (plain, fast) in _backwards.items():
+        cls.backward = fast if mode else plain
 
 
 def fusable(formula):
@@ -158,88 +161,23 @@ def apply(cls, *inputs, **params):
     return t
 
 
-def _node_for(cls, idle, needs_grad):
-    """A new node of op ``cls`` when the call is recorded, else the op's idle node."""
-    if needs_grad and cls.differentiable and grad_mode.grad_enabled:
-        node = _new(cls)
-        node.xp, node.graph = np, False
-        return node
-    return idle
-
-
-def _finish(node, idle, out, inputs, datas):
-    """Tensor._wrap and the recording half of apply, on the known-good types of the twins."""
-    if out.__class__ is not _ndarray:
-        out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
-    t = _new(Tensor)
-    t.array = out
-    t.grad = None
-    if node is idle:
-        idle.saved = None  # keep no array alive
-        t.requires_grad, t.grad_fn = False, None
-        return t
-    gen = 0
-    for i in inputs:
-        fn = i.grad_fn
-        if fn is not None and fn.generation > gen:
-            gen = fn.generation
-    node.inputs, node.datas, node.params = inputs, datas, _no_params
-    node.generation, node.retained = gen + 1, None
-    t.requires_grad, t.grad_fn = True, node
-    return t
-
-
-def operator_twin(cls, plain, arity):
-    """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
-
-    When every operand is a host float tensor (exactly :class:`Tensor`) of one dtype, the plain
-    function's checks and casts have nothing to do, so the twin runs ``cls.forward`` and records
-    the node itself — :func:`apply` inlined, for a fixed number of tensors and no params. Anything
-    else (a number, a Parameter, an integer tensor, a GPU array) goes to ``plain``.
-    """
-    forward = cls.forward
-    # The ``self`` of every call that is not recorded (grad off, or no input wants one): forward
-    # reads ``self.xp`` and may set ``self.saved``, which nothing reads afterwards, so one node
-    # serves them all (saving an object per op under ``no_grad``).
-    idle = _new(cls)
-    idle.xp, idle.graph = np, False
-
-    def unary(a):
-        x = a.array
-        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
-            return plain(a)
-        node = _node_for(cls, idle, a.requires_grad)
-        try:
-            out = forward(node, x)
-        except (ValueError, IndexError) as exc:
-            raise op_error(cls, (x,), exc) from exc
-        return _finish(node, idle, out, (a,), (x,))
-
-    def binary(a, b):
-        if a.__class__ is not Tensor or b.__class__ is not Tensor:
-            return plain(a, b)
-        x, y = a.array, b.array
-        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or x.dtype is not y.dtype \
-                or x.dtype.kind != "f":
-            return plain(a, b)
-        node = _node_for(cls, idle, a.requires_grad or b.requires_grad)
-        try:
-            out = forward(node, x, y)
-        except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
-            raise op_error(cls, (x, y), exc) from exc
-        return _finish(node, idle, out, (a, b), (x, y))
-
-    twin = unary if arity == 1 else binary
-    functools.update_wrapper(twin, plain)
-    return twin
-
-
 def install_operators(T, table: dict) -> None:
     """Give Tensor ``T`` the operator twins: ``table`` maps an attribute (``"__mul__"``, ``"tanh"``)
-    to ``(op class, arity)``; the plain function now on ``T`` is kept for ``enabled(False)``."""
-    for name, (cls, arity) in table.items():
+    to ``(op class, arity)`` or ``(op class, arity, direct)`` (see
+    :func:`~minimm.autograd.fast_operators.operator_twin`); the plain function now on ``T`` is
+    kept for ``enabled(False)``."""
+    for name, spec in table.items():
         plain = getattr(T, name)
-        _operators[name] = (plain, operator_twin(cls, plain, arity))
+        _operators[name] = (plain, operator_twin(spec[0], plain, *spec[1:]))
+    _switch(_on)
+
+
+def install_backward_twins(table: dict) -> None:
+    """Give op classes their backward twins (:mod:`minimm.ops.fast_backward`): ``table`` maps an op
+    class to a function with the signature of its ``backward``; the plain one is kept for
+    ``enabled(False)``."""
+    for cls, fast in table.items():
+        _backwards[cls] = (cls.__dict__["backward"], fast)
     _switch(_on)
 
 
@@ -280,6 +218,26 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 raise RuntimeError(FREED_MESSAGE)
             grads = graph_backward(node, g) if create_graph else node.backward(g)
             if len(inputs) == 1:
+                if grads.__class__ is _ndarray and not create_graph:
+                    # One input and one array grad (tanh, sum, reshape ...): the loop below for
+                    # one pair, without the tuple and the zip.
+                    inp = inputs[0]
+                    if inp.requires_grad:
+                        if grads.shape != inp.array.shape:
+                            grads = unbroadcast(grads, inp.array.shape, node.xp)
+                        fn = inp.grad_fn
+                        if fn is None:
+                            to_leaf(inp, grads)
+                        elif fn in pending:
+                            pending[fn] = pending[fn] + grads
+                        elif heap:
+                            pending[fn] = grads
+                            push(heap, (-fn.generation, next(counter), fn))
+                        else:
+                            nxt, nxt_g = fn, grads  # a chain: it runs next (see below)
+                    if not retain_graph:
+                        node.inputs = node.datas = node.saved = None
+                    continue
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
             lone = lone_g = None  # the first newly pending node (and its grad), while nothing else waits
             for inp, ig in zip(inputs, grads):
