@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import sys
 
 import numpy as np
 
@@ -181,11 +182,50 @@ def install_backward_twins(table: dict) -> None:
     _switch(_on)
 
 
+# -- leaf grads without the defensive copy ---------------------------------------------------------
+# The plain walk copies the first grad a leaf receives, because the array may be shared (``x + x``
+# hands one array to both inputs, an identity op passes its own incoming grad on). A grad that a
+# backward has just computed (``Gᵀ x`` of a linear layer: a fresh array that nothing else holds)
+# needs no copy, and skipping it saves a pass over every weight per step. "Nothing else holds it"
+# is read from the reference count: no more references than the walk's own at that point (a
+# local; for an op of several inputs also the tuple ``backward`` returned and the loop's). How
+# many that is depends on the Python version, so it is measured once, here, on a fresh array held
+# exactly the way the walk holds a grad.
+_refcount = sys.getrefcount
+
+
+def _refs_of(a):
+    return _refcount(a)
+
+
+def _probe_one() -> int:
+    grads = np.empty(1)  # a one-input node's grad: held by a local
+    return _refs_of(grads)
+
+
+def _probe_loop() -> int:
+    grads = (np.empty(1), None)  # a grad in the tuple a backward returns, as the walk's loop holds it
+    for _inp, ig in zip((0, 1), grads):
+        return _refs_of(ig)
+    return 0
+
+
+_ONE_REFS, _LOOP_REFS = _probe_one(), _probe_loop()
+
+
+def _owned(a, most: int, dtype) -> bool:
+    """Whether grad ``a`` is a writeable host array of ``dtype``, not a view, with at most ``most``
+    references (those of the walk): it can become a leaf's ``.grad`` as it is, without a copy."""
+    return (a.__class__ is _ndarray and a.base is None and a.dtype is dtype and a.flags.writeable
+            and _refcount(a) <= most)
+
+
 # The plain walk, unrolled for speed (helpers inlined, the chain shortcut added). It is one long
 # function on purpose: every line of it runs once per node of every backward pass.
 def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
     """:func:`minimm.autograd.walk.walk` with the chain shortcut, same visiting order."""
     to_leaf, at_node, captured = leaf_sink(accumulate, only, capture, create_graph)
+    adopt = accumulate and only is None and capture is None and not create_graph
     pending: dict = {}
     heap: list = []
     counter = itertools.count()
@@ -227,7 +267,10 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                             grads = unbroadcast(grads, inp.array.shape, node.xp)
                         fn = inp.grad_fn
                         if fn is None:
-                            to_leaf(inp, grads)
+                            if adopt and inp.grad is None and _owned(grads, _ONE_REFS, inp.array.dtype):
+                                inp.grad = Tensor._wrap(grads)  # held by the local only: no copy
+                            else:
+                                to_leaf(inp, grads)
                         elif fn in pending:
                             pending[fn] = pending[fn] + grads
                         elif heap:
@@ -255,7 +298,10 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                         ig = unbroadcast(ig, inp.array.shape, node.xp)
                 fn = inp.grad_fn
                 if fn is None:
-                    to_leaf(inp, ig)
+                    if adopt and inp.grad is None and _owned(ig, _LOOP_REFS, inp.array.dtype):
+                        inp.grad = Tensor._wrap(ig)  # held by the walk only: no copy
+                    else:
+                        to_leaf(inp, ig)
                     continue
                 if fn is lone:  # the same input twice (x * x): its grads add up, in order
                     lone_g = lone_g + ig
