@@ -81,10 +81,11 @@ def test_a_shared_grad_is_copied_and_never_aliased(monkeypatch):
 def test_the_reference_limits_admit_the_walks_own_references_and_no_more():
     # The limits are measured on arrays held the way the walk holds a grad; one more holder (of
     # any kind) must put the array over them.
-    fresh = np.empty(2)
-    assert fastpath._owned(fresh, fastpath._ONE_REFS, fresh.dtype)
-    holder = [fresh]
-    assert not fastpath._owned(fresh, fastpath._ONE_REFS, fresh.dtype)
+    grads = np.empty(2)
+    ig = grads  # a lone grad: the walk holds it as `grads` and `ig`
+    assert fastpath._owned(ig, fastpath._PAIR_REFS, ig.dtype)
+    holder = [ig]
+    assert not fastpath._owned(ig, fastpath._PAIR_REFS, ig.dtype)
     del holder
     grads = (np.empty(2), None)
     for _inp, ig in zip((0, 1), grads):

@@ -198,9 +198,10 @@ def _refs_of(a):
     return _refcount(a)
 
 
-def _probe_one() -> int:
-    grads = np.empty(1)  # a one-input node's grad: held by a local
-    return _refs_of(grads)
+def _probe_pair() -> int:
+    grads = np.empty(1)  # a lone grad: held by `grads` (the array, or the tuple holding it) and `ig`
+    ig = grads
+    return _refs_of(ig)
 
 
 def _probe_loop() -> int:
@@ -210,7 +211,7 @@ def _probe_loop() -> int:
     return 0
 
 
-_ONE_REFS, _LOOP_REFS = _probe_one(), _probe_loop()
+_PAIR_REFS, _LOOP_REFS = _probe_pair(), _probe_loop()
 
 
 def _owned(a, most: int, dtype) -> bool:
@@ -257,30 +258,41 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             if inputs is None:
                 raise RuntimeError(FREED_MESSAGE)
             grads = graph_backward(node, g) if create_graph else node.backward(g)
+            # One grad to send on (a one-input op; an op of two inputs of which one wants a grad,
+            # as in x * w with a constant w): the loop below for that pair, without tuple and zip.
+            ig = None
+            if not create_graph:
+                if len(inputs) == 1:
+                    inp, ig = inputs[0], grads
+                    if not getattr(inp, "requires_grad", False):
+                        ig = None
+                elif len(inputs) == 2:
+                    inp, other = inputs
+                    if getattr(inp, "requires_grad", False):
+                        if not getattr(other, "requires_grad", False):
+                            ig = grads[0]
+                    elif getattr(other, "requires_grad", False):
+                        inp, ig = other, grads[1]
+            if ig.__class__ is _ndarray:
+                if ig.shape != inp.array.shape:
+                    ig = unbroadcast(ig, inp.array.shape, node.xp)
+                fn = inp.grad_fn
+                if fn is None:
+                    if adopt and inp.grad is None and _owned(ig, _PAIR_REFS, inp.array.dtype):
+                        inp.grad = Tensor._wrap(ig)  # held by `ig` and `grads` only: no copy
+                    else:
+                        to_leaf(inp, ig)
+                elif fn in pending:
+                    pending[fn] = pending[fn] + ig
+                elif heap:
+                    pending[fn] = ig
+                    push(heap, (-fn.generation, next(counter), fn))
+                else:
+                    nxt, nxt_g = fn, ig  # a chain: it runs next (see below)
+                if not retain_graph:
+                    node.inputs = node.datas = node.saved = None
+                continue
             if len(inputs) == 1:
-                if grads.__class__ is _ndarray and not create_graph:
-                    # One input and one array grad (tanh, sum, reshape ...): the loop below for
-                    # one pair, without the tuple and the zip.
-                    inp = inputs[0]
-                    if inp.requires_grad:
-                        if grads.shape != inp.array.shape:
-                            grads = unbroadcast(grads, inp.array.shape, node.xp)
-                        fn = inp.grad_fn
-                        if fn is None:
-                            if adopt and inp.grad is None and _owned(grads, _ONE_REFS, inp.array.dtype):
-                                inp.grad = Tensor._wrap(grads)  # held by the local only: no copy
-                            else:
-                                to_leaf(inp, grads)
-                        elif fn in pending:
-                            pending[fn] = pending[fn] + grads
-                        elif heap:
-                            pending[fn] = grads
-                            push(heap, (-fn.generation, next(counter), fn))
-                        else:
-                            nxt, nxt_g = fn, grads  # a chain: it runs next (see below)
-                    if not retain_graph:
-                        node.inputs = node.datas = node.saved = None
-                    continue
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
             lone = lone_g = None  # the first newly pending node (and its grad), while nothing else waits
             for inp, ig in zip(inputs, grads):
