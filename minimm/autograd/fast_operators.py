@@ -9,9 +9,9 @@ with nothing left that has no work to do in that case:
 * no general input reader, no ``*inputs, **params``: the operands are named;
 * the node and the output tensor are filled in place, in one function (no helper calls);
 * when nothing is recorded (``no_grad``, or no operand wants a grad) no node is made at all: the
-  twin calls the op's ``direct`` function — the backend function its ``forward`` is, e.g.
-  ``operator.mul`` for ``Mul`` (whose forward is ``a * b``) — or, where the forward is more than
-  one call, ``forward`` on one idle node kept for the purpose.
+  twin calls the op's ``direct`` function — what its ``forward`` computes, as one call:
+  ``operator.mul`` for ``Mul`` (whose forward is ``a * b``), ``partial(stable_sigmoid, np)`` for
+  ``Sigmoid`` — or, when none is given, ``forward`` on one idle node kept for the purpose.
 
 Anything else (a number, a Parameter, an integer tensor, a GPU or strict array, mixed dtypes)
 goes to the plain function, which has the checks and the promotions. Same numbers, bit for bit:
@@ -38,8 +38,8 @@ _no_params: dict = {}  # the params of a node made by an operator twin (read, ne
 def operator_twin(cls, plain, arity, direct=None):
     """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
 
-    ``direct``, when given, is the backend function that ``cls.forward`` calls on host arrays
-    and nothing more (``np.tanh`` for ``Tanh``): an unrecorded call runs it without a node.
+    ``direct``, when given, computes what ``cls.forward`` computes on host arrays, in one call
+    (``np.tanh`` for ``Tanh``): an unrecorded call runs it without a node.
     """
     if direct is None:
         # forward reads ``self.xp`` and may set ``self.saved`` (cleared after the call): one idle

@@ -1,6 +1,6 @@
 """The engine's speed shortcuts, kept apart from the plain path a learner reads first.
 
-Four shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
+Five shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
 
 * :func:`apply`, the twin of :meth:`Function.apply <minimm.autograd.Function.apply>`: a
   one-tensor op (``exp``, ``sum``, ``reshape`` ...) and an op of two host tensors (``x * w``,
@@ -8,17 +8,23 @@ Four shortcuts, each a twin of plain code elsewhere that computes exactly the sa
   reader;
 * :func:`walk`, the twin of :func:`minimm.autograd.walk.walk`: in a chain (most of a typical
   graph) the node just reached is the only one waiting, so it runs next without a trip through
-  the heap — the order of the nodes is the same as the plain walk's, so are the sums;
+  the heap — the order of the nodes is the same as the plain walk's, so are the sums; a node with
+  a single grad to send on skips the loop over its inputs; and a leaf's first grad is kept as it
+  is, not copied, when nothing but the walk holds it (see ``_owned`` below);
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
   CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
   as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
   without ``where``, which NumPy runs ~50× slower than a multiply on a random mask);
 * :func:`install_operators`: ``x * y``, ``x + y``, ``x - y``, ``x.tanh()``, ``x.sigmoid()`` ... on
-  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`),
-  skipping the layers around it (the op function's checks, ``apply``'s general input reading, its
-  ``*inputs, **params``): on a tiny tensor those layers cost more than the arithmetic.
+  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`, in
+  :mod:`minimm.autograd.fast_operators`), skipping the layers around it (the op function's checks,
+  ``apply``'s general input reading, its ``*inputs, **params``), and make no node at all when
+  nothing is recorded: on a tiny tensor those layers cost more than the arithmetic;
+* :func:`install_backward_twins`: the backward of ``Mul``, ``Exp``, ``Tanh`` and ``Sigmoid``
+  reads the node's fields directly instead of through ``args()``/``output()``/``needs_grad()``
+  (:mod:`minimm.ops.fast_backward`).
 
-All four are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
+All five are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
 plain call, or as a context manager for one block), which is how the tests prove, op by op, that
 values and gradients are bit-identical with and without them.
 """

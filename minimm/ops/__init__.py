@@ -7,6 +7,7 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 from __future__ import annotations
 
 import operator as _operator
+from functools import partial as _partial
 
 import numpy as np
 
@@ -159,12 +160,13 @@ def _install() -> None:
     _install_methods(Tensor)
     # the speed shortcut of the hottest operators and methods (same numbers: tests/test_fastpath.py)
     A, E = arithmetic, elementwise
-    # (op, arity, the NumPy function its forward is, if it is exactly one: used when nothing is recorded)
+    # (op, arity, what its forward computes on host arrays, as one call: used when nothing is recorded)
     add_, sub_, mul_ = (A.Add, 2, _operator.add), (A.Sub, 2, _operator.sub), (A.Mul, 2, _operator.mul)
     fastpath.install_operators(Tensor, {
         "__add__": add_, "__sub__": sub_, "__mul__": mul_, "add": add_, "sub": sub_, "mul": mul_,
         "exp": (E.Exp, 1, np.exp), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh),
-        "sigmoid": (E.Sigmoid, 1), "relu": (E.ReLU, 1),
+        "sigmoid": (E.Sigmoid, 1, _partial(E.stable_sigmoid, np)),
+        "relu": (E.ReLU, 1, _partial(E.relu_forward, np)),
     })
 
 
