@@ -35,3 +35,20 @@ def test_unknown_attribute_is_a_clear_error():
 
     with pytest.raises(AttributeError, match="module 'minimm' has no attribute 'nope'"):
         minimm.nope  # noqa: B018
+
+
+def test_the_strict_stand_in_is_imported_on_first_use():
+    got = _run(
+        "import sys, minimm\n"
+        "before = 'array_api_strict' in sys.modules\n"
+        "x = minimm.ones(2, device='strict')\n"
+        "print(before, 'array_api_strict' in sys.modules, x.device, (x + x).tolist())"
+    )
+    assert got == "False True strict [2.0, 2.0]"
+    # an array the caller made with array_api_strict itself is recognised without minimm loading it first
+    got = _run(
+        "import array_api_strict as xs, minimm\n"
+        "a = xs.asarray([1.0, 3.0], device=xs.Device('device1'))\n"
+        "print(minimm.tensor(a).device, minimm.backend.get_array_module(a) is xs)"
+    )
+    assert got == "strict True"

@@ -1,6 +1,6 @@
 """The engine's speed shortcuts, kept apart from the plain path a learner reads first.
 
-Four shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
+Five shortcuts, each a twin of plain code elsewhere that computes exactly the same numbers:
 
 * :func:`apply`, the twin of :meth:`Function.apply <minimm.autograd.Function.apply>`: a
   one-tensor op (``exp``, ``sum``, ``reshape`` ...) and an op of two host tensors (``x * w``,
@@ -8,17 +8,23 @@ Four shortcuts, each a twin of plain code elsewhere that computes exactly the sa
   reader;
 * :func:`walk`, the twin of :func:`minimm.autograd.walk.walk`: in a chain (most of a typical
   graph) the node just reached is the only one waiting, so it runs next without a trip through
-  the heap — the order of the nodes is the same as the plain walk's, so are the sums;
+  the heap — the order of the nodes is the same as the plain walk's, so are the sums; a node with
+  a single grad to send on skips the loop over its inputs; and a leaf's first grad is kept as it
+  is, not copied, when nothing but the walk holds it (see ``_owned`` below);
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
   CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
   as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
   without ``where``, which NumPy runs ~50× slower than a multiply on a random mask);
 * :func:`install_operators`: ``x * y``, ``x + y``, ``x - y``, ``x.tanh()``, ``x.sigmoid()`` ... on
-  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`),
-  skipping the layers around it (the op function's checks, ``apply``'s general input reading, its
-  ``*inputs, **params``): on a tiny tensor those layers cost more than the arithmetic.
+  host float tensors of one dtype go straight to the op's ``forward`` (:func:`operator_twin`, in
+  :mod:`minimm.autograd.fast_operators`), skipping the layers around it (the op function's checks,
+  ``apply``'s general input reading, its ``*inputs, **params``), and make no node at all when
+  nothing is recorded: on a tiny tensor those layers cost more than the arithmetic;
+* :func:`install_backward_twins`: the backward of ``Mul``, ``Exp``, ``Tanh`` and ``Sigmoid``
+  reads the node's fields directly instead of through ``args()``/``output()``/``needs_grad()``
+  (:mod:`minimm.ops.fast_backward`).
 
-All four are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
+All five are on by default. ``minimm.autograd.fastpath.enabled(False)`` turns them off (as a
 plain call, or as a context manager for one block), which is how the tests prove, op by op, that
 values and gradients are bit-identical with and without them.
 """
@@ -28,17 +34,20 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import sys
 
 import numpy as np
 
 from .. import backend as B
 from . import grad_mode
 from . import walk as _plain_walk
+from .fast_operators import operator_twin
 from .function import Function, op_error, read_inputs
 from .tensor import Tensor
 from .walk import FREED_MESSAGE, GRAPH_XP, graph_backward, unbroadcast, leaf_sink
 
-__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators"]
+__all__ = ["enabled", "is_enabled", "fusable", "apply", "walk", "operator_twin", "install_operators",
+           "install_backward_twins"]
 
 _ndarray = np.ndarray
 _generic = np.generic
@@ -47,9 +56,8 @@ _plain_apply = Function.__dict__["apply"]
 # Below this many elements a NumPy call costs its fixed overhead whatever it computes, so a
 # formula's NumPy twin (more calls, fewer passes) only pays on larger arrays.
 HOST_MIN = 2048
-_new = object.__new__
-_no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
 _operators: dict = {}  # Tensor attribute -> (plain function, fast twin): see install_operators
+_backwards: dict = {}  # op class -> (plain backward, fast twin): see install_backward_twins
 
 
 def is_enabled() -> bool:
@@ -80,6 +88,8 @@ def _switch(mode: bool) -> None:
     _plain_walk.active_walk = walk if mode else _plain_walk.walk
     for name, (plain, fast) in _operators.items():
         setattr(Tensor, name, fast if mode else plain)
+    for cls, (plain, fast) in _backwards.items():
+        cls.backward = fast if mode else plain
 
 
 def fusable(formula):
@@ -158,89 +168,63 @@ def apply(cls, *inputs, **params):
     return t
 
 
-def _node_for(cls, idle, needs_grad):
-    """A new node of op ``cls`` when the call is recorded, else the op's idle node."""
-    if needs_grad and cls.differentiable and grad_mode.grad_enabled:
-        node = _new(cls)
-        node.xp, node.graph = np, False
-        return node
-    return idle
-
-
-def _finish(node, idle, out, inputs, datas):
-    """Tensor._wrap and the recording half of apply, on the known-good types of the twins."""
-    if out.__class__ is not _ndarray:
-        out = np.asarray(out)  # a 0-d result comes back from NumPy as a scalar
-    t = _new(Tensor)
-    t.array = out
-    t.grad = None
-    if node is idle:
-        idle.saved = None  # keep no array alive
-        t.requires_grad, t.grad_fn = False, None
-        return t
-    gen = 0
-    for i in inputs:
-        fn = i.grad_fn
-        if fn is not None and fn.generation > gen:
-            gen = fn.generation
-    node.inputs, node.datas, node.params = inputs, datas, _no_params
-    node.generation, node.retained = gen + 1, None
-    t.requires_grad, t.grad_fn = True, node
-    return t
-
-
-def operator_twin(cls, plain, arity):
-    """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
-
-    When every operand is a host float tensor (exactly :class:`Tensor`) of one dtype, the plain
-    function's checks and casts have nothing to do, so the twin runs ``cls.forward`` and records
-    the node itself — :func:`apply` inlined, for a fixed number of tensors and no params. Anything
-    else (a number, a Parameter, an integer tensor, a GPU array) goes to ``plain``.
-    """
-    forward = cls.forward
-    # The ``self`` of every call that is not recorded (grad off, or no input wants one): forward
-    # reads ``self.xp`` and may set ``self.saved``, which nothing reads afterwards, so one node
-    # serves them all (saving an object per op under ``no_grad``).
-    idle = _new(cls)
-    idle.xp, idle.graph = np, False
-
-    def unary(a):
-        x = a.array
-        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
-            return plain(a)
-        node = _node_for(cls, idle, a.requires_grad)
-        try:
-            out = forward(node, x)
-        except (ValueError, IndexError) as exc:
-            raise op_error(cls, (x,), exc) from exc
-        return _finish(node, idle, out, (a,), (x,))
-
-    def binary(a, b):
-        if a.__class__ is not Tensor or b.__class__ is not Tensor:
-            return plain(a, b)
-        x, y = a.array, b.array
-        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or x.dtype is not y.dtype \
-                or x.dtype.kind != "f":
-            return plain(a, b)
-        node = _node_for(cls, idle, a.requires_grad or b.requires_grad)
-        try:
-            out = forward(node, x, y)
-        except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
-            raise op_error(cls, (x, y), exc) from exc
-        return _finish(node, idle, out, (a, b), (x, y))
-
-    twin = unary if arity == 1 else binary
-    functools.update_wrapper(twin, plain)
-    return twin
-
-
 def install_operators(T, table: dict) -> None:
     """Give Tensor ``T`` the operator twins: ``table`` maps an attribute (``"__mul__"``, ``"tanh"``)
-    to ``(op class, arity)``; the plain function now on ``T`` is kept for ``enabled(False)``."""
-    for name, (cls, arity) in table.items():
+    to ``(op class, arity)`` or ``(op class, arity, direct)`` (see
+    :func:`~minimm.autograd.fast_operators.operator_twin`); the plain function now on ``T`` is
+    kept for ``enabled(False)``."""
+    for name, spec in table.items():
         plain = getattr(T, name)
-        _operators[name] = (plain, operator_twin(cls, plain, arity))
+        _operators[name] = (plain, operator_twin(spec[0], plain, *spec[1:]))
     _switch(_on)
+
+
+def install_backward_twins(table: dict) -> None:
+    """Give op classes their backward twins (:mod:`minimm.ops.fast_backward`): ``table`` maps an op
+    class to a function with the signature of its ``backward``; the plain one is kept for
+    ``enabled(False)``."""
+    for cls, fast in table.items():
+        _backwards[cls] = (cls.__dict__["backward"], fast)
+    _switch(_on)
+
+
+# -- leaf grads without the defensive copy ---------------------------------------------------------
+# The plain walk copies the first grad a leaf receives, because the array may be shared (``x + x``
+# hands one array to both inputs, an identity op passes its own incoming grad on). A grad that a
+# backward has just computed (``Gᵀ x`` of a linear layer: a fresh array that nothing else holds)
+# needs no copy, and skipping it saves a pass over every weight per step. "Nothing else holds it"
+# is read from the reference count: no more references than the walk's own at that point (a
+# local; for an op of several inputs also the tuple ``backward`` returned and the loop's). How
+# many that is depends on the Python version, so it is measured once, here, on a fresh array held
+# exactly the way the walk holds a grad.
+_refcount = sys.getrefcount
+
+
+def _refs_of(a):
+    return _refcount(a)
+
+
+def _probe_pair() -> int:
+    grads = np.empty(1)  # a lone grad: held by `grads` (the array, or the tuple holding it) and `ig`
+    ig = grads
+    return _refs_of(ig)
+
+
+def _probe_loop() -> int:
+    grads = (np.empty(1), None)  # a grad in the tuple a backward returns, as the walk's loop holds it
+    for _inp, ig in zip((0, 1), grads):
+        return _refs_of(ig)
+    return 0
+
+
+_PAIR_REFS, _LOOP_REFS = _probe_pair(), _probe_loop()
+
+
+def _owned(a, most: int, dtype) -> bool:
+    """Whether grad ``a`` is a writeable host array of ``dtype``, not a view, with at most ``most``
+    references (those of the walk): it can become a leaf's ``.grad`` as it is, without a copy."""
+    return (a.__class__ is _ndarray and a.base is None and a.dtype is dtype and a.flags.writeable
+            and _refcount(a) <= most)
 
 
 # The plain walk, unrolled for speed (helpers inlined, the chain shortcut added). It is one long
@@ -248,6 +232,7 @@ def install_operators(T, table: dict) -> None:
 def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None):
     """:func:`minimm.autograd.walk.walk` with the chain shortcut, same visiting order."""
     to_leaf, at_node, captured = leaf_sink(accumulate, only, capture, create_graph)
+    adopt = accumulate and only is None and capture is None and not create_graph
     pending: dict = {}
     heap: list = []
     counter = itertools.count()
@@ -279,6 +264,40 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             if inputs is None:
                 raise RuntimeError(FREED_MESSAGE)
             grads = graph_backward(node, g) if create_graph else node.backward(g)
+            # One grad to send on (a one-input op; an op of two inputs of which one wants a grad,
+            # as in x * w with a constant w): the loop below for that pair, without tuple and zip.
+            ig = None
+            if not create_graph:
+                if len(inputs) == 1:
+                    inp, ig = inputs[0], grads
+                    if not getattr(inp, "requires_grad", False):
+                        ig = None
+                elif len(inputs) == 2:
+                    inp, other = inputs
+                    if getattr(inp, "requires_grad", False):
+                        if not getattr(other, "requires_grad", False):
+                            ig = grads[0]
+                    elif getattr(other, "requires_grad", False):
+                        inp, ig = other, grads[1]
+            if ig.__class__ is _ndarray:
+                if ig.shape != inp.array.shape:
+                    ig = unbroadcast(ig, inp.array.shape, node.xp)
+                fn = inp.grad_fn
+                if fn is None:
+                    if adopt and inp.grad is None and _owned(ig, _PAIR_REFS, inp.array.dtype):
+                        inp.grad = Tensor._wrap(ig)  # held by `ig` and `grads` only: no copy
+                    else:
+                        to_leaf(inp, ig)
+                elif fn in pending:
+                    pending[fn] = pending[fn] + ig
+                elif heap:
+                    pending[fn] = ig
+                    push(heap, (-fn.generation, next(counter), fn))
+                else:
+                    nxt, nxt_g = fn, ig  # a chain: it runs next (see below)
+                if not retain_graph:
+                    node.inputs = node.datas = node.saved = None
+                continue
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
             lone = lone_g = None  # the first newly pending node (and its grad), while nothing else waits
@@ -297,7 +316,10 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                         ig = unbroadcast(ig, inp.array.shape, node.xp)
                 fn = inp.grad_fn
                 if fn is None:
-                    to_leaf(inp, ig)
+                    if adopt and inp.grad is None and _owned(ig, _LOOP_REFS, inp.array.dtype):
+                        inp.grad = Tensor._wrap(ig)  # held by the walk only: no copy
+                    else:
+                        to_leaf(inp, ig)
                     continue
                 if fn is lone:  # the same input twice (x * x): its grads add up, in order
                     lone_g = lone_g + ig

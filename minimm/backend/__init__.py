@@ -20,6 +20,8 @@ fused GPU kernels in :mod:`~minimm.backend.kernels`, the random generators in
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 __all__ = [
@@ -60,15 +62,26 @@ except Exception as exc:  # ImportError, or a broken CUDA install raising someth
     _cupy = None
     _CUPY_ERROR = exc
 
-try:
-    import array_api_strict as _strict
+# array_api_strict (the strict stand-in device) is imported on first use, not here: a run that
+# never touches the strict device does not pay its ~0.8 MB and its import time.
+_strict = None
+_STRICT_ERROR: BaseException | None = None
+_STRICT_ARRAY_TYPE = None
+_strict_tried = False
 
-    _STRICT_ERROR: BaseException | None = None
-except Exception as exc:  # pragma: no cover - the test extra installs it
-    _strict = None
-    _STRICT_ERROR = exc
 
-_STRICT_ARRAY_TYPE = type(_strict.asarray(0.0)) if _strict is not None else None
+def _load_strict():
+    """``array_api_strict``, imported the first time it is needed (``None`` when it cannot be)."""
+    global _strict, _STRICT_ERROR, _STRICT_ARRAY_TYPE, _strict_tried
+    if not _strict_tried:
+        _strict_tried = True
+        try:
+            import array_api_strict as xs
+
+            _strict, _STRICT_ARRAY_TYPE = xs, type(xs.asarray(0.0))
+        except Exception as exc:  # pragma: no cover - the test extra installs it
+            _STRICT_ERROR = exc
+    return _strict
 
 
 class Device:
@@ -146,7 +159,7 @@ def cuda_is_available() -> bool:
 
 def strict_is_available() -> bool:
     """True when the strict stand-in device (``array_api_strict``) can be used."""
-    return _strict is not None
+    return _load_strict() is not None
 
 
 def available_devices() -> list[str]:
@@ -176,7 +189,7 @@ def _require_cuda(dev: Device):
 
 
 def _require_strict():
-    if _strict is None:
+    if _load_strict() is None:
         raise DeviceError(
             "the 'strict' stand-in device needs array-api-strict, which could not be imported "
             f"({_STRICT_ERROR}). Install it with: pip install minimm[test]"
@@ -186,7 +199,7 @@ def _require_strict():
 
 def strict_device(dev: Device):
     # Device('device1') is array_api_strict's non-CPU device; 'strict:1' maps to 'device2'.
-    return _strict.Device("device2" if (dev.index or 0) == 1 else "device1")
+    return _require_strict().Device("device2" if (dev.index or 0) == 1 else "device1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +210,11 @@ def _is_cupy(a) -> bool:
 
 
 def _is_strict(a) -> bool:
-    return _STRICT_ARRAY_TYPE is not None and isinstance(a, _STRICT_ARRAY_TYPE)
+    if _STRICT_ARRAY_TYPE is None:
+        # no strict array can exist before array_api_strict is imported (by minimm or by the caller)
+        if "array_api_strict" not in sys.modules or _load_strict() is None:
+            return False
+    return isinstance(a, _STRICT_ARRAY_TYPE)
 
 
 def get_array_module(*arrays):

@@ -6,6 +6,11 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 
 from __future__ import annotations
 
+import operator as _operator
+from functools import partial as _partial
+
+import numpy as np
+
 from .. import backend as B
 from ..autograd import Tensor, fastpath, is_grad_enabled
 from . import (
@@ -13,6 +18,7 @@ from . import (
     reduction, resample, sequence, shape, special,
 )
 from . import fast_numpy  # noqa: F401  (registers the NumPy twins of the element-wise formulas)
+from . import fast_backward  # noqa: F401  (registers the backward twins of the hottest ops)
 from .arithmetic import add, cast, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from .conv import avg_pool2d, conv2d, conv_transpose2d, fold, max_pool2d, unfold
 from .elementwise import (
@@ -154,10 +160,13 @@ def _install() -> None:
     _install_methods(Tensor)
     # the speed shortcut of the hottest operators and methods (same numbers: tests/test_fastpath.py)
     A, E = arithmetic, elementwise
+    # (op, arity, what its forward computes on host arrays, as one call: used when nothing is recorded)
+    add_, sub_, mul_ = (A.Add, 2, _operator.add), (A.Sub, 2, _operator.sub), (A.Mul, 2, _operator.mul)
     fastpath.install_operators(Tensor, {
-        "__add__": (A.Add, 2), "__sub__": (A.Sub, 2), "__mul__": (A.Mul, 2), "add": (A.Add, 2),
-        "sub": (A.Sub, 2), "mul": (A.Mul, 2), "exp": (E.Exp, 1), "log": (E.Log, 1), "tanh": (E.Tanh, 1),
-        "sigmoid": (E.Sigmoid, 1), "relu": (E.ReLU, 1),
+        "__add__": add_, "__sub__": sub_, "__mul__": mul_, "add": add_, "sub": sub_, "mul": mul_,
+        "exp": (E.Exp, 1, np.exp), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh),
+        "sigmoid": (E.Sigmoid, 1, _partial(E.stable_sigmoid, np)),
+        "relu": (E.ReLU, 1, _partial(E.relu_forward, np)),
     })
 
 

@@ -1,0 +1,125 @@
+"""Operator twins: ``x * y``, ``x + y``, ``x.tanh()`` ... on host float tensors, straight to the op.
+
+Part of the engine's fast path (:mod:`minimm.autograd.fastpath` installs and switches them). On a
+tensor of 8 numbers a NumPy call costs ~0.3 µs, and every layer of Python around it costs about
+as much again, so a twin is :meth:`Function.apply <minimm.autograd.Function.apply>` written out
+for one fixed case — every operand exactly a host :class:`Tensor` of one float dtype, no params —
+with nothing left that has no work to do in that case:
+
+* no general input reader, no ``*inputs, **params``: the operands are named;
+* the node and the output tensor are filled in place, in one function (no helper calls);
+* when nothing is recorded (``no_grad``, or no operand wants a grad) no node is made at all: the
+  twin calls the op's ``direct`` function — what its ``forward`` computes, as one call:
+  ``operator.mul`` for ``Mul`` (whose forward is ``a * b``), ``partial(stable_sigmoid, np)`` for
+  ``Sigmoid`` — or, when none is given, ``forward`` on one idle node kept for the purpose.
+
+Anything else (a number, a Parameter, an integer tensor, a GPU or strict array, mixed dtypes)
+goes to the plain function, which has the checks and the promotions. Same numbers, bit for bit:
+``tests/test_fastpath.py`` compares every twin with the plain function, recorded and not.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import grad_mode
+from .function import op_error
+from .tensor import Tensor
+
+__all__ = ["operator_twin"]
+
+_ndarray = np.ndarray
+_new = object.__new__
+_no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
+
+
+def operator_twin(cls, plain, arity, direct=None):
+    """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
+
+    ``direct``, when given, computes what ``cls.forward`` computes on host arrays, in one call
+    (``np.tanh`` for ``Tanh``): an unrecorded call runs it without a node.
+    """
+    if direct is None:
+        # forward reads ``self.xp`` and may set ``self.saved`` (cleared after the call): one idle
+        # node serves every unrecorded call, so none is allocated per op.
+        idle = _new(cls)
+        idle.xp, idle.graph = np, False
+        forward = cls.forward
+
+        def direct(*arrays):
+            out = forward(idle, *arrays)
+            idle.saved = None  # keep no array alive
+            return out
+    twin = (_unary if arity == 1 else _binary)(cls, plain, direct)
+    functools.update_wrapper(twin, plain)
+    return twin
+
+
+def _unary(cls, plain, direct):
+    forward, recordable = cls.forward, cls.differentiable
+
+    def unary(a):
+        x = a.array
+        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype.kind != "f":
+            return plain(a)
+        t = _new(Tensor)
+        t.grad = None
+        if a.requires_grad and recordable and grad_mode.grad_enabled:
+            node = _new(cls)
+            node.xp = np
+            node.graph = False
+            try:
+                out = forward(node, x)
+            except (ValueError, IndexError) as exc:
+                raise op_error(cls, (x,), exc) from exc
+            fn = a.grad_fn
+            node.inputs, node.datas, node.params, node.retained = (a,), (x,), _no_params, None
+            node.generation = 1 if fn is None else fn.generation + 1
+            t.requires_grad, t.grad_fn = True, node
+        else:
+            try:
+                out = direct(x)
+            except (ValueError, IndexError) as exc:
+                raise op_error(cls, (x,), exc) from exc
+            t.requires_grad, t.grad_fn = False, None
+        t.array = out if out.__class__ is _ndarray else np.asarray(out)  # NumPy returns 0-d as a scalar
+        return t
+
+    return unary
+
+
+def _binary(cls, plain, direct):
+    forward, recordable = cls.forward, cls.differentiable
+
+    def binary(a, b):
+        if a.__class__ is not Tensor or b.__class__ is not Tensor:
+            return plain(a, b)
+        x, y = a.array, b.array
+        dt = x.dtype
+        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or dt is not y.dtype or dt.kind != "f":
+            return plain(a, b)
+        t = _new(Tensor)
+        t.grad = None
+        try:
+            if (a.requires_grad or b.requires_grad) and recordable and grad_mode.grad_enabled:
+                node = _new(cls)
+                node.xp = np
+                node.graph = False
+                out = forward(node, x, y)
+                fa, fb = a.grad_fn, b.grad_fn
+                ga = 0 if fa is None else fa.generation
+                gb = 0 if fb is None else fb.generation
+                node.inputs, node.datas, node.params, node.retained = (a, b), (x, y), _no_params, None
+                node.generation = (ga if ga > gb else gb) + 1
+                t.requires_grad, t.grad_fn = True, node
+            else:
+                out = direct(x, y)
+                t.requires_grad, t.grad_fn = False, None
+        except (ValueError, IndexError) as exc:  # shapes that do not broadcast: the plain message
+            raise op_error(cls, (x, y), exc) from exc
+        t.array = out if out.__class__ is _ndarray else np.asarray(out)
+        return t
+
+    return binary

@@ -1,0 +1,67 @@
+"""Backward twins: the hottest ops' ``backward`` with its helper calls written out.
+
+Part of the engine's fast path (:mod:`minimm.autograd.fastpath` swaps them in and out with the
+other shortcuts). The readable backward of ``Mul`` asks for its inputs with ``self.args()`` and
+for each input's ``requires_grad`` with ``self.needs_grad(i)``; ``Tanh`` reads its output with
+``self.output()`` and calls the fusable formula ``tanh_grad``. On a tensor of 8 numbers those
+method calls cost more than the arithmetic, so each twin here reads the node's fields directly
+and, for a small host array, calls the formula itself — the same expression, so the same bits
+(``tests/test_fastpath.py`` runs every op with the shortcuts on and off). When a graph of the
+backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over to
+the plain backward, which knows how to compute on Tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import fastpath
+from . import arithmetic as _a
+from . import elementwise as _e
+
+__all__ = ["BACKWARD_TWINS"]
+
+_ndarray = np.ndarray
+_SMALL = fastpath.HOST_MIN  # below this the fusable formulas run as written (see fastpath.fusable)
+_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid)}
+_tanh_grad, _sigmoid_grad = _e.tanh_grad.formula, _e.sigmoid_grad.formula
+
+
+def mul_backward(self, g):
+    """Mul: ∂z/∂a = g·b, ∂z/∂b = g·a (only for inputs that want a grad)."""
+    if self.graph:
+        return _plain[_a.Mul](self, g)
+    a, b = self.datas
+    ia, ib = self.inputs
+    return (g * b if getattr(ia, "requires_grad", False) else None), \
+        (g * a if getattr(ib, "requires_grad", False) else None)
+
+
+def exp_backward(self, g):
+    """Exp: g·y."""
+    if self.graph:
+        return _plain[_e.Exp](self, g)
+    return g * self.saved
+
+
+def tanh_backward(self, g):
+    """Tanh: g (1 − y²)."""
+    if self.graph:
+        return _plain[_e.Tanh](self, g)
+    if g.__class__ is _ndarray and g.size < _SMALL and self.xp is np:
+        return _tanh_grad(np, g, self.saved)
+    return _e.tanh_grad(self.xp, g, self.saved)
+
+
+def sigmoid_backward(self, g):
+    """Sigmoid: g y (1 − y)."""
+    if self.graph:
+        return _plain[_e.Sigmoid](self, g)
+    if g.__class__ is _ndarray and g.size < _SMALL and self.xp is np:
+        return _sigmoid_grad(np, g, self.saved)
+    return _e.sigmoid_grad(self.xp, g, self.saved)
+
+
+BACKWARD_TWINS = {_a.Mul: mul_backward, _e.Exp: exp_backward, _e.Tanh: tanh_backward,
+                  _e.Sigmoid: sigmoid_backward}
+fastpath.install_backward_twins(BACKWARD_TWINS)
