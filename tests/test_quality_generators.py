@@ -77,12 +77,13 @@ def test_cvae_shapes_heldout_combinations():
 
 
 def test_mvae_digits_cross_modal(digits_binary):
-    """MVAE (PoE, λ_text = 10), 40 epochs (full: 200). Measured image→label 79 %, label→image
-    coherence 91 % (full: 86 % / 93 %). Thresholds 72 % / 85 % for this shorter run."""
+    """MVAE (PoE, λ_text = 10, the cross-modal term), 30 epochs (full: 60). Measured image→label
+    91 %, label→image coherence 92 % (full: 93.1 % / 92.5 %). Thresholds 88 % / 85 %
+    (the nearest class-mean image: 85.6 %) for this shorter run."""
     model, _ = app.train_mvae(digits_binary, quick=True)
     m = app.evaluate_mvae(model, digits_binary)
     assert m["evaluator_accuracy"] >= 0.90
-    assert m["image_to_label"] >= 0.72
+    assert m["image_to_label"] >= 0.88
     assert m["label_to_image"] >= 0.85
 
 
