@@ -188,6 +188,40 @@ def test_mvae_loss_gradcheck(device, experts):
     assert loss_gradcheck(model, batch)
 
 
+def test_mvae_cross_term_adds_the_word_to_the_image_only_elbo(device):
+    """cross_weight w: the image-only ELBO gains w λ_t log p(t | z), z ~ q(z | image) — the same
+    draw (same seed) — and the joint and text-only ELBOs are unchanged."""
+    m0 = MVAE(img_dim=64, img_hidden=6, txt_hidden=6, z_dim=2).to(device)
+    m1 = MVAE(img_dim=64, img_hidden=6, txt_hidden=6, z_dim=2, cross_weight=0.5).to(device)
+    m1.load_state_dict(m0.state_dict())
+    batch = m0.collate(digits_batch(5, device))
+    logs = []
+    for m in (m0, m1):
+        minimm.manual_seed(3)
+        logs.append(m.loss(batch)[1])
+    x, t = m0.prepare(batch)
+    minimm.manual_seed(3)
+    with minimm.no_grad():
+        gv.reparameterize(*m0.posterior(x, t))  # the joint term's draw comes first
+        z = gv.reparameterize(*m0.posterior(image=x))
+        word = float(m0._log_lik(z, None, t).mean().item())
+    assert word < 0  # a categorical log-probability, weighted λ_t = 10
+    assert logs[1]["elbo_joint"] == pytest.approx(logs[0]["elbo_joint"], rel=1e-6)
+    assert logs[1]["elbo_text"] == pytest.approx(logs[0]["elbo_text"], rel=1e-6)
+    assert logs[1]["elbo_image"] == pytest.approx(logs[0]["elbo_image"] + 0.5 * word, rel=1e-5)
+
+
+def test_mvae_cross_term_gradcheck(device):
+    model = MVAE(img_dim=4, txt_dim=10, img_hidden=3, txt_hidden=3, z_dim=2, cross_weight=1.0).to(device)
+    assert loss_gradcheck(model, digits_batch(3, device, minimm.float64, side=2))
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_mvae_rejects_a_bad_cross_weight(bad):
+    with pytest.raises(ValueError, match="cross_weight"):
+        MVAE(cross_weight=bad)
+
+
 def test_mvae_rejects_unknown_experts():
     with pytest.raises(ValueError, match="poe"):
         MVAE(experts="sum")

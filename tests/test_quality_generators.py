@@ -77,12 +77,13 @@ def test_cvae_shapes_heldout_combinations():
 
 
 def test_mvae_digits_cross_modal(digits_binary):
-    """MVAE (PoE, λ_text = 10), 40 epochs (full: 200). Measured image→label 79 %, label→image
-    coherence 91 % (full: 86 % / 93 %). Thresholds 72 % / 85 % for this shorter run."""
+    """MVAE (PoE, λ_text = 10, the cross-modal term), 30 epochs (full: 60). Measured image→label
+    91 %, label→image coherence 92 % (full: 93.1 % / 92.5 %). Thresholds 88 % / 85 %
+    (the nearest class-mean image: 85.6 %) for this shorter run."""
     model, _ = app.train_mvae(digits_binary, quick=True)
     m = app.evaluate_mvae(model, digits_binary)
     assert m["evaluator_accuracy"] >= 0.90
-    assert m["image_to_label"] >= 0.72
+    assert m["image_to_label"] >= 0.88
     assert m["label_to_image"] >= 0.85
 
 
@@ -131,8 +132,9 @@ def test_conv_gan_digits_samples_are_read_as_asked(digits):
 
 @pytest.mark.slow
 def test_captioner_shapes_attributes_all_match():
-    """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~45 CPU-s): the
-    table's target, ≥ 93 % of greedy captions name all four attributes right. Seed 1 (split and
+    """Image → caption decoder in its full setting (2 causal blocks, 12 epochs, ~45 CPU-s), here on
+    the full training split: the table's seen-combination target, ≥ 93 % of greedy captions name all
+    four attributes right (the table's row trains without the held-out combinations). Seed 1 (split and
     initialisation), where the earlier recipe (Adam 3e-3, batch 64) stalled on the shape word at 51 %
     (seed 0 had escaped: 98.5 %); the current one reaches 98.5 % (seeds 0–2: 99.2 / 98.5 / 98.7 %).
     No shorter run is meaningful: the shapes are read last. Every generated caption must parse."""

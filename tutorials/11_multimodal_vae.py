@@ -35,6 +35,10 @@
 # The single-modality terms train each encoder to stand for the pair on its own; the product makes
 # the posterior of any subset available — a missing modality is just a missing factor
 # (tutorial 08; the [product-of-experts page](../math/product-of-experts.md) derives it).
+# One addition for the digits (`cross_weight = 1`, a cross-modal term as in MMVAE / MoPoE-VAE): in
+# the image-only term, $z\sim q(z\mid x)$ also explains the word it did not see, which makes that
+# term an ELBO of the pair. Without it $q(z\mid x)$ is never asked for the word, and image → word
+# reads the digit no better than the nearest class-mean image does (86–90 %).
 
 # %%
 import os
@@ -61,12 +65,12 @@ minimm.manual_seed(0)
 #
 # Binarised digits (Bernoulli pixels) and their number words (a categorical over ten words,
 # weighted $\lambda_t = 10$ so that the word's 2–3 nats are not drowned by the image's ~20). The
-# recipe `train_mvae` runs the loss above with Adam; `quick` mode trains 40 epochs instead of 200.
+# recipe `train_mvae` runs the loss above with Adam; `quick` mode trains 30 epochs instead of 60.
 
 # %%
 splits = D.load_digits(seed=0, binarize=True, with_sound=False)
 train, test = splits
-epochs = 40 if QUICK else 200
+epochs = 30 if QUICK else 60
 model, history = train_mvae(splits, epochs=epochs, progress=True)  # a bar on a terminal
 print(model)
 
@@ -100,7 +104,7 @@ scores = evaluate_mvae(model, splits)
 print(f"image → word accuracy {scores['image_to_label']:.1%}; word → image coherence {scores['label_to_image']:.1%} "
       f"(the evaluator reads real test images right {scores['evaluator_accuracy']:.1%} of the time)")
 assert scores["label_to_image"] >= (0.75 if QUICK else 0.8)
-assert scores["image_to_label"] >= (0.6 if QUICK else 0.8)
+assert scores["image_to_label"] >= (0.85 if QUICK else 0.9)  # the nearest class-mean image: 85.6 %
 
 minimm.manual_seed(1)
 n_per = 8

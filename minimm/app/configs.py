@@ -32,10 +32,15 @@ CONFIGS: dict = {
     # caption-conditioned CVAE on shapes: bag of words → 256 → z 8
     "cvae_shapes": {"model": {"hidden": 256, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 40,
                     "quick_epochs": 20},
-    # MVAE: PoE with the prior expert, sub-sampled ELBOs, text likelihood weight 10
+    # MVAE: PoE with the prior expert, sub-sampled ELBOs, text likelihood weight 10, and a cross-modal
+    # term (the image-only ELBO also explains the word, cross_weight 1). Without it (200 epochs) q(z | image)
+    # named the digit no better than the nearest class-mean image (image→label 85.6 / 86.0 / 89.5 % against
+    # 85.6 / 87.4 / 89.5 %, seeds 0-2; λ_text 50 or 100, z 16: 78-84 %, seed 0); with it 60 epochs reach
+    # 93.1 / 93.3 / 96.5 % (word→image coherence 92-94 %, recall 17-25 %) in ~7 CPU-s, not ~16. 100 epochs:
+    # 92.0 / 94.7 / 95.9 %, recall 28-33 % (without the term: 26-34 %), ~10 CPU-s
     "mvae_digits": {"model": {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8,
-                              "lambda_text": 10.0, "experts": "poe"},
-                    "lr": 1e-3, "batch_size": 64, "epochs": 200, "quick_epochs": 40},
+                              "lambda_text": 10.0, "experts": "poe", "cross_weight": 1.0},
+                    "lr": 1e-3, "batch_size": 64, "epochs": 60, "quick_epochs": 30},
     # MVAE on shapes (tutorial 11, part 2): captions as bags of words under a Bernoulli likelihood,
     # text weight 90 (about 30 words against 256 pixels weighted 3), z 16
     "mvae_shapes": {"model": {"img_dim": 256, "img_hidden": 512, "txt_hidden": 128, "z_dim": 16,

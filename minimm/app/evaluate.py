@@ -251,11 +251,14 @@ def evaluate_cgan(model: ConditionalGAN, splits=None, evaluator=None, n_per_clas
 @with_thread_limit
 def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "greedy", temperature: float = 1.0,
                        top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-                       batch_size: int = 500) -> dict:
+                       batch_size: int = 500, holdout_combinations=None) -> dict:
     """Image → caption quality on the shapes test split: ``accuracy`` is the fraction of generated
     captions whose four parsed attributes all match the image's ground truth; ``parse_rate`` the
     fraction that parse at all; ``examples`` a few (caption, truth) pairs. ``strategy``,
-    ``temperature``, ``top_k``, ``top_p``: the decoding (:meth:`CaptionDecoder.generate`)."""
+    ``temperature``, ``top_k``, ``top_p``: the decoding (:meth:`CaptionDecoder.generate`).
+    With ``holdout_combinations`` (those left out of the training split) the accuracy is also split
+    into ``seen_accuracy`` (test images of combinations seen in training) and ``heldout_accuracy``
+    (the never-trained ones, ``n_heldout`` images)."""
     splits = splits if splits is not None else load_shapes(seed=seed, with_sound=False)
     B.manual_seed(seed)
     test = splits.test
@@ -265,8 +268,13 @@ def evaluate_captioner(model: CaptionDecoder, splits=None, strategy: str = "gree
                                    top_k=top_k, top_p=top_p)
     ok = caption_accuracy(captions, test.attributes)
     examples = [(captions[i], test.caption[i]) for i in range(5)]
-    return {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([caption_parses(c) for c in captions])),
-            "n_test": len(test), "examples": examples}
+    out = {"accuracy": float(ok.mean()), "parse_rate": float(np.mean([caption_parses(c) for c in captions])),
+           "n_test": len(test), "examples": examples}
+    if holdout_combinations:
+        held = holdout_mask(test.attributes, holdout_combinations)
+        out.update(seen_accuracy=float(ok[~held].mean()), n_heldout=int(held.sum()),
+                   heldout_accuracy=float(ok[held].mean()) if held.any() else None)
+    return out
 
 
 @with_thread_limit

@@ -209,7 +209,7 @@ def alignment_row(quick=False, device="cpu", seed=0, progress=False) -> list[dic
 
 
 def mvae_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """MVAE (PoE), digits + words: label→image coherence >= 80 %, image→label accuracy >= 80 %,
+    """MVAE (PoE), digits + words: label→image coherence >= 80 %, image→label accuracy >= 92 %,
     and its label→image samples' precision, recall, coverage and memorisation ratio."""
     splits = _digits(binarize=True, seed=seed)
     model, _ = train_mvae(splits, device=device, seed=seed, quick=quick, progress=progress)
@@ -242,14 +242,20 @@ def cvae_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[d
 
 
 def captioner_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Shapes image→caption (autoregressive): captions whose attributes all match >= 93 %."""
-    splits = load_shapes(seed=seed, with_sound=False)
+    """Shapes image→caption (autoregressive), trained without the ``HOLDOUT_COMBINATIONS``: captions
+    whose attributes all match >= 93 % on test images of seen combinations (where the nearest training
+    image's caption is as good) and >= 85 % on the never-trained combinations (where it is always wrong)."""
+    splits = load_shapes(seed=seed, holdout_combinations=HOLDOUT_COMBINATIONS, with_sound=False)
     model, _ = train_captioner(splits, device=device, seed=seed, quick=quick, progress=progress)
-    m = evaluate_captioner(model, splits, seed=seed)
-    return [_entry("shapes image→caption (autoregressive)", "captions whose four attributes all match",
-                   "caption_accuracy", _get(m, "caption_accuracy", "all_match", "accuracy"),
-                   TARGETS["captioner"]["caption_accuracy"],
-                   baselines=QB.captioner_baselines(splits))]
+    m = evaluate_captioner(model, splits, seed=seed, holdout_combinations=HOLDOUT_COMBINATIONS)
+    bases = QB.captioner_baselines(splits, holdout_mask(splits.test.attributes, HOLDOUT_COMBINATIONS))
+    name, t, n_seen = "shapes image→caption (autoregressive)", TARGETS["captioner"], m["n_test"] - m["n_heldout"]
+    return [_entry(name, "captions whose four attributes all match, combinations seen in training",
+                   "caption_accuracy", m["seen_accuracy"], t["caption_accuracy"], n=n_seen,
+                   baselines=QB.pick(bases, "seen")),
+            _entry(name, f"captions whose four attributes all match, {len(HOLDOUT_COMBINATIONS)} combinations "
+                   "never trained on", "caption_accuracy_heldout", m["heldout_accuracy"],
+                   t["caption_accuracy_heldout"], n=m["n_heldout"], baselines=QB.pick(bases, "heldout"))]
 
 
 def heldout_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:

@@ -30,8 +30,9 @@ _CGAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.85))
 _VAE = {"neg_elbo_nats": REPORT, "neg_iwae_nats": ("<=", 17.35)}
 # the MVAE, judged on 0/1 pixels (seeds 0–2): every baseline is handed the label and read as it (coherence
 # 98–100 % against 90 %), so coverage ≥ 95 % is what rejects class mean + noise (87–89 %) and the
-# per-class Gaussian (92.0–93.6 %; the MVAE 97.1–99.1 %), and the memorisation ratio the copier (0)
-_MVAE = {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": (">=", 0.80), "precision": REPORT,
+# per-class Gaussian (92.0–93.6 %; the MVAE 97.1–99.1 %), and the memorisation ratio the copier (0).
+# Image→label ≥ 92 % rejects the nearest class-mean image (85.6 / 87.4 / 89.5 %; the MVAE 93.1 / 93.3 / 96.5 %)
+_MVAE = {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": (">=", 0.92), "precision": REPORT,
          "recall": REPORT, "coverage": (">=", 0.95), "memorisation_ratio": (">=", 0.5)}
 # metric -> target, per recipe (the ``tone`` row and the families' own modules keep theirs inline)
 TARGETS = {
@@ -40,7 +41,11 @@ TARGETS = {
     "mvae": _MVAE,
     "cvae_shapes": {"coherence": (">=", 0.95), "precision": REPORT, "recall": REPORT, "coverage": REPORT,
                     "memorisation_ratio": (">=", 0.5)},
-    "captioner": {"caption_accuracy": (">=", 0.93)}, "heldout": {"heldout_coherence": (">=", 0.70)},
+    # the captioner is trained without the held-out combinations: on test images of seen ones the nearest
+    # training image's caption is right 98.8–99.2 % of the time (seeds 0–2; the captioner 99.1–99.5 %), on
+    # the ~50 of never-trained ones it is wrong by construction (0 %; the captioner 94.0 / 96.1 / 97.9 %)
+    "captioner": {"caption_accuracy": (">=", 0.93), "caption_accuracy_heldout": (">=", 0.85)},
+    "heldout": {"heldout_coherence": (">=", 0.70)},
 }
 
 

@@ -175,8 +175,8 @@ def train_cvae_digits(splits=None, epochs=None, device="cpu", seed=0, progress=F
 
 def train_mvae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                lambda_text=None, experts=None, lr=None, batch_size=None):
-    """Train :class:`~minimm.multimodal.MVAE` on binarised digits + number words (200 epochs,
-    λ_text = 10; ``quick``: 40)."""
+    """Train :class:`~minimm.multimodal.MVAE` on binarised digits + number words (60 epochs,
+    λ_text = 10, cross-modal terms weighted 1; ``quick``: 30)."""
     c = _setting("mvae_digits", lambda_text=lambda_text, experts=experts, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)

@@ -184,6 +184,14 @@ class MVAE(nn.Module):
     The single-modality terms train each encoder to work alone (without them, ``q(z | image)``
     is never trained to stand for the pair).
 
+    ``cross_weight`` w > 0 adds to the image-only term the likelihood of the word it does not see,
+    :math:`w\,\lambda_t\,\mathbb{E}_{q(z|x)}[\log p(t\mid z)]` (a cross-modal term, as in MMVAE /
+    MoPoE-VAE; with w = 1 that term is an ELBO of the *pair* with q(z | image) as its posterior).
+    Without it q(z | image) is never asked for the word (digits, seeds 0–2: image→label 86–90 %
+    with w = 0, 93–97 % with w = 1). The text-only term is left as it is: made to explain the image
+    from the word alone too, q(z | t) learnt to draw each class's average picture (recall of the
+    word→image samples 2 %, against 17–25 % without).
+
     ``experts="moe"`` (MMVAE-style): the joint posterior is the mixture
     :math:`\tfrac1M\sum_m q(z\mid x_m)`; its stratified ELBO draws z from each expert in turn and
     reconstructs *every* modality from it (cross-generation is trained directly), with the
@@ -192,7 +200,8 @@ class MVAE(nn.Module):
 
     def __init__(self, img_dim: int = 64, txt_dim: int = 10, img_hidden: int = 128, txt_hidden: int = 64,
                  z_dim: int = 8, lambda_image: float = 1.0, lambda_text: float = 10.0, experts: str = "poe",
-                 text_likelihood: str = "categorical", vectorizer=None, image_shape=None):
+                 text_likelihood: str = "categorical", vectorizer=None, image_shape=None,
+                 cross_weight: float = 0.0):
         super().__init__()
         if experts not in ("poe", "moe"):
             raise ValueError(f"experts must be 'poe' or 'moe', got {experts!r}")
@@ -203,6 +212,9 @@ class MVAE(nn.Module):
         side = int(round(math.sqrt(img_dim)))
         self.image_shape = tuple(image_shape) if image_shape is not None else (side, side)
         self.lambda_image, self.lambda_text = float(lambda_image), float(lambda_text)
+        if not (math.isfinite(cross_weight) and cross_weight >= 0):
+            raise ValueError(f"MVAE: cross_weight must be a finite number >= 0, got {cross_weight!r}")
+        self.cross_weight = float(cross_weight)
         self.enc_img = mlp(img_dim, img_hidden, 2 * z_dim)
         self.enc_txt = mlp(txt_dim, txt_hidden, 2 * z_dim)
         self.dec_img = mlp(z_dim, img_hidden, img_dim)
@@ -298,7 +310,10 @@ class MVAE(nn.Module):
             for name, (xi, ti) in {"joint": (x, t), "image": (x, None), "text": (None, t)}.items():
                 mu, logvar = self.posterior(xi, ti)
                 z = gv.reparameterize(mu, logvar)
-                elbo = (self._log_lik(z, xi, ti) - gv.gaussian_kl(mu, logvar)).mean()
+                log_lik = self._log_lik(z, xi, ti)
+                if self.cross_weight and name == "image":  # the word this posterior does not see
+                    log_lik = log_lik + self.cross_weight * self._log_lik(z, None, t)
+                elbo = (log_lik - gv.gaussian_kl(mu, logvar)).mean()
                 logs[f"elbo_{name}"] = elbo.item()
                 total = -elbo if total is None else total - elbo
         else:
