@@ -163,7 +163,9 @@ def _caption_baselines(train, test, seed: int) -> dict:
     common = int(np.flatnonzero(ids == np.bincount(ids).argmax())[0])
     tr = CAPTIONER_SPEC.log_magnitude(train.sound).reshape(len(train), -1)
     te = CAPTIONER_SPEC.log_magnitude(test.sound).reshape(len(test), -1)
-    _, nearest = nearest_neighbour_distance(te, tr, return_index=True)
+    # argmin_j |s - t_j|² = argmin_j (|t_j|² - 2 s·t_j): one float32 product (|s|² is the same for
+    # every j), a third of the cost of nearest_neighbour_distance's float64 distances
+    nearest = np.argmin(np.sum(tr * tr, axis=1)[None, :] - 2.0 * (te @ tr.T), axis=1)
     picks = {"random training caption": rng.integers(len(train), size=len(test)),
              "most common training caption": np.full(len(test), common),
              "nearest training sound's caption": np.asarray(nearest)}
