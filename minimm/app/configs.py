@@ -85,7 +85,7 @@ CONFIGS: dict = {
     "sound_generator": {"model": {"hidden": 256, "z_dim": 8, "sigma": 0.5}, "lr": 2e-3, "batch_size": 128,
                         "epochs": 30, "quick_epochs": 3, "griffin_lim_iterations": 32},
     "sound_captioner": {"model": {"d_model": 64, "n_heads": 4, "n_layers": 2, "n_prefix": 2, "channels": 8},
-                        "lr": 3e-3, "batch_size": 32, "epochs": 9, "quick_epochs": 2},
+                        "lr": 3e-3, "batch_size": 64, "epochs": 14, "quick_epochs": 2},
     # contrastive alignment on digits: image 64-128-32, text BoW-64-32, dropout 0.3 (see train_alignment)
     "align_digits": {"model": {"embed_dim": 32, "hidden": {"image": 128, "text": 64}, "dropout": 0.3},
                      "lr": 1e-3, "batch_size": 64, "epochs": 30, "quick_epochs": 10, "adv_weight": 0.5},
