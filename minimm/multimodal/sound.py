@@ -127,8 +127,10 @@ class SoundGenerator(nn.Module):
 
     def prepare_batch(self, batch: dict) -> dict:
         """The loader's ``transform``: the captions' ``"condition"`` and the sounds' ``"spectrogram"``
-        (flattened log-magnitudes), computed on the host once per batch."""
-        out = {**batch, "condition": self.condition_array(batch)}
+        (flattened log-magnitudes), computed on the host for each batch that lacks them."""
+        out = dict(batch)
+        if "condition" not in batch:  # recipes vectorise every caption once, before training
+            out["condition"] = self.condition_array(batch)
         if "spectrogram" not in batch:  # recipes compute every spectrogram once, before training
             out["spectrogram"] = self.spec.log_magnitude(batch["sound"]).reshape(len(batch["caption"]), -1)
         return out
@@ -207,7 +209,9 @@ class SoundCaptioner(CaptionDecoder):
     def prepare_batch(self, batch: dict) -> dict:
         """The loader's ``transform``: tokens of the captions, and the sounds' spectrograms as the
         decoder's conditioning input (its ``"image"``)."""
-        out = {**batch, "tokens": self.token_ids(batch["caption"])}
+        out = dict(batch)
+        if "tokens" not in batch:  # recipes tokenise every caption once, before training
+            out["tokens"] = self.token_ids(batch["caption"])
         if "image" not in batch:  # recipes compute every spectrogram once, before training
             out["image"] = self.spec.log_magnitude(batch["sound"]).reshape(len(batch["caption"]), -1)
         return out
