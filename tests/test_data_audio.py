@@ -144,6 +144,28 @@ def test_istft_inverts_stft(center, device):
     np.testing.assert_allclose(back[:, sl], x[:, sl], atol=1e-10)
 
 
+def test_istft_overlap_adds_alike_whether_or_not_the_hop_divides_the_frame(device):
+    """The vectorised overlap-add (hop divides n_fft: one add per hop-long piece of the frame)
+    and the per-frame loop (hop 24 into 128) both give the signal back."""
+    x = np.random.default_rng(7).normal(size=(3, 672))  # a multiple of both hops: every sample covered
+    for hop in (32, 24):
+        spec = stft(B.asarray(x, dev=device), n_fft=128, hop_length=hop, center=True)
+        back = B.to_numpy(istft(spec, n_fft=128, hop_length=hop, center=True, length=672))
+        np.testing.assert_allclose(back, x, atol=1e-10)
+
+
+def test_griffin_lim_keeps_float32_and_matches_float64():
+    """float32 magnitudes run in complex64 (half the cost) and end where float64 does."""
+    t = np.arange(1600) / 4000
+    x = np.sin(2 * np.pi * 675 * t) * np.minimum(1.0, t / 0.1)
+    mag = np.abs(stft(x, n_fft=128, hop_length=32, center=True))
+    w64 = griffin_lim(mag, 128, 32, n_iter=16, center=True, length=1600, momentum=0.99)
+    w32 = griffin_lim(mag.astype(np.float32), 128, 32, n_iter=16, center=True, length=1600, momentum=0.99)
+    assert w64.dtype == np.float64 and w32.dtype == np.float32
+    sc = [float(spectral_convergence(w.astype(np.float64), mag, 128, 32, center=True)) for w in (w64, w32)]
+    assert sc[1] == pytest.approx(sc[0], abs=1e-4)
+
+
 def test_istft_pads_or_trims_to_the_asked_length():
     x = np.random.default_rng(5).normal(size=256)
     spec = stft(x, n_fft=64, hop_length=16, center=True)

@@ -107,3 +107,7 @@ def test_judge_heads_and_prediction(device):
     np.testing.assert_allclose(judge.features(_sounds(5), batch_size=2), f, rtol=1e-6, atol=1e-7)
     heads = judge.heads["shape"](minimm.tensor(f.astype(np.float32), device=device))
     assert (np.argmax(heads.detach().numpy(), axis=1) == pred["shape"]).all()
+    # read: both in one pass, the same as features and predict apart
+    f2, pred2 = judge.read(_sounds(5), batch_size=2)
+    np.testing.assert_allclose(f2, f, rtol=1e-6, atol=1e-7)
+    assert all((pred2[k] == pred[k]).all() and pred2[k].dtype == np.int64 for k in pred)

@@ -50,6 +50,9 @@ class DecoderJudge:
     def predict(self, sounds):
         return decode_sounds(sounds)
 
+    def read(self, sounds):
+        return self.features(sounds), self.predict(sounds)
+
 
 def test_the_class_mean_spectrogram_reads_right_but_fails_the_spread_target():
     """The sharper sceptic: the mean log-spectrogram of each combination, played by Griffin-Lim.

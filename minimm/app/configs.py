@@ -81,11 +81,11 @@ CONFIGS: dict = {
                        "epochs": 20, "quick_epochs": 3},
     # image → DTMF tone: MLP image-256-256-800 writing the waveform, loss on the magnitudes of the
     # DFT zero-padded to 2 × 800 samples (every 5 Hz)
-    "tone_generator": {"model": {"hidden": 256, "oversample": 2}, "lr": 1e-3, "batch_size": 64, "epochs": 30,
+    "tone_generator": {"model": {"hidden": 256, "oversample": 2}, "lr": 2e-3, "batch_size": 64, "epochs": 15,
                        "quick_epochs": 6},
     # shapes sounds (text ↔ sound): the judge CNN (real sounds only), the caption → spectrogram CVAE
     # (waveform by Griffin-Lim), the sound → caption decoder (CNN sound encoder, 2 causal blocks)
-    "sound_judge": {"model": {"channels": 8, "hidden": 64}, "lr": 1e-3, "batch_size": 64, "epochs": 20,
+    "sound_judge": {"model": {"channels": 8, "hidden": 64}, "lr": 3e-3, "batch_size": 64, "epochs": 8,
                     "quick_epochs": 3},
     "sound_generator": {"model": {"hidden": 256, "z_dim": 8, "sigma": 0.5}, "lr": 2e-3, "batch_size": 128,
                         "epochs": 30, "quick_epochs": 3, "griffin_lim_iterations": 32},

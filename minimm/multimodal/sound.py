@@ -91,9 +91,10 @@ class SpectrogramSpec:
         return np.log(mag + self.eps).astype(np.float32)
 
     def to_waveform(self, log_mag, n_iter: int = 32, seed: int = 0) -> np.ndarray:
-        """Waveforms (N, n_samples) float32 from log-magnitudes (N, frames, bins), by fast Griffin-Lim."""
-        s = np.asarray(log_mag, dtype=np.float64).reshape(-1, self.n_frames, self.n_bins)
-        mag = np.maximum(np.exp(s) - self.eps, 0.0)
+        """Waveforms (N, n_samples) float32 from log-magnitudes (N, frames, bins), by fast Griffin-Lim
+        (in float32, as the waveforms are: float64 would double its cost for no audible change)."""
+        s = np.asarray(log_mag, dtype=np.float32).reshape(-1, self.n_frames, self.n_bins)
+        mag = np.maximum(np.exp(s) - np.float32(self.eps), np.float32(0.0))
         x = griffin_lim(mag, n_fft=self.n_fft, hop_length=self.hop_length, n_iter=n_iter, center=True,
                         length=self.n_samples, seed=seed, momentum=0.99)
         return np.asarray(x, dtype=np.float32)
@@ -126,8 +127,10 @@ class SoundGenerator(nn.Module):
 
     def prepare_batch(self, batch: dict) -> dict:
         """The loader's ``transform``: the captions' ``"condition"`` and the sounds' ``"spectrogram"``
-        (flattened log-magnitudes), computed on the host once per batch."""
-        out = {**batch, "condition": self.condition_array(batch)}
+        (flattened log-magnitudes), computed on the host for each batch that lacks them."""
+        out = dict(batch)
+        if "condition" not in batch:  # recipes vectorise every caption once, before training
+            out["condition"] = self.condition_array(batch)
         if "spectrogram" not in batch:  # recipes compute every spectrogram once, before training
             out["spectrogram"] = self.spec.log_magnitude(batch["sound"]).reshape(len(batch["caption"]), -1)
         return out
@@ -206,7 +209,9 @@ class SoundCaptioner(CaptionDecoder):
     def prepare_batch(self, batch: dict) -> dict:
         """The loader's ``transform``: tokens of the captions, and the sounds' spectrograms as the
         decoder's conditioning input (its ``"image"``)."""
-        out = {**batch, "tokens": self.token_ids(batch["caption"])}
+        out = dict(batch)
+        if "tokens" not in batch:  # recipes tokenise every caption once, before training
+            out["tokens"] = self.token_ids(batch["caption"])
         if "image" not in batch:  # recipes compute every spectrogram once, before training
             out["image"] = self.spec.log_magnitude(batch["sound"]).reshape(len(batch["caption"]), -1)
         return out
@@ -258,3 +263,17 @@ class SoundJudge(MultiHeadJudge):
     def predict(self, sounds, batch_size: int | None = None) -> dict:
         """Attributes read from waveforms (N, n_samples): name → host int64 array (N,)."""
         return super().predict(self.spec.log_magnitude(sounds), batch_size)
+
+    def read(self, sounds, batch_size: int | None = None) -> tuple:
+        """``(features(sounds), predict(sounds))`` from one spectrogram and one trunk pass (the
+        heads read the features): what an evaluation that needs both costs once, not twice."""
+        s, batch_size = self.spec.log_magnitude(sounds), batch_size or self.predict_batch_size
+        feats, parts = [], {k: [] for k in self.head_sizes}
+        with no_grad():
+            for i in range(0, len(s), batch_size):
+                h = self._hidden(s[i: i + batch_size])
+                feats.append(B.to_numpy(h.array))
+                for k, head in self.heads.items():
+                    parts[k].append(B.to_numpy(head(h).argmax(dim=1).array))
+        return (np.concatenate(feats).astype(np.float64),
+                {k: np.concatenate(v).astype(np.int64) for k, v in parts.items()})
