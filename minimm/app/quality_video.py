@@ -13,7 +13,7 @@ targets.
 from __future__ import annotations
 
 from .evaluate_video import evaluate_clip_captioner, evaluate_clip_cvae
-from .train_video import train_clip_captioner, train_clip_cvae
+from .train_video import shared_clip_cvae, train_clip_captioner
 
 __all__ = ["VIDEO_HOLDOUT", "TEXT_TO_VIDEO", "VIDEO_TO_TEXT", "HELDOUT_VIDEO", "text_to_video_row",
            "video_to_text_row", "heldout_video_row", "T2V_TARGET", "V2T_TARGET"]
@@ -38,10 +38,11 @@ def text_to_video_row(quick=False, device="cpu", seed=0, progress=False) -> list
     copies) ≥ 92 %, beside the class-mean, Gaussian, training-copy and repeated-frame baselines."""
     from .quality import entry  # here: quality.py lists these rows in its RECIPES
 
-    model, _ = train_clip_cvae(device=device, seed=seed, quick=quick, progress=progress)
-    m = evaluate_clip_cvae(model, seed=seed, quick=quick)
-    return [entry(TEXT_TO_VIDEO, "clips with every attribute + motion right (judge), not copies",
-                   "video_coherence", m["coherence"], T2V_TARGET, evaluator_accuracy=m["evaluator_accuracy"],
+    model, _ = shared_clip_cvae(VIDEO_HOLDOUT, device=device, seed=seed, quick=quick, progress=progress)
+    m = evaluate_clip_cvae(model, seed=seed, quick=quick, part="seen")
+    return [entry(TEXT_TO_VIDEO, f"clips with every attribute + motion right (judge), not copies; {m['n']} test "
+                   "captions of trained combinations", "video_coherence", m["coherence"], T2V_TARGET,
+                   evaluator_accuracy=m["evaluator_accuracy"], n=m["n"],
                    baselines=m["baselines"], judged_right=m["judged_right"], realistic=m["realistic"],
                    real_realistic=m["real_realistic"], baselines_judged_right=m["baselines_judged_right"], train_seconds=round(model.train_seconds, 1),
                    train_cpu_seconds=round(model.train_cpu_seconds, 1))]
@@ -55,7 +56,7 @@ def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list
     model, _ = train_clip_captioner(device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_captioner(model, seed=seed, quick=quick)
     return [entry(VIDEO_TO_TEXT, "captions naming all five attributes right", "video_caption_accuracy",
-                   m["accuracy"], V2T_TARGET, baselines=m["baselines"], train_seconds=round(model.train_seconds, 1),
+                   m["accuracy"], V2T_TARGET, n=m["n_test"], baselines=m["baselines"], train_seconds=round(model.train_seconds, 1),
                    train_cpu_seconds=round(model.train_cpu_seconds, 1))]
 
 
@@ -64,12 +65,11 @@ def heldout_video_row(quick=False, device="cpu", seed=0, progress=False) -> list
     (aim ≥ 60 %), beside baselines that replay the nearest seen combination."""
     from .quality import REPORT, entry
 
-    model, _ = train_clip_cvae(device=device, seed=seed, quick=quick, progress=progress,
-                               holdout_combinations=VIDEO_HOLDOUT)
+    model, _ = shared_clip_cvae(VIDEO_HOLDOUT, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_cvae(model, holdout_combinations=VIDEO_HOLDOUT, seed=seed, quick=quick)
     return [entry(HELDOUT_VIDEO, f"caption→clip on {m['n']} test clips of combinations never trained on",
                    "heldout_video_coherence", m["heldout_coherence"], REPORT,
-                   evaluator_accuracy=m["heldout_evaluator_accuracy"], baselines=m["baselines"],
+                   evaluator_accuracy=m["heldout_evaluator_accuracy"], n=m["n"], baselines=m["baselines"],
                    judged_right=m["heldout_judged_right"], realistic=m["heldout_realistic"],
                    train_seconds=round(model.train_seconds, 1),
                    train_cpu_seconds=round(model.train_cpu_seconds, 1))]
