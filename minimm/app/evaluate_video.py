@@ -28,7 +28,6 @@ import numpy as np
 from .. import backend as B
 from ..autograd import no_grad
 from ..data.datasets.shapes_video import VIDEO_ATTRIBUTES, combination_ids, parse_video_caption, video_holdout_mask
-from ..metrics import nearest_neighbour_distance
 from ..multimodal.common import host_dtype, host_tensor
 from ..metrics_sample import kth_neighbour_radii, pairwise_distances
 from ..threads import with_thread_limit
@@ -76,18 +75,20 @@ def _train_reference(train_rows) -> tuple:
     return rows, np.einsum("ij,ij->i", rows, rows)
 
 
-def _nearest_distances(samples, train, chunk: int = 1024) -> np.ndarray:
+def _nearest_distances(samples, train, chunk: int = 1024, return_index: bool = False):
     """Each sample's pixel distance to its nearest training clip, from ‖s‖² + ‖t‖² − 2 s·t in float32
     (one matrix product per chunk: the copies sit at ≈ 0, the threshold at several units, so single
     precision separates them); ``train`` is the rows and norms of :func:`_train_reference` or rows."""
     rows, sq = train if isinstance(train, tuple) else _train_reference(train)
     s = np.asarray(samples, dtype=np.float32).reshape(len(samples), -1)
-    out = []
+    out, index = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
     for a in range(0, len(s), chunk):
         sc = s[a: a + chunk]
         d2 = np.einsum("ij,ij->i", sc, sc)[:, None] + sq[None, :] - 2.0 * (sc @ rows.T)
-        out.append(np.sqrt(np.maximum(d2.min(axis=1), 0.0)))
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        index.append(d2.argmin(axis=1))
+        out.append(np.sqrt(np.maximum(d2[np.arange(len(sc)), index[-1]], 0.0)))
+    dist = np.concatenate(out).astype(np.float64)
+    return (dist, np.concatenate(index)) if return_index else dist
 
 
 def copy_threshold(train_rows, test_rows, copy_fraction: float) -> float:
@@ -112,9 +113,14 @@ def realistic(judge, clips, real_clips, k: int = 3, reference=None, features=Non
 
 
 def real_reference(judge, real_clips, k: int = 3):
-    """The real clips' judge features and k-th-neighbour radii (the balls of :func:`realistic`)."""
-    real = _features(judge, real_clips)
-    return real, kth_neighbour_radii(real, k)
+    """The real clips' judge features and k-th-neighbour radii (the balls of :func:`realistic`),
+    kept on the judge for the next call with the same clips (both text → video rows use them)."""
+    cache = judge.__dict__.setdefault("_real_references", {})
+    key = (id(real_clips), len(real_clips), int(k))
+    if key not in cache:
+        real = _features(judge, real_clips)
+        cache[key] = (real_clips, (real, kth_neighbour_radii(real, k)))   # the clips kept: the id stays theirs
+    return cache[key][1]
 
 
 def _features(judge, clips, batch_size: int = 480) -> np.ndarray:
@@ -219,7 +225,7 @@ def caption_baselines(train, test, seed: int = 0) -> dict:
     ids = combination_ids(train.attributes)
     common = int(np.bincount(ids).argmax())
     constant = train.caption[int(np.flatnonzero(ids == common)[0])]
-    _, nearest = nearest_neighbour_distance(clip_arrays(test), clip_arrays(train), return_index=True)
+    _, nearest = _nearest_distances(test.clip, train.clip, return_index=True)
     return {
         "most frequent caption": [constant] * len(test),
         "random training caption": [train.caption[int(i)] for i in rng.integers(len(train), size=len(test))],

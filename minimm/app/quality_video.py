@@ -2,6 +2,12 @@
 video on attribute × motion combinations never trained on — each beside its trivial baselines,
 measured by the same judge or parser (:mod:`minimm.app.evaluate_video`).
 
+One caption → clip CVAE per seed, trained without the 16 combinations of :data:`VIDEO_HOLDOUT`
+(:func:`~minimm.app.train_video.shared_clip_cvae`, cached like the judge), serves both CVAE rows:
+text → video on the test captions of the 176 combinations it was trained on, the held-out row on
+the other 16 — one training instead of two (issue #11's time budget). The captioner reads clips
+through the cached judge's frozen convolutions (:func:`~minimm.app.train_video.encoder_from_judge`).
+
 Targets (full mode): text → video ≥ 92 % of clips judged right in every attribute and the motion
 (and not copies of a training clip) — the issue asks ≥ 85 %, but a per-pixel Gaussian fitted to
 each combination's training clips was read right in 85.7 / 90.0 / 90.1 % (seeds 0 / 1 / 2), so the

@@ -19,7 +19,9 @@ from .. import backend as B
 from ..data import BagOfWords, TensorDataset, Vocabulary, tokenize
 from ..data.datasets.shapes_video import load_shapes_video
 from ..metrics import accuracy, coherence
-from ..multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge
+from ..autograd import no_grad
+from ..data.datasets.base import MultimodalDataset
+from ..multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge, clip_input
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
 from .configs import config, epochs_for
@@ -137,6 +139,14 @@ def encoder_from_judge(model: ClipCaptioner, judge: ClipJudge) -> ClipCaptioner:
     return model
 
 
+def frozen_hidden(model: ClipCaptioner, clips, batch_size: int = 480) -> np.ndarray:
+    """The hidden layer of the captioner's clip encoder for host ``clips``, as a host array (N, hidden)."""
+    with no_grad():
+        parts = [B.to_numpy(model.image_encoder.hidden(clip_input(clips[s: s + batch_size], model, model.clip_shape)).array)
+                 for s in range(0, len(clips), batch_size)]
+    return np.concatenate(parts)
+
+
 def trainable(model) -> list:
     """The parameters an optimiser should update (the frozen ones left out)."""
     return [p for p in model.parameters() if p.requires_grad]
@@ -166,7 +176,9 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
     model = ClipCaptioner(vocab, train.clip.shape[1:], m["d_model"], m["n_heads"], m["n_layers"],
                           max_len=max_len, channels=m["channels"], hidden=m["hidden"]).to(device)
     encoder_from_judge(model, judge)
-    loader = make_loader(train, c["batch_size"], True, seed, device, model)
+    # the frozen part of the encoder gives each clip the same hidden layer in every epoch: computed once
+    data = MultimodalDataset({"clip_hidden": frozen_hidden(model, train.clip), "caption": train.caption}, {}, {})
+    loader = make_loader(data, c["batch_size"], True, seed, device, model)
     opt = Adam(trainable(model), lr=c["lr"])
     sched = CosineAnnealingLR(opt, T_max=epochs * len(loader))
     history = timed_fit(model, opt, loader, epochs, device, progress, scheduler=sched, scheduler_interval="step")
