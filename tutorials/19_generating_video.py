@@ -157,7 +157,7 @@ plt.close(fig)
 # all five attributes correctly.
 
 # %%
-captioner, cap_history = train_clip_captioner(splits, epochs=6 if QUICK else None, quick=QUICK, progress=True)
+captioner, cap_history = train_clip_captioner(splits, epochs=12 if QUICK else None, progress=True)
 minimm.manual_seed(0)
 # greedy decoding of the test split, 64 clips at a time so that a bar shows how far it is
 captions = [c for i in progress(range(0, len(test), 64), "captioning")

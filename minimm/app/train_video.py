@@ -16,11 +16,11 @@ import functools
 import numpy as np
 
 from .. import backend as B
+from ..autograd import no_grad
 from ..data import BagOfWords, TensorDataset, Vocabulary, tokenize
+from ..data.datasets.base import MultimodalDataset
 from ..data.datasets.shapes_video import load_shapes_video
 from ..metrics import accuracy, coherence
-from ..autograd import no_grad
-from ..data.datasets.base import MultimodalDataset
 from ..multimodal.video import VIDEO_HEADS, ClipCaptioner, ClipCVAE, ClipJudge, clip_input
 from ..optim import Adam
 from ..optim.lr_scheduler import CosineAnnealingLR
