@@ -129,6 +129,27 @@ def test_clip_captioner_and_judge_shapes_and_gradients(small, device):
     assert set(pred) == set(VIDEO_HEADS) and pred["colour"].shape == (3,)
 
 
+def test_the_captioner_borrows_the_judges_frozen_eyes(small):
+    from minimm.app.train_video import encoder_from_judge, trainable
+
+    minimm.manual_seed(0)
+    judge = ClipJudge((8, 3, 16, 16), channels=2, hidden=8)
+    cap = ClipCaptioner(Vocabulary.build(small.train.caption), (8, 3, 16, 16), d_model=8, n_heads=2,
+                        n_layers=1, max_len=14, channels=2, hidden=8)
+    encoder_from_judge(cap, judge)
+    for mine, theirs in ((cap.image_encoder.conv, judge.encoder.conv), (cap.image_encoder.mlp[0], judge.encoder.mlp[0])):
+        assert np.array_equal(mine.weight.detach().numpy(), theirs.weight.detach().numpy()) and not mine.weight.requires_grad
+    frozen = {id(p) for p in cap.parameters() if not p.requires_grad}
+    assert len(frozen) == 6 and not frozen & {id(p) for p in trainable(cap)}
+    loss, _ = cap.loss(cap.collate(small.train.get_batch(range(4))))
+    loss.backward()
+    assert cap.image_encoder.conv.weight.grad is None and cap.head.weight.grad is not None
+    wide = ClipCaptioner(Vocabulary.build(small.train.caption), (8, 3, 16, 16), d_model=8, n_heads=2,
+                         n_layers=1, max_len=14, channels=4, hidden=8)
+    with pytest.raises(ValueError, match=r"encoder_from_judge: the captioner's clip encoder layer \(4, 3, 3, 3\)"):
+        encoder_from_judge(wide, judge)
+
+
 def test_models_refuse_clips_of_the_wrong_shape(small):
     judge = ClipJudge((8, 3, 16, 16), channels=2, hidden=8)
     with pytest.raises(ValueError, match=r"ClipJudge: expected clips \(N, 8, 3, 16, 16\).*got shape \(2, 8, 16, 16\)"):

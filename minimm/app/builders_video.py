@@ -35,15 +35,20 @@ def build_clip_cvae(dataset, quick, seed, device):
 
 
 def build_clip_captioner(dataset, quick, seed, device):
-    """(model, optimiser, train set, epochs, step_fn, config) of the clip → caption decoder."""
+    """(model, optimiser, train set, epochs, step_fn, config) of the clip → caption decoder, on the
+    frozen convolutions of the clip judge of the same training clips (trained first, see
+    :func:`~minimm.app.train_video.encoder_from_judge`)."""
+    from .evaluate_video import default_clip_judge
+    from .train_video import encoder_from_judge, trainable
+
     train = _train_split(quick, seed)
     vocab = Vocabulary.build(train.caption)
     c = config("clip_captioner")
     args = {"clip_shape": [int(s) for s in train.clip.shape[1:]], **c["model"],
             "max_len": max(len(tokenize(cap)) for cap in train.caption) + 2}
-    model = ClipCaptioner(vocab, **args).to(device)
+    model = encoder_from_judge(ClipCaptioner(vocab, **args).to(device), default_clip_judge(device, seed, quick))
     config_ = {"class": "ClipCaptioner", "args": args, "vocabulary": vocab.to_dict()}
-    return model, Adam(model.parameters(), lr=c["lr"]), train, c["epochs"], None, config_
+    return model, Adam(trainable(model), lr=c["lr"]), train, c["epochs"], None, config_
 
 
 def rebuild_video(config: dict):

@@ -28,7 +28,7 @@ import numpy as np
 from .. import backend as B
 from ..autograd import no_grad
 from ..data.datasets.shapes_video import VIDEO_ATTRIBUTES, combination_ids, parse_video_caption, video_holdout_mask
-from ..metrics import nearest_neighbour_distance
+from ..multimodal.common import host_dtype, host_tensor
 from ..metrics_sample import kth_neighbour_radii, pairwise_distances
 from ..threads import with_thread_limit
 from .baselines import class_gaussian, class_mean_noise, nearest_train_copy, repeat_first_frame
@@ -69,30 +69,58 @@ def clip_caption_accuracy(captions, attributes: dict) -> np.ndarray:
     return ok
 
 
+def _train_reference(train_rows) -> tuple:
+    """The training clips as float32 rows and their squared norms, computed once per evaluation."""
+    rows = np.asarray(train_rows, dtype=np.float32).reshape(len(train_rows), -1)
+    return rows, np.einsum("ij,ij->i", rows, rows)
+
+
+def _nearest_distances(samples, train, chunk: int = 1024, return_index: bool = False):
+    """Each sample's pixel distance to its nearest training clip, from ‖s‖² + ‖t‖² − 2 s·t in float32
+    (one matrix product per chunk: the copies sit at ≈ 0, the threshold at several units, so single
+    precision separates them); ``train`` is the rows and norms of :func:`_train_reference` or rows."""
+    rows, sq = train if isinstance(train, tuple) else _train_reference(train)
+    s = np.asarray(samples, dtype=np.float32).reshape(len(samples), -1)
+    out, index = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+    for a in range(0, len(s), chunk):
+        sc = s[a: a + chunk]
+        d2 = np.einsum("ij,ij->i", sc, sc)[:, None] + sq[None, :] - 2.0 * (sc @ rows.T)
+        index.append(d2.argmin(axis=1))
+        out.append(np.sqrt(np.maximum(d2[np.arange(len(sc)), index[-1]], 0.0)))
+    dist = np.concatenate(out).astype(np.float64)
+    return (dist, np.concatenate(index)) if return_index else dist
+
+
 def copy_threshold(train_rows, test_rows, copy_fraction: float) -> float:
     """``copy_fraction`` × the 5th percentile of the real test clips' nearest-training distances:
     a generated clip closer than this to a training clip counts as a copy."""
-    return copy_fraction * float(np.percentile(nearest_neighbour_distance(test_rows, train_rows), 5))
+    return copy_fraction * float(np.percentile(_nearest_distances(test_rows, train_rows), 5))
 
 
 def _not_copies(samples, train_rows, threshold: float) -> np.ndarray:
     """Per sample: is its nearest training clip farther than ``threshold``?"""
-    rows = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
-    return nearest_neighbour_distance(rows, train_rows) > threshold
+    return _nearest_distances(samples, train_rows) > threshold
 
 
-def realistic(judge, clips, real_clips, k: int = 3, reference=None) -> np.ndarray:
+def realistic(judge, clips, real_clips, k: int = 3, reference=None, features=None) -> np.ndarray:
     """Per clip: is its judge feature vector inside the ball of some real clip, of radius that
     real clip's distance to its k-th nearest real neighbour (improved precision, per sample)?
-    ``reference``: the real clips' ``(features, radii)`` when already computed."""
+    ``reference``: the real clips' ``(features, radii)`` when already computed; ``features``: the
+    clips' judge features when already computed."""
     real, radii = reference if reference is not None else real_reference(judge, real_clips, k)
-    return (pairwise_distances(real, _features(judge, clips)) <= radii[:, None]).any(axis=0)
+    feats = features if features is not None else _features(judge, clips)
+    return (pairwise_distances(real, feats) <= radii[:, None]).any(axis=0)
 
 
 def real_reference(judge, real_clips, k: int = 3):
-    """The real clips' judge features and k-th-neighbour radii (the balls of :func:`realistic`)."""
-    real = _features(judge, real_clips)
-    return real, kth_neighbour_radii(real, k)
+    """The real clips' judge features and k-th-neighbour radii (the balls of :func:`realistic`),
+    kept on the judge for the next call with the same clips (both text → video rows use them)."""
+    cache = judge.__dict__.setdefault("_real_references", {})
+    key = (id(real_clips), len(real_clips), int(k))
+    if key not in cache:
+        real = _features(judge, real_clips)
+        cache[key] = (real_clips, (real, kth_neighbour_radii(real, k)))   # the clips kept: the id stays theirs
+    return cache[key][1]
 
 
 def _features(judge, clips, batch_size: int = 480) -> np.ndarray:
@@ -100,6 +128,18 @@ def _features(judge, clips, batch_size: int = 480) -> np.ndarray:
     with no_grad():
         parts = [B.to_numpy(judge.features(clips[s: s + batch_size]).array) for s in range(0, len(clips), batch_size)]
     return np.concatenate(parts).astype(np.float64)
+
+
+def _readings(judge, clips, attributes: dict) -> tuple:
+    """One pass of the judge over ``clips``: (features (N, hidden), all five attributes read right
+    (N,)) — the heads read the same features :func:`realistic` measures, computed once."""
+    feats = _features(judge, clips)
+    ok = np.ones(len(clips), dtype=bool)
+    with no_grad():
+        h = host_tensor(feats.astype(host_dtype(judge)), judge)
+        for a in VIDEO_ATTRIBUTES:
+            ok &= B.to_numpy(judge.heads[a](h).argmax(dim=1).array) == np.asarray(attributes[a])
+    return feats, ok
 
 
 def _nearest_seen(test_attrs: dict, train_attrs: dict) -> np.ndarray:
@@ -131,39 +171,44 @@ def clip_baselines(train, test, seed: int = 0) -> dict:
 
 @with_thread_limit
 def evaluate_clip_cvae(model, splits=None, judge=None, holdout_combinations=None, seed: int = 0,
-                       quick: bool = False, copy_fraction: float = 0.5, k: int = 3) -> dict:
+                       quick: bool = False, copy_fraction: float = 0.5, k: int = 3, part: str = "heldout") -> dict:
     """Text → video on the test captions (see the module docstring): ``coherence`` (judged right
     and not a copy), ``judged_right`` (the heads alone), ``realistic``, ``copies``,
     ``evaluator_accuracy`` (the judge on the real test clips), ``baselines``; with a hold-out the
-    figures are on the test clips of the held-out combinations only, under ``heldout_*`` names."""
+    figures are on the test clips of the held-out combinations only, under ``heldout_*`` names
+    (``part="heldout"``), or on those of the combinations trained on (``part="seen"``, plain names)."""
+    if part not in ("heldout", "seen"):
+        raise ValueError(f"evaluate_clip_cvae: part must be 'heldout' or 'seen', got {part!r}")
     holdout = list(holdout_combinations or getattr(model, "holdout", None) or [])
     splits = splits if splits is not None else video_splits(seed, holdout, quick)
     judge = judge if judge is not None else default_clip_judge(_device(model), seed, quick)
     train, test = splits
     real = video_splits(seed, quick=quick).train if holdout else train   # every combination, real
     keep = video_holdout_mask(test.attributes, holdout) if holdout else np.ones(len(test), dtype=bool)
+    if holdout and part == "seen":
+        keep = ~keep
     B.manual_seed(seed)
     model.eval()
-    train_rows = clip_arrays(train)
-    threshold = copy_threshold(train_rows, clip_arrays(test)[keep], copy_fraction)
+    train_rows = _train_reference(train.clip)
+    threshold = copy_threshold(train_rows, test.clip[keep], copy_fraction)
     reference = real_reference(judge, real.clip, k)
     attrs = {a: v[keep] for a, v in test.attributes.items()}
 
     def score(clips) -> dict:
         clips = np.asarray(clips)[keep]
-        right = judged_right(judge, clips, attrs)
-        real_like = realistic(judge, clips, real.clip, k, reference)
+        feats, right = _readings(judge, clips, attrs)
+        real_like = realistic(judge, clips, real.clip, k, reference, features=feats)
         new = _not_copies(clips, train_rows, threshold)
         return {"coherence": float((right & new).mean()), "judged_right": float(right.mean()),
                 "realistic": float(real_like.mean()), "copies": float((~new).mean())}
 
     with no_grad():
         generated = B.to_numpy(model.generate(list(test.caption)).array)
-    prefix = "heldout_" if holdout else ""
+    prefix = "heldout_" if holdout and part == "heldout" else ""
     out = {prefix + key: v for key, v in score(generated).items()}
-    real_ok = judged_right(judge, test.clip, test.attributes)
+    test_feats, real_ok = _readings(judge, test.clip, test.attributes)
     out.update({f"{prefix}evaluator_accuracy": float(real_ok[keep].mean()), "evaluator_accuracy": float(real_ok.mean()),
-                "real_realistic": float(realistic(judge, test.clip[keep], real.clip, k, reference).mean()),
+                "real_realistic": float(realistic(judge, None, None, k, reference, features=test_feats[keep]).mean()),
                 "copy_threshold": threshold, "n": int(keep.sum()),
                 "baselines": {}, "baselines_judged_right": {}})
     for name, clips in clip_baselines(train, test, seed).items():
@@ -180,7 +225,7 @@ def caption_baselines(train, test, seed: int = 0) -> dict:
     ids = combination_ids(train.attributes)
     common = int(np.bincount(ids).argmax())
     constant = train.caption[int(np.flatnonzero(ids == common)[0])]
-    _, nearest = nearest_neighbour_distance(clip_arrays(test), clip_arrays(train), return_index=True)
+    _, nearest = _nearest_distances(test.clip, train.clip, return_index=True)
     return {
         "most frequent caption": [constant] * len(test),
         "random training caption": [train.caption[int(i)] for i in rng.integers(len(train), size=len(test))],

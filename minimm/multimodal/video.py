@@ -77,15 +77,22 @@ class ClipEncoder(nn.Module):
         self.maxpool, self.avgpool = nn.MaxPool2d(2), nn.AvgPool2d(2)
         per_frame, per_diff = channels * (h // 2) * (w // 2), channels * (h // 4) * (w // 4)
         self.mlp = mlp(t * per_frame + (t - 1) * per_diff, hidden, out_dim)
+        self.memo = None  # (clips, features) while a captioner writes words for the same clips
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.memo is not None and x is self.memo[0]:
+            return self.memo[1]
+        return self.mlp[2](self.hidden(x))
+
+    def hidden(self, x: Tensor) -> Tensor:
+        """The MLP's hidden layer (after its ReLU): all the encoder computes but its last layer."""
         t, c, h, w = self.clip_shape
         x = x.reshape(-1, t, c, h, w)
         n = x.shape[0]
         d = x[:, 1:] - x[:, :-1]
         f = self.maxpool(F.relu(self.conv(x.reshape(n * t, c, h, w)))).reshape(n, -1)
         g = self.avgpool(F.relu(self.dconv(d.reshape(n * (t - 1), c, h, w)))).reshape(n, -1)
-        return self.mlp(cat([f, g], dim=1))
+        return self.mlp[1](self.mlp[0](cat([f, g], dim=1)))
 
 
 class ClipCaptioner(CaptionDecoder):
@@ -100,11 +107,35 @@ class ClipCaptioner(CaptionDecoder):
         self.image_encoder = ClipEncoder(self.clip_shape, n_prefix * d_model, channels, hidden)
 
     def _images(self, clips) -> Tensor:
-        return clip_input(clips, self, self.clip_shape)
+        memo = self.image_encoder.memo
+        return clips if memo is not None and clips is memo[0] else clip_input(clips, self, self.clip_shape)
+
+    def generate(self, clips, *args, **kwargs):
+        """:meth:`~minimm.multimodal.caption.CaptionDecoder.generate` with the clip encoder run once
+        per clip, not once per word written (the prefix does not change while the words come)."""
+        x = self._images(clips)
+        with no_grad():
+            prefix = self.image_encoder(x)
+        return self._with_prefix(x, prefix, lambda: super(ClipCaptioner, self).generate(x, *args, **kwargs))
+
+    def _with_prefix(self, key: Tensor, prefix: Tensor, fn):
+        """``fn()`` while the clip encoder answers ``prefix`` for ``key`` (see ``ClipEncoder.memo``)."""
+        self.image_encoder.memo = (key, prefix)
+        try:
+            return fn()
+        finally:
+            self.image_encoder.memo = None
 
     def loss(self, batch: dict):
+        """Teacher forcing on ``batch["clip"]``, or on ``batch["clip_hidden"]``: the encoder's hidden
+        layer computed once beforehand (:meth:`ClipEncoder.hidden`) when that part is frozen."""
         ids = prepared(batch, "tokens", "ClipCaptioner")
-        logits = self(batch["clip"], ids[:, :-1])
+        if "clip_hidden" in batch:
+            h = batch["clip_hidden"]
+            h = h if isinstance(h, Tensor) else host_tensor(np.asarray(h, dtype=host_dtype(self)), self)
+            logits = self._with_prefix(h, self.image_encoder.mlp[2](h), lambda: self(h, ids[:, :-1]))
+        else:
+            logits = self(batch["clip"], ids[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
                                ignore_index=self.vocab.pad_id)
         return loss, {"loss": loss.item()}
