@@ -83,3 +83,16 @@ def test_resume_and_overwrite_errors(tmp_path, capsys):
     assert main(["evaluate", "--quick", "--only", "alignment", "--out", str(tmp_path), "--overwrite"]) == 0
     assert not any("alignm" not in x for x in (tmp_path / JOURNAL).read_text().splitlines())
     assert json.loads((tmp_path / "results.json").read_text())[0]["recipe"] == "alignment"
+
+
+def test_recipes_sharing_a_cached_model_run_in_one_process_per_seed():
+    from minimm.app.results import SHARED, _bundle
+
+    names = ["vae", *SHARED[0], "cgan"]
+    tasks = [(n, True, "cpu", s, False) for s in (0, 1) for n in reversed(names)]
+    bundles = _bundle(tasks)
+    assert sorted(len(b) for b in bundles) == [1, 1, 1, 1, 3, 3]
+    for b in bundles:
+        assert len({t[3] for t in b}) == 1  # one seed per bundle
+        if len(b) == 3:
+            assert tuple(t[0] for t in b) == SHARED[0]  # the group's order: the model is trained first

@@ -74,8 +74,33 @@ def run_recipe(name: str, quick: bool = False, device="cpu", seed: int = 0, prog
     return rows
 
 
-def _task(args):
-    return args, run_recipe(*args)
+# Recipes that share a process-cached model (minimm.app.train_video caches the clip judge and the
+# CVAE trained without the held-out combinations): with several workers, one seed's group runs as one
+# task, in one process, so the cached model is trained once per seed and not once per worker.
+SHARED = (("text_to_video", "heldout_video", "video_to_text"),)
+
+
+def _task(tasks):
+    return [(t, run_recipe(*t)) for t in tasks]
+
+
+def _bundle(tasks: list) -> list[list]:
+    """``tasks`` as lists to run in one process each: one seed's recipes of a :data:`SHARED` group
+    together (in the group's order), every other (recipe, seed) pair alone."""
+    out, where = [], {}
+    for t in tasks:
+        group = next((g for g in SHARED if t[0] in g), None)
+        if group is None:
+            out.append([t])
+            continue
+        key = (group, t[3])
+        if key not in where:
+            where[key] = len(out)
+            out.append([])
+        out[where[key]].append(t)
+    for b in out:
+        b.sort(key=lambda t: next((g.index(t[0]) for g in SHARED if t[0] in g), 0))
+    return out
 
 
 def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: int = 1, echo=None,
@@ -88,28 +113,31 @@ def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: i
     tasks = [(n, quick, device, s, progress and workers == 1) for s in seeds for n in names if (n, s) not in out]
     if not tasks:
         return out
-    if workers <= 1 or len(tasks) == 1:
-        finished = map(_task, tasks)
+    bundles = _bundle(tasks)
+    if workers <= 1 or len(bundles) == 1:
+        finished = map(_task, bundles)
         pool = None
     else:
         import multiprocessing as mp
 
         if str(device) != "cpu":
             raise ValueError(f"workers > 1 runs the recipes in CPU processes; device {device!r} takes workers=1")
-        tasks.sort(key=lambda t: -COST_HINT.get(t[0], 60))  # long first; results do not depend on it
+        # long first, so that no worker is left with a long task at the end; results do not depend on it
+        bundles.sort(key=lambda b: -sum(COST_HINT.get(t[0], 30) for t in b))
         # fork (Linux, macOS): the workers start from this process, whatever script or notebook
         # called us (spawn would re-run an unguarded __main__); spawn elsewhere
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        pool = mp.get_context(method).Pool(min(workers, len(tasks)))
-        finished = pool.imap_unordered(_task, tasks)
+        pool = mp.get_context(method).Pool(min(workers, len(bundles)))
+        finished = pool.imap_unordered(_task, bundles)
     try:
-        for (name, _, _, seed, _), rows in finished:
-            out[(name, seed)] = rows
-            if journal is not None:
-                _append_journal(journal, name, seed, quick, device, rows)
-            for r in rows:
-                if echo is not None:
-                    echo(r)
+        for done_bundle in finished:
+            for (name, _, _, seed, _), rows in done_bundle:
+                out[(name, seed)] = rows
+                if journal is not None:
+                    _append_journal(journal, name, seed, quick, device, rows)
+                for r in rows:
+                    if echo is not None:
+                        echo(r)
     finally:
         if pool is not None:
             pool.terminate()
