@@ -39,7 +39,7 @@ def digits_run(tmp_path_factory):
 
 
 def test_train_writes_the_reference_model_and_its_batch(shapes_run, digits_run):
-    for run, batch, cond in ((shapes_run, 128, "vectorizer"), (digits_run, 64, None)):
+    for run, batch, cond in ((shapes_run, 256, "vectorizer"), (digits_run, 64, None)):
         cfg = json.loads((run / "config.json").read_text())
         assert cfg["class"] == "ConditionalDiffusion" and cfg["kind"] == "diffusion"
         # the reference sampler of each: DDIM 5 steps, w = 0.25 on shapes; 20 steps, w = 0.5 on digits
@@ -49,7 +49,7 @@ def test_train_writes_the_reference_model_and_its_batch(shapes_run, digits_run):
         # the per-pixel statistics of the Gaussian baseline travel in the checkpoint
         assert np.asarray(state["model"]["data_var"]).min() > 0
         history = json.loads((run / "history.json").read_text())
-        # the reference batch (not 64) on shapes: 1000 quick images / 128 = 8 steps
+        # the reference batch (not 64) on shapes: 1000 quick images / 256 = 4 steps
         assert state["step"] == -(-(1000 if cond else 1437) // batch)
         assert len(history) == 1
 
@@ -157,13 +157,13 @@ def test_help_names_the_diffusion_options_and_their_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for words in ("--sampler {ddim,ddpm,euler,heun}", "(default: ddim)", "--steps", "(default: the model's, 5 on shapes, "
                   "20 on digits;", "--guidance", "(default: the model's, 0.25 on shapes, 0.5 on digits)", "--eta",
-                  "(default: 0)", "--label"):
+                  "(default: the model's, 0.75 on shapes, 0 on digits)", "--label"):
         assert words in text, words
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "diffusion: denoising diffusion" in text and "240 for diffusion on shapes" in text
-    assert "128 on shapes" in text
+    assert "diffusion: denoising diffusion" in text and "165 for diffusion on shapes" in text
+    assert "256 on shapes" in text
     assert "--schedule {linear,cosine}" in text and "(default: cosine; --resume keeps the run's own)" in text
 
 

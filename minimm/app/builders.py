@@ -199,7 +199,7 @@ SCHEDULES = ("linear", "cosine")
 
 
 def default_batch_size(kind: str, dataset: str) -> int:
-    """``--batch-size``'s default: the reference batch of a model tuned with its own (diffusion: 128
+    """``--batch-size``'s default: the reference batch of a model tuned with its own (diffusion: 256
     on shapes, 64 on digits; the shapes MVAE: 128), 64 for every other model."""
     return config(f"{kind}_{dataset}")["batch_size"] if (kind, dataset) in _OWN_BATCH else 64
 

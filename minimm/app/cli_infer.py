@@ -258,7 +258,8 @@ def add_generate_parser(sub, common) -> None:
                            "conditional model, larger is more faithful and less varied (default: the model's, "
                            "0.25 on shapes, 0.5 on digits)")
     diff.add_argument("--eta", type=float, default=None,
-                      help="ddim's noise, 0 (deterministic) to 1 (as stochastic as ddpm) (default: 0)")
+                      help="ddim's noise, 0 (deterministic) to 1 (as stochastic as ddpm) (default: the model's, "
+                           "0.75 on shapes, 0 on digits)")
     common(gen)
 
 

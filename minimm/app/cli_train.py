@@ -272,9 +272,9 @@ def add_train_parser(sub, common) -> None:
                             "clips of moving coloured shapes, for cvae and caption) (default: shapes)")
     train.add_argument("--epochs", type=int, default=None,
                        help="number of epochs (default: the model's reference setup, e.g. 40 for cvae on shapes, "
-                            "240 for diffusion on shapes, 200 for diffusion on digits)")
+                            "165 for diffusion on shapes, 100 for diffusion on digits)")
     train.add_argument("--batch-size", type=int, default=None,
-                       help="samples per optimiser step (default: 64; diffusion: its reference batch, 128 on "
+                       help="samples per optimiser step (default: 64; diffusion: its reference batch, 256 on "
                             "shapes, 64 on digits; mvae on shapes: 128)")
     train.add_argument("--schedule", default=None, metavar="{linear,cosine}",
                        help="diffusion only: the noise schedule β_1 … β_T (default: cosine; --resume keeps the "

@@ -4,12 +4,12 @@ models they compete with and beside the trivial generators of :mod:`minimm.app.b
 Everything a row compares is judged by one function with one evaluator on one split:
 
 * **shapes caption → image** (:func:`diffusion_shapes_row`): the diffusion model (its reference
-  sampler: DDIM 5 steps, w = 0.25), the caption-conditioned CVAE trained on the same split, and the baselines, each asked for
-  one image per test caption. Coherence (all four attributes read as the caption says), recall and
+  sampler: stochastic DDIM, η = 0.75, 5 steps, w = 0.25) and the baselines, each asked for one
+  image per test caption (n = 1000). Coherence (all four attributes read as the caption says), recall and
   coverage of the real test images in the shapes evaluator's 128-d features, and the memorisation
   ratio.
-* **digits label → image** (:func:`diffusion_digits_row`): the diffusion model, the conditional GAN
-  and the baselines, 36 images per digit: evaluator accuracy, Fréchet distance in the digits
+* **digits label → image** (:func:`diffusion_digits_row`): the diffusion model and the baselines,
+  36 images per digit (n = 360): evaluator accuracy, Fréchet distance in the digits
   evaluator's features, memorisation ratio.
 
 The **memorisation ratio** is the mean distance from a generated image to its nearest training
@@ -21,8 +21,15 @@ copy draws real images (it is as coherent and as diverse as the data, and its Fr
 the real data's own) and only the memorisation ratio catches it; on shapes the class mean plus noise
 and the per-class Gaussian fail the coherence target (72–93 %, the evaluator reads blurred or
 speckled shapes wrongly), on digits they fail the Fréchet bound (1.6–3.4), which is therefore at
-most 1.25 as well as below the cGAN's. "Above the CVAE's" and "below
-the cGAN's" are bounds measured in the same run, on the same split and seed.
+most 1.25.
+
+**Comparators.** The recall and coverage bounds are the caption-conditioned CVAE's, the Fréchet
+bound sits below the conditional GAN's: those models have rows of their own (``cvae_shapes``,
+``cgan``) that measure them with this very protocol (same splits, seeds, evaluators and sample
+counts), so these rows do not train them a second time (that cost 8 + 13 CPU-seconds per seed) and
+take their figures as constants: the **mean over seeds 0, 1, 2** of those rows — a bound judged
+against this row's own mean, not seed 0's number standing for all three. Should the CVAE or the
+cGAN change, :data:`CVAE_SHAPES` and :data:`CGAN_FRECHET` must be measured again.
 """
 
 from __future__ import annotations
@@ -41,15 +48,16 @@ from .baselines import BASELINES
 from .configs import config
 from .diffusion import sampling_seconds, train_diffusion_digits, train_diffusion_shapes
 from .evaluate import default_digit_evaluator, default_shapes_evaluator
-from .train import train_cgan, train_cvae_shapes
 
 __all__ = ["diffusion_shapes_row", "diffusion_digits_row", "judge_shapes", "judge_digits", "shapes_classes",
-           "memorisation_ratio", "MEMORISATION_TARGET", "SHAPES_DIFFUSION_NAME", "DIGITS_DIFFUSION_NAME"]
+           "memorisation_ratio", "MEMORISATION_TARGET", "CVAE_SHAPES", "CGAN_FRECHET", "SHAPES_DIFFUSION_NAME",
+           "DIGITS_DIFFUSION_NAME"]
 
 
 def _name(task: str, reference: str) -> str:
     m = config(reference)["model"]
-    return f"{task} (diffusion, DDIM {m['steps']} steps, guidance w = {m['guidance']:g})"
+    eta = f", η = {m['eta']:g}" if m.get("eta") else ""
+    return f"{task} (diffusion, DDIM {m['steps']} steps{eta}, guidance w = {m['guidance']:g})"
 
 
 SHAPES_DIFFUSION_NAME = _name("shapes caption→image", "diffusion_shapes")
@@ -57,11 +65,14 @@ DIGITS_DIFFUSION_NAME = _name("digits label→image", "diffusion_digits")
 # Real test images score 1 by construction, a training copy 0. Below 0.75 the samples sit
 # markedly closer to the training set than new real images do.
 MEMORISATION_TARGET = (">=", 0.75)
+# The comparators, measured by their own rows (cvae_shapes, cgan) on seeds 0 / 1 / 2 with this
+# protocol: the CVAE's recall 0.287 / 0.347 / 0.333, coverage 0.964 / 0.960 / 0.969; the cGAN's
+# Fréchet distance 1.138 / 1.339 / 1.401. The bounds are their means.
+CVAE_SHAPES = {"recall": 0.3223, "coverage": 0.9643}
+CGAN_FRECHET = 1.2925
 # Digits Fréchet distance: below the cGAN's *and* at most 1.25 — a per-class Gaussian (1.58–1.75 on
 # seeds 0–2) is legible enough for the evaluator and beat the earlier 128-wide cGAN's 2.8, so the
-# cGAN's number alone let it pass; the 256-wide cGAN measures 1.14 / 1.34 / 1.40 (seeds 0 / 1 / 2), so
-# the bound still decides on seeds 1 and 2. The diffusion model measured 0.66 / 0.92 / 0.83, real
-# training images (the copy) 0.57 / 0.73 / 0.72.
+# cGAN's number alone let it pass. Real training images (the copy) measure 0.57 / 0.73 / 0.72.
 FRECHET_CAP = 1.25
 N_PER_CLASS = 36  # digits: the cGAN's protocol (evaluate_cgan)
 
@@ -131,19 +142,15 @@ def _column(results: dict, metric: str) -> dict:
 
 @with_thread_limit
 def diffusion_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Shapes caption → image, diffusion with guidance: coherence >= 95 %; recall and coverage above
-    the CVAE's (same split, evaluator and protocol); memorisation ratio >= 0.75."""
+    """Shapes caption → image, diffusion with guidance: coherence >= 95 %; recall and coverage at
+    least the CVAE's (:data:`CVAE_SHAPES`: its row's mean, same protocol); memorisation ratio >= 0.75."""
     splits = load_shapes(n_train=1000 if quick else 4000, n_test=200 if quick else 1000, seed=seed, with_sound=False)
     evaluator = default_shapes_evaluator(device, seed)
     model, _ = train_diffusion_shapes(splits, device=device, seed=seed, progress=progress, quick=quick)
-    cvae, _ = train_cvae_shapes(splits, device=device, seed=seed, quick=quick)
     captions = list(splits.test.caption)
     manual_seed(seed)
     ours = judge_shapes(model.generate(captions), splits, evaluator)
-    manual_seed(seed)
-    cvae.eval()
-    with no_grad():
-        theirs = judge_shapes(cvae.generate(captions), splits, evaluator)
+    cvae, n = CVAE_SHAPES, len(captions)
     base = _baselines(splits, shapes_classes(splits.train.attributes), shapes_classes(splits.test.attributes),
                       lambda im: judge_shapes(im, splits, evaluator), seed)
     ev = coherence(evaluator.predict(_np(splits.test.image)), {a: splits.test.attributes[a] for a in ATTRIBUTES})
@@ -152,35 +159,30 @@ def diffusion_shapes_row(quick=False, device="cpu", seed=0, progress=False) -> l
     name = SHAPES_DIFFUSION_NAME
     return [
         _entry(name, "all-four-attribute coherence", "coherence", ours["coherence"], (">=", 0.95),
-               evaluator_accuracy=ev, cvae=theirs["coherence"], baselines=_column(base, "coherence"), **timing),
-        _entry(name, "recall of the real test images (evaluator features), target: the CVAE's", "recall",
-               ours["recall"], (">=", round(theirs["recall"], 4)), cvae=theirs["recall"],
-               baselines=_column(base, "recall"), precision=ours["precision"]),
-        _entry(name, "coverage of the real test images (evaluator features), target: the CVAE's", "coverage",
-               ours["coverage"], (">=", round(theirs["coverage"], 4)), cvae=theirs["coverage"],
-               baselines=_column(base, "coverage"), density=ours["density"]),
+               evaluator_accuracy=ev, baselines=_column(base, "coherence"), n=n, **timing),
+        _entry(name, "recall of the real test images (evaluator features), target: the CVAE's (its row, mean)",
+               "recall", ours["recall"], (">=", cvae["recall"]), cvae=cvae["recall"],
+               baselines=_column(base, "recall"), precision=ours["precision"], n=n),
+        _entry(name, "coverage of the real test images (evaluator features), target: the CVAE's (its row, mean)",
+               "coverage", ours["coverage"], (">=", cvae["coverage"]), cvae=cvae["coverage"],
+               baselines=_column(base, "coverage"), density=ours["density"], n=n),
         _entry(name, "memorisation ratio (nearest-training distance, samples / real test)", "memorisation_ratio",
-               ours["memorisation_ratio"], MEMORISATION_TARGET, cvae=theirs["memorisation_ratio"],
-               baselines=_column(base, "memorisation_ratio")),
+               ours["memorisation_ratio"], MEMORISATION_TARGET, baselines=_column(base, "memorisation_ratio"), n=n),
     ]
 
 
 @with_thread_limit
 def diffusion_digits_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
     """Digits label → image, diffusion with guidance: evaluator accuracy >= 95 %, Fréchet distance
-    below the conditional GAN's (same split, evaluator and protocol) and <= 1.25, memorisation ratio
-    >= 0.75."""
+    <= 1.25, below the conditional GAN's (:data:`CGAN_FRECHET`: its row's mean, same protocol),
+    memorisation ratio >= 0.75."""
     splits = load_digits(seed=seed, with_sound=False)
     evaluator = default_digit_evaluator(device, seed)
     model, _ = train_diffusion_digits(splits, device=device, seed=seed, progress=progress, quick=quick)
-    cgan, _ = train_cgan(splits, device=device, seed=seed, quick=quick)
     labels = np.repeat(np.arange(10), N_PER_CLASS)
     manual_seed(seed)
     ours = judge_digits(model.generate(labels), labels, splits, evaluator)
-    manual_seed(seed)
-    cgan.eval()
-    with no_grad():
-        theirs = judge_digits(cgan.sample(labels), labels, splits, evaluator)
+    n = len(labels)
     base = _baselines(splits, np.asarray(splits.train.label), labels,
                       lambda im: judge_digits(im, labels, splits, evaluator), seed)
     ev = float((evaluator.predict(_np(splits.test.image)) == np.asarray(splits.test.label)).mean())
@@ -189,12 +191,11 @@ def diffusion_digits_row(quick=False, device="cpu", seed=0, progress=False) -> l
     name = DIGITS_DIFFUSION_NAME
     return [
         _entry(name, "evaluator accuracy of conditional samples", "sample_accuracy", ours["accuracy"], (">=", 0.95),
-               evaluator_accuracy=ev, cgan=theirs["accuracy"], baselines=_column(base, "accuracy"), **timing),
-        _entry(name, f"Fréchet distance (evaluator features), target: the cGAN's and <= {FRECHET_CAP:g}",
-               "frechet_distance", ours["frechet"], ("<=", round(min(theirs["frechet"], FRECHET_CAP), 4)),
-               cgan=theirs["frechet"],
-               baselines=_column(base, "frechet"), recall=ours["recall"], coverage=ours["coverage"]),
+               evaluator_accuracy=ev, baselines=_column(base, "accuracy"), n=n, **timing),
+        _entry(name, f"Fréchet distance (evaluator features), target: <= {FRECHET_CAP:g}, below the cGAN's "
+               "(its row, mean)", "frechet_distance", ours["frechet"], ("<=", min(CGAN_FRECHET, FRECHET_CAP)),
+               cgan=CGAN_FRECHET, baselines=_column(base, "frechet"), recall=ours["recall"],
+               coverage=ours["coverage"], n=n),
         _entry(name, "memorisation ratio (nearest-training distance, samples / real test)", "memorisation_ratio",
-               ours["memorisation_ratio"], MEMORISATION_TARGET, cgan=theirs["memorisation_ratio"],
-               baselines=_column(base, "memorisation_ratio")),
+               ours["memorisation_ratio"], MEMORISATION_TARGET, baselines=_column(base, "memorisation_ratio"), n=n),
     ]

@@ -34,7 +34,7 @@ from ..autograd import Tensor, no_grad
 from ..creation import rand, randint, randn, tensor
 from ..generative import diffusion as gd
 from ..generative import flow as gf
-from ..nn import functional as F
+from ..ops.elementwise import tanh
 from ..ops.shape import cat
 
 __all__ = ["sinusoidal_embedding", "Denoiser", "ConditionalDiffusion"]
@@ -58,6 +58,14 @@ def sinusoidal_embedding(tau, dim: int, max_period: float = 10000.0, scale: floa
     return np.concatenate([np.cos(args), np.sin(args)], axis=1)
 
 
+def _silu(h: Tensor) -> Tensor:
+    r"""SiLU(h) = h·σ(h), with :math:`\sigma(h) = \tfrac12\,(1 + \tanh(h/2))` — the same function
+    (an identity, not an approximation), stable in both tails since tanh saturates at ±1, and on
+    float32 about 30× cheaper than the logaddexp form of the Sigmoid op (which took a quarter of
+    the denoiser's training step)."""
+    return h * (tanh(h * 0.5) * 0.5 + 0.5)
+
+
 class _Block(nn.Module):
     """A residual block h + W₂ SiLU(W₁ SiLU(h) + E e): the time/condition embedding e enters every block."""
 
@@ -68,7 +76,7 @@ class _Block(nn.Module):
         self.fc2 = nn.Linear(hidden, hidden)
 
     def forward(self, h: Tensor, e: Tensor) -> Tensor:
-        return h + self.fc2(F.silu(self.fc1(F.silu(h)) + self.emb(e)))
+        return h + self.fc2(_silu(self.fc1(_silu(h)) + self.emb(e)))
 
 
 class Denoiser(nn.Module):
@@ -102,12 +110,12 @@ class Denoiser(nn.Module):
             raise ValueError(f"Denoiser: expected x of shape (B, {self.x_dim}), got {x.shape}")
         if y.ndim != 2 or y.shape != (x.shape[0], self.cond_dim):
             raise ValueError(f"Denoiser: expected y of shape ({x.shape[0]}, {self.cond_dim}), got {y.shape}")
-        e = self.time2(F.silu(self.time1(self.time_features(tau, x)))) + self.cond(y)
-        e = F.silu(e)
+        e = self.time2(_silu(self.time1(self.time_features(tau, x)))) + self.cond(y)
+        e = _silu(e)
         h = self.inp(x) + e
         for block in self.blocks:
             h = block(h, e)
-        return self.out(F.silu(h))
+        return self.out(_silu(h))
 
 
 class ConditionalDiffusion(nn.Module):
@@ -150,6 +158,7 @@ class ConditionalDiffusion(nn.Module):
         self.sampler, self.eta, self.weighting, self.prediction = sampler, float(eta), weighting, prediction
         self.guidance_interval = (float(guidance_interval[0]), float(guidance_interval[1]))
         self.vectorizer = vectorizer
+        self._caption_cache = {}  # caption → its bag of words (see _caption_rows)
         self.image_shape = tuple(image_shape) if image_shape is not None else (x_dim,)
         self.net = Denoiser(x_dim, cond_dim, hidden, depth, time_dim)
         # The Gaussian baseline's statistics (model space): a mean and a variance per pixel.
@@ -221,11 +230,20 @@ class ConditionalDiffusion(nn.Module):
         if isinstance(c, (list, tuple)) and c and isinstance(c[0], str):
             if self.vectorizer is None:
                 raise ValueError("ConditionalDiffusion: this model is conditioned on labels; give label ids, not captions")
-            return tensor(np.asarray(self.vectorizer.transform(list(c))), dtype=p.dtype, device=p.device)
+            return tensor(self._caption_rows(c), dtype=p.dtype, device=p.device)
         idx = np.asarray(B.to_numpy(c.array if isinstance(c, Tensor) else c), dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= self.cond_dim):
             raise ValueError(f"ConditionalDiffusion: labels must be in [0, {self.cond_dim}), got [{idx.min()}, {idx.max()}]")
         return tensor(np.eye(self.cond_dim)[idx], dtype=p.dtype, device=p.device)
+
+    def _caption_rows(self, captions) -> np.ndarray:
+        """The bags of words of ``captions``, each distinct caption vectorised once and remembered:
+        a training run meets the same few hundred captions thousands of times, and tokenising
+        them anew at every batch cost more than a layer of the network."""
+        new = [c for c in dict.fromkeys(captions) if c not in self._caption_cache]
+        if new:
+            self._caption_cache.update(zip(new, np.asarray(self.vectorizer.transform(new))))
+        return np.stack([self._caption_cache[c] for c in captions])
 
     def null_condition(self, n: int) -> Tensor:
         """∅ for n samples: zero vectors."""
