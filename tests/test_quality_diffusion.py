@@ -90,3 +90,17 @@ def test_memorisation_ratio_is_zero_for_copies_and_one_for_the_test_set():
     train, test = rng.random((50, 4, 4)), rng.random((20, 4, 4))
     assert qd.memorisation_ratio(train[:10], test, train) == 0.0
     assert qd.memorisation_ratio(test, test, train) == pytest.approx(1.0)
+
+
+def test_comparator_bounds_are_the_committed_rows_means():
+    """The constant bounds are the CVAE's and the cGAN's means in the one results file: when those
+    rows are measured again and move, this fails until the constants follow."""
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "assets" / "results.json"
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    mean = {(e["recipe"], e["metric"]): e["value"] for e in entries}
+    for m in ("recall", "coverage"):
+        assert qd.CVAE_SHAPES[m] == pytest.approx(mean[("cvae_shapes", m)], abs=1e-4)
+    assert qd.CGAN_FRECHET == pytest.approx(mean[("cgan", "frechet_distance")], abs=1e-4)
