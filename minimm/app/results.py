@@ -49,10 +49,12 @@ __all__ = ["run_recipe", "run_grid", "aggregate", "update_results", "load_result
 # pairs that were running (``minimm evaluate --resume`` reuses the others).
 JOURNAL = "runs.jsonl"
 
-# Rough seconds of each recipe (full setting, 2 cores): the parallel runs start the long ones first
-# so that no worker is left with a long task at the end. Only the order depends on these.
-COST_HINT = {"conv_gan": 134, "conv_vae": 92, "captioner": 88, "mvae": 77, "cvae_shapes": 47, "heldout": 34,
-             "tone": 18, "cgan": 15, "vae": 12, "digit_evaluator": 6, "alignment": 5}
+# Rough CPU-seconds of each recipe per seed (full setting): the parallel runs start the long tasks
+# first so that no worker is left with a long one at the end. Only the order depends on these.
+COST_HINT = {"text_to_video": 70, "sound_to_text": 43, "text_to_sound": 40, "diffusion_shapes": 37,
+             "conv_vae": 30, "captioner": 29, "vae": 20, "conv_gan": 19, "cgan": 15, "video_to_text": 14,
+             "cvae_shapes": 12, "diffusion_digits": 10, "heldout": 9, "mvae": 7, "tone": 4, "digit_evaluator": 3,
+             "heldout_video": 2, "alignment": 1}
 
 
 def run_recipe(name: str, quick: bool = False, device="cpu", seed: int = 0, progress: bool = False) -> list[dict]:
