@@ -46,9 +46,14 @@ CONFIGS: dict = {
     # 100 epochs lost to a per-class Gaussian on every sample metric: Fréchet 2.8 vs 1.6, coverage 67 vs 82 %)
     "cgan_digits": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
                     "epochs": 200, "quick_epochs": 50, "cli_epochs": 50},
-    # DCGAN-style players (ConvGAN) in the cGAN's game and setting: channels 16 → 32, 8×8 → 4×4 → 2×2
-    "conv_gan_digits": {"model": {"z_dim": 16, "channels": 16}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32,
-                        "epochs": 100, "quick_epochs": 20},
+    # DCGAN-style players (ConvGAN) in the cGAN's game and setting, one stride-2 layer each (8×8 ↔ 4×4, 32
+    # channels), the discriminator's head an MLP [features, y] → 128 → 1, samples from the generator's weight
+    # average (EMA 0.999). The two-layer DCGAN (16 → 32 channels, 8×8 → 4×4 → 2×2, batch norm, no average) lost
+    # to a per-class Gaussian on every sample metric (Fréchet 3.5 vs 1.65, coverage 77 vs 85 %); one layer
+    # without the head or the average: Fréchet 1.7 (seed 0); with the average 1.42, with both 1.16 (seeds 0–2)
+    "conv_gan_digits": {"model": {"z_dim": 16, "channels": 32, "layers": 1, "hidden": 128, "ema": 0.999,
+                                  "batch_norm": False},
+                        "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32, "epochs": 100, "quick_epochs": 20},
     # text-conditioned GAN on shapes (``minimm train cgan --dataset shapes``)
     "cgan_shapes": {"model": {"z_dim": 16, "hidden": 256}, "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 64,
                     "epochs": 50, "quick_epochs": 50},

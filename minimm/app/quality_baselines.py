@@ -41,9 +41,6 @@ __all__ = ["UNBEATEN", "fit_bernoulli_mixture", "bernoulli_mixture_nll", "traini
 # the trained model (measured, seed 0; docs/results.md explains each). tests/test_quality_baselines.py
 # checks both ways: every other baseline fails a target, and these still pass them all.
 UNBEATEN = {
-    ("conv_gan", "per-class Gaussian"): "64 independent Gaussians per class match the evaluator's features "
-                                        "better than the convolutional GAN (Fréchet 1.6 vs 4.6, coverage 82 vs "
-                                        "70 %)",
     ("mvae", "nearest class-mean image"): "the MVAE's image→label accuracy (85.6 / 86.0 / 89.5 %, seeds "
                                           "0-2) ties the nearest class-mean image's (85.6 / 87.4 / 89.5 %)",
     ("captioner", "caption of the nearest training image"): "shapes of one combination differ by a 1-px "
