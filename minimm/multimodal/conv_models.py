@@ -134,8 +134,8 @@ class ConvGAN(ConditionalGAN):
 
     ``layers``: stride-2 (transposed) convolutions per player; ``hidden``: the width of the
     discriminator's MLP head (0: one linear layer). ``ema > 0`` keeps ``generator_ema``, an
-    exponential moving average of the generator's weights (w̄ ← ema·w̄ + (1 − ema)·w after every
-    step), and samples with it: the generator's weights circle around an equilibrium rather than
+    exponential moving average of the generator's weights (w̄ ← d·w̄ + (1 − d)·w after every
+    step, the decay d rising to ``ema``), and samples with it: the generator's weights circle around an equilibrium rather than
     settle (each player chases the other), and their average sits nearer the centre than any one
     step — a cheap and large gain in sample quality (Karras et al., 2018; Yazıcı et al., 2019).
     """
@@ -150,7 +150,7 @@ class ConvGAN(ConditionalGAN):
         self.discriminator = ConvDiscriminator((h, w), channels, cond_dim, negative_slope, layers, hidden)
         if not 0.0 <= ema < 1.0:
             raise ValueError(f"ConvGAN: ema must be in [0, 1), got {ema}")
-        self.ema = ema
+        self.ema, self.ema_steps = ema, 0
         if ema:
             self.generator_ema = ConvGenerator(z_dim, (h, w), channels, cond_dim, batch_norm, layers)
             self.generator_ema.load_state_dict(self.generator.state_dict())
@@ -165,9 +165,13 @@ class ConvGAN(ConditionalGAN):
         """One round of the game, then the moving average of the generator's weights moves."""
         logs = super().train_step(batch)
         if self.ema:
+            # the decay ramps up to ``ema`` ((1 + t)/(10 + t): 0.1, 0.18 …) so that the average soon
+            # forgets the random initial weights, even in a short run
+            self.ema_steps += 1
+            d = min(self.ema, self.ema_steps / (9.0 + self.ema_steps))
             with no_grad():
                 for avg, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
-                    avg.array = avg.array * self.ema + p.array * (1.0 - self.ema)
+                    avg.array = avg.array * d + p.array * (1.0 - d)
                 for avg, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
                     avg.array = b.array
         return logs
