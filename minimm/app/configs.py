@@ -27,7 +27,7 @@ CONFIGS: dict = {
     # 24 channels: 16.97 / 17.18 / 17.34 at two thirds of 32's cost — 32: 16.92 on seed 0; batch 128 at Adam 2e-3
     # saved only 14 % of the time and lost 0.14 nats on seed 0)
     "conv_vae_digits": {"model": {"channels": 24, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
-                        "quick_epochs": 20},
+                        "quick_epochs": 30},
     # label-conditioned CVAE on binarised digits: [x, y] → 128 → 2z, [z, y] → 128 → 64
     "cvae_digits": {"model": {"hidden": 128, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 200,
                     "quick_epochs": 60},
