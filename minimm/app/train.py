@@ -122,7 +122,7 @@ def train_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, qu
 def train_conv_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                    z_dim=None, channels=None, lr=None, batch_size=None):
     """Train :class:`~minimm.multimodal.conv_models.ConvVAE` on binarised digits, :func:`train_vae`'s
-    setting with a convolutional encoder and decoder (24 channels, z 8; reference: 200 epochs;
+    setting with a convolutional encoder and decoder (24 channels, z 8; reference: 240 epochs;
     ``quick``: 30)."""
     c = _setting("conv_vae_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
