@@ -229,7 +229,7 @@ def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=Fals
                    condition: str = "label", z_dim=None, channels=None, lr=None, batch_size=None):
     """Train a DCGAN-style :class:`~minimm.multimodal.conv_models.ConvGAN` on digits, the MLP
     :func:`train_cgan`'s game with convolutional players (configs.py: one stride-2 layer of 32 channels
-    each, an MLP head in D, samples from an EMA of G's weights), 70 epochs (``quick``: 20)."""
+    each, an MLP head in D, samples from an EMA of G's weights), 100 epochs (``quick``: 20)."""
     c = _setting("conv_gan_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(seed=seed, with_sound=False)
     B.manual_seed(seed)
