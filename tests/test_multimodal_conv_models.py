@@ -107,3 +107,38 @@ def test_conv_gan_discriminator_learns_and_the_game_runs():
         assert np.isfinite([logs["d_loss"], logs["g_loss"]]).all()
     # D quickly beats the untrained G: its loss falls below the chance level 2·log 2
     assert np.mean([l["d_loss"] for l in later[-5:]]) < 2 * np.log(2)
+
+
+def test_one_layer_players_with_an_mlp_head_keep_the_interfaces(device):
+    """The table's ConvGAN: one stride-2 layer per player (8×8 ↔ 4×4), D's head an MLP that sees y."""
+    minimm.manual_seed(0)
+    gan = ConvGAN(z_dim=4, image_shape=(8, 8), channels=3, cond_dim=10, layers=1, hidden=5, batch_norm=False)
+    gan = gan.to(device)
+    assert gan.discriminator.features[0].in_channels == 11 and gan.discriminator.head[0].in_features == 3 * 16 + 10
+    x = gan.generator(minimm.randn(2, 4, device=device), gan.condition(np.array([3, 4])))
+    assert x.shape == (2, 64) and gan.discriminator(x, gan.condition(np.array([3, 4]))).shape == (2,)
+    with pytest.raises(ValueError, match="divisible by 2"):
+        ConvGAN(image_shape=(7, 8), layers=1)
+    with pytest.raises(ValueError, match="ema"):
+        ConvGAN(ema=1.0)
+
+
+def test_generator_average_follows_its_formula_and_draws_the_samples():
+    """w̄ ← d·w̄ + (1 − d)·w after every step, d = min(ema, t / (9 + t)); ``sample`` uses w̄."""
+    minimm.manual_seed(0)
+    gan = ConvGAN(z_dim=4, image_shape=(8, 8), channels=4, cond_dim=10, layers=1, hidden=8, ema=0.2)
+    batch = gan.collate(digit_batch(16, binarize=False))
+    expected = [p.array.copy() for p in gan.generator.parameters()]
+    for t in range(1, 4):
+        gan.train_step(batch)
+        d = min(0.2, t / (9.0 + t))
+        expected = [e * d + p.array * (1 - d) for e, p in zip(expected, gan.generator.parameters())]
+    for e, avg in zip(expected, gan.generator_ema.parameters()):
+        np.testing.assert_allclose(avg.array, e, rtol=1e-6, atol=1e-7)
+        assert not avg.requires_grad
+    assert gan.sampling_generator() is gan.generator_ema
+    minimm.manual_seed(5)
+    drawn = gan.sample(np.array([1, 2])).numpy()
+    minimm.manual_seed(5)
+    z = minimm.randn(2, 4)
+    np.testing.assert_array_equal(drawn, gan.generator_ema(z, gan.condition(np.array([1, 2]))).numpy().reshape(2, 8, 8))

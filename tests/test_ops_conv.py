@@ -269,3 +269,39 @@ def test_conv_module_keeps_its_public_names_after_the_split():
         assert callable(getattr(conv, name)), name
     assert conv.unfold is im2col.unfold and conv.fold is im2col.fold
     assert conv.max_pool2d is pooling.max_pool2d and conv.avg_pool2d is pooling.avg_pool2d
+
+
+@pytest.mark.parametrize("geometry", [
+    ((8, 8), (4, 4), (2, 2), (1, 1), (1, 1)),   # the DCGAN layer: 4 windows per pixel
+    ((7, 5), (3, 2), (1, 2), (2, 0), (1, 1)),   # uneven, padding on one axis only
+    ((9, 9), (3, 3), (3, 3), (0, 0), (2, 2)),   # dilated, some pixels in no window
+    ((5, 6), (2, 2), (4, 3), (1, 1), (1, 1)),   # stride larger than the kernel
+])
+def test_gathered_im2col_and_col2im_give_the_slice_loops_bits(geometry, device):
+    """unfold_array / fold_array read cached index tables; they must equal the textbook loop over
+    the kh·kw kernel offsets (slice copies, slice additions in offset order) bit for bit, −0.0,
+    border padding value and pixels read by no window included."""
+    from minimm import backend as B
+    from minimm.ops.im2col import fold_array, unfold_array, windows
+
+    size, k, s, p, d = geometry
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3) + size)
+    x[0, 0, 0, 0] = -0.0
+    Ho, Wo, slices = windows(size, k, s, p, d)
+    xpad = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), constant_values=-np.inf)
+    want_max = np.stack([xpad[:, :, hs, ws] for hs, ws in slices], axis=2)
+    want = np.where(np.isneginf(want_max), 0.0, want_max)
+    cols = rng.standard_normal(want.shape)
+    cols[..., 0, 0] = -0.0
+    z = np.zeros((2, 3, size[0] + 2 * p[0], size[1] + 2 * p[1]))
+    for i, (hs, ws) in enumerate(slices):
+        z[:, :, hs, ws] += cols[:, :, i]
+    want_fold = z[:, :, p[0]: p[0] + size[0], p[1]: p[1] + size[1]]
+    on = lambda a: B.asarray(a, dev=device)  # noqa: E731
+    xp = B.namespace_for(device)
+    got = B.to_numpy(unfold_array(xp, on(x), k, s, p, d))
+    got_max = B.to_numpy(unfold_array(xp, on(x), k, s, p, d, pad_value=float("-inf")))
+    got_fold = B.to_numpy(fold_array(xp, on(cols), size, k, s, p, d))
+    assert got.tobytes() == want.tobytes() and got_max.tobytes() == want_max.tobytes()
+    assert got_fold.tobytes() == np.ascontiguousarray(want_fold).tobytes()

@@ -41,13 +41,10 @@ __all__ = ["UNBEATEN", "fit_bernoulli_mixture", "bernoulli_mixture_nll", "traini
 
 
 # (row, baseline) pairs that meet every target of their row: no honest bound separates them from
-# the trained model (measured, seed 0; docs/results.md explains each). tests/test_quality_baselines.py
-# checks both ways: every other baseline fails a target, and these still pass them all.
-UNBEATEN = {
-    ("conv_gan", "per-class Gaussian"): "64 independent Gaussians per class match the evaluator's features "
-                                        "better than the convolutional GAN (Fréchet 1.6 vs 4.6, coverage 82 vs "
-                                        "70 %)",
-}
+# the trained model (docs/results.md would explain each). tests/test_quality_baselines.py checks
+# both ways: every other baseline fails a target, and these still pass them all. Empty since the
+# one-layer ConvGAN, the MVAE's cross-modal term and the captioner's unseen combinations (#11).
+UNBEATEN: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,11 +18,15 @@ __all__ = ["REPORT", "TARGETS", "meets"]
 REPORT = "report"  # a target meaning "shown for comparison, no bound"
 
 # the generators: read as asked, not collapsed (class mean + noise: recall ≈ 1 %), not a copier
-# (training copies: memorisation ratio 0); the ConvGAN's Fréchet distance is reported, without a bound
+# (training copies: memorisation ratio 0)
 _GAN = {"sample_accuracy": (">=", 0.90), "frechet_distance": REPORT, "precision": REPORT, "recall": (">=", 0.15),
         "coverage": REPORT, "memorisation_ratio": (">=", 0.5)}
 # the MLP cGAN's Fréchet ≤ 1.4 and coverage ≥ 85 % also reject the per-class Gaussian (1.56–1.69; 82–83 %)
 _CGAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.85))
+# the ConvGAN (one stride-2 layer per player, EMA of G; seeds 0–2: Fréchet 0.96–1.13, coverage 91.9–96.1 %) the
+# same Fréchet bound and coverage ≥ 88 %: the per-class Gaussian fails both (mean 1.65, 84.5 %), class mean + noise
+# both and recall (3.0, 78 %, 1 %), training copies the memorisation ratio (0)
+_CONV_GAN = dict(_GAN, frechet_distance=("<=", 1.4), coverage=(">=", 0.88))
 # −IWAE below every Bernoulli mixture's exact nll (≥ 17.39 nats, whatever K and smoothing, seeds 0–2).
 # The −ELBO is reported without a bound: a mixture's posterior over its K components is exact, so its
 # ELBO *is* its log-likelihood (17.5–18.4 nats), while the VAE's ELBO pays the gap KL(q(z|x) ‖ p(z|x))
@@ -36,7 +40,7 @@ _MVAE = {"label_to_image_coherence": (">=", 0.80), "image_to_label_accuracy": ("
          "recall": REPORT, "coverage": (">=", 0.95), "memorisation_ratio": (">=", 0.5)}
 # metric -> target, per recipe (the ``tone`` row and the families' own modules keep theirs inline)
 TARGETS = {
-    "vae": _VAE, "conv_vae": _VAE, "cgan": _CGAN, "conv_gan": _GAN,
+    "vae": _VAE, "conv_vae": _VAE, "cgan": _CGAN, "conv_gan": _CONV_GAN,
     "alignment": {"zero_shot_accuracy": (">=", 0.95)},
     "mvae": _MVAE,
     "cvae_shapes": {"coherence": (">=", 0.95), "precision": REPORT, "recall": REPORT, "coverage": REPORT,

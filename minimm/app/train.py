@@ -122,8 +122,8 @@ def train_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, qu
 def train_conv_vae(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                    z_dim=None, channels=None, lr=None, batch_size=None):
     """Train :class:`~minimm.multimodal.conv_models.ConvVAE` on binarised digits, :func:`train_vae`'s
-    setting with a convolutional encoder and decoder (32 channels, z 8; reference: 200 epochs;
-    ``quick``: 20)."""
+    setting with a convolutional encoder and decoder (24 channels, z 8; reference: 240 epochs;
+    ``quick``: 30)."""
     c = _setting("conv_vae_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(seed=seed, binarize=True, with_sound=False)
     B.manual_seed(seed)
@@ -228,14 +228,13 @@ def train_cgan(splits=None, epochs=None, device="cpu", seed=0, progress=False, q
 def train_conv_gan(splits=None, epochs=None, device="cpu", seed=0, progress=False, quick=False,
                    condition: str = "label", z_dim=None, channels=None, lr=None, batch_size=None):
     """Train a DCGAN-style :class:`~minimm.multimodal.conv_models.ConvGAN` on digits, the MLP
-    :func:`train_cgan`'s setting with convolutional players: z 16, 16 channels (8×8 → 4×4 → 2×2),
-    Adam 1e-3, β₁ = 0.5, batch 32, 100 epochs (``quick``: 20)."""
+    :func:`train_cgan`'s game with convolutional players (configs.py: one stride-2 layer of 32 channels
+    each, an MLP head in D, samples from an EMA of G's weights), 100 epochs (``quick``: 20)."""
     c = _setting("conv_gan_digits", z_dim=z_dim, channels=channels, lr=lr, batch_size=batch_size)
     splits = splits if splits is not None else load_digits(seed=seed, with_sound=False)
     B.manual_seed(seed)
     cond_dim, bow = _gan_condition(splits, condition)
-    model = ConvGAN(c["model"]["z_dim"], splits.train.image.shape[1:], c["model"]["channels"], cond_dim=cond_dim,
-                    vectorizer=bow)
+    model = ConvGAN(image_shape=splits.train.image.shape[1:], cond_dim=cond_dim, vectorizer=bow, **c["model"])
     history = _fit_gan(model, c, splits, epochs_for("conv_gan_digits", epochs, quick), seed, device, progress)
     return model, history
 

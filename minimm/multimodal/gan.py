@@ -113,7 +113,11 @@ class ConditionalGAN(nn.Module):
             y = self.condition(condition) if condition is not None else None
             n = y.shape[0] if y is not None else n
             z = randn(n, self.z_dim, device=model_device(self))
-            return self.generator(z, y).reshape(n, *self.image_shape)
+            return self.sampling_generator()(z, y).reshape(n, *self.image_shape)
+
+    def sampling_generator(self) -> nn.Module:
+        """The generator :meth:`sample` draws with (a subclass may keep an averaged copy)."""
+        return self.generator
 
     generate = sample
 
