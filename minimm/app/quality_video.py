@@ -13,8 +13,9 @@ Targets (full mode): text → video ≥ 92 % of clips judged right in every attr
 each combination's training clips was read right in 85.7 / 90.0 / 90.1 % (seeds 0 / 1 / 2; with
 the 8-epoch judge and the trained combinations only: 85.0 / 90.0 / 86.7 %, the model 93.8 / 93.5 /
 93.6 %), so the bound is raised until every baseline fails it; video → text ≥ 90 % of captions naming all five
-right; the held-out combinations are reported (aim ≥ 60 %). A test checks the baselines miss the
-targets.
+right; the held-out combinations ≥ 80 % (80 test clips a seed, standard error about 3 points; the
+model scored 92.5 / 93.8 / 97.5 %, every baseline replays a seen combination and scores ≤ 13 %).
+A test checks the baselines miss the targets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .evaluate_video import evaluate_clip_captioner, evaluate_clip_cvae
 from .train_video import shared_clip_cvae, train_clip_captioner
 
 __all__ = ["VIDEO_HOLDOUT", "TEXT_TO_VIDEO", "VIDEO_TO_TEXT", "HELDOUT_VIDEO", "text_to_video_row",
-           "video_to_text_row", "heldout_video_row", "T2V_TARGET", "V2T_TARGET"]
+           "video_to_text_row", "heldout_video_row", "T2V_TARGET", "V2T_TARGET", "HELDOUT_VIDEO_TARGET"]
 
 # Attribute × motion combinations never shown in training in the held-out row (16 of 192): each
 # value of each attribute, and each motion, is trained on in other combinations.
@@ -38,6 +39,7 @@ VIDEO_TO_TEXT = "shapes video, clip→caption (autoregressive)"
 HELDOUT_VIDEO = "shapes video, held-out combinations (CVAE)"
 T2V_TARGET = (">=", 0.92)
 V2T_TARGET = (">=", 0.90)
+HELDOUT_VIDEO_TARGET = (">=", 0.80)
 
 
 def text_to_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
@@ -68,14 +70,14 @@ def video_to_text_row(quick=False, device="cpu", seed=0, progress=False) -> list
 
 
 def heldout_video_row(quick=False, device="cpu", seed=0, progress=False) -> list[dict]:
-    """Caption → clip on the 16 combinations of :data:`VIDEO_HOLDOUT`, never trained on: reported
-    (aim ≥ 60 %), beside baselines that replay the nearest seen combination."""
-    from .quality import REPORT, entry
+    """Caption → clip on the 16 combinations of :data:`VIDEO_HOLDOUT`, never trained on: ≥ 80 %
+    of the clips judged right, beside baselines that replay the nearest seen combination."""
+    from .quality import entry
 
     model, _ = shared_clip_cvae(VIDEO_HOLDOUT, device=device, seed=seed, quick=quick, progress=progress)
     m = evaluate_clip_cvae(model, holdout_combinations=VIDEO_HOLDOUT, seed=seed, quick=quick)
     return [entry(HELDOUT_VIDEO, f"caption→clip on {m['n']} test clips of combinations never trained on",
-                   "heldout_video_coherence", m["heldout_coherence"], REPORT,
+                   "heldout_video_coherence", m["heldout_coherence"], HELDOUT_VIDEO_TARGET,
                    evaluator_accuracy=m["heldout_evaluator_accuracy"], n=m["n"], baselines=m["baselines"],
                    judged_right=m["heldout_judged_right"], realistic=m["heldout_realistic"],
                    train_seconds=round(model.train_seconds, 1),
