@@ -55,7 +55,8 @@ def test_resume_reuses_the_finished_pairs_and_gives_the_same_numbers(first_run, 
     fn, name = quality.RECIPES["digit_evaluator"]
     monkeypatch.setitem(quality.RECIPES, "digit_evaluator",
                         (lambda **kw: ran.append(kw["seed"]) or fn(**kw), name))
-    argv = ["evaluate", "--quick", "--only", ",".join(ROWS), "--seeds", "0,1", "--out", str(tmp_path)]
+    argv = ["evaluate", "--quick", "--only", ",".join(ROWS), "--seeds", "0,1", "--out", str(tmp_path),
+            "--workers", "1"]  # in this process, so that `ran` sees every call
     assert main(argv + ["--resume"]) == 0
     assert "2 finished (recipe, seed) pairs are reused" in capsys.readouterr().out
     assert ran == []  # the journalled pairs were not trained again
@@ -96,3 +97,16 @@ def test_recipes_sharing_a_cached_model_run_in_one_process_per_seed():
         assert len({t[3] for t in b}) == 1  # one seed per bundle
         if len(b) == 3:
             assert tuple(t[0] for t in b) == SHARED[0]  # the group's order: the model is trained first
+
+
+def test_workers_default_to_the_usable_cores(tmp_path, monkeypatch):
+    import minimm.app.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_usable_cores", lambda: 3)
+    monkeypatch.setattr(cli, "evaluate_all", lambda **kw: seen.update(kw) or [])
+    assert main(["evaluate", "--quick", "--out", str(tmp_path / "a")]) == 0
+    assert seen["workers"] == 3
+    assert main(["evaluate", "--quick", "--out", str(tmp_path / "b"), "--workers", "1"]) == 0
+    assert seen["workers"] == 1
+    assert cli._usable_cores() >= 1

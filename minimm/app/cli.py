@@ -155,6 +155,14 @@ def _check_update_file(path: str) -> None:
         raise CLIError(f"--update {path!r}: its folder {folder!r} cannot be written")
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it, else all)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _check_evaluate_out(args) -> None:
     """An ``--out`` that holds an earlier evaluation is continued (``--resume``) or replaced
     (``--overwrite``) only when asked: hours of measurements are never lost by accident."""
@@ -177,6 +185,8 @@ def cmd_evaluate(args) -> int:
     """``minimm evaluate``: every model of the quality table, written as markdown and JSON."""
     device = check_device(args.device)
     seeds = _parse_seeds(args)
+    if args.workers is None:  # the default: every core this process may use, on the CPU
+        args.workers = _usable_cores() if device == "cpu" else 1
     if args.workers < 1:
         raise CLIError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1 and device != "cpu":
@@ -233,9 +243,9 @@ def _add_evaluate_parser(sub, common) -> None:
     ev.add_argument("--seeds", default=None, metavar="N[,N...]",
                     help="run every recipe once per seed (each seed re-draws the data split and the "
                          "initialisation) and report mean ± sd, e.g. 0,1,2 (default: --seed alone)")
-    ev.add_argument("--workers", type=int, default=1, metavar="P",
+    ev.add_argument("--workers", type=int, default=None, metavar="P",
                     help="run the (recipe, seed) pairs in P processes, CPU only; the numbers do not "
-                         "depend on it (default: 1)")
+                         "depend on it (default: every usable core on the CPU, 1 on a GPU)")
     again = ev.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help=f"continue an interrupted evaluation in --out: the (recipe, seed) pairs recorded in "
