@@ -37,7 +37,7 @@ TUTORIALS = ROOT / "tutorials"
 CLI_EQUIVALENT = {
     "07_alignment": [["train", "align", "--dataset", "digits", "--epochs", "30"]],
     "10_vae_math": [["train", "cvae", "--dataset", "digits", "--epochs", "150"]],
-    "11_multimodal_vae": [["train", "mvae", "--dataset", "digits", "--epochs", "200"],
+    "11_multimodal_vae": [["train", "mvae", "--dataset", "digits", "--epochs", "60"],
                           ["train", "mvae", "--dataset", "shapes", "--epochs", "100"]],
     "12_captioning": [["train", "caption", "--dataset", "shapes", "--epochs", "12"]],
     "13_conditional_gan": [["evaluate", "--only", "cgan"]],

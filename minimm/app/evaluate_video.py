@@ -21,7 +21,6 @@ Both return the baselines' figures under ``"baselines"`` (name → value of the 
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
@@ -38,14 +37,17 @@ __all__ = ["default_clip_judge", "judged_right", "realistic", "real_reference", 
            "evaluate_clip_captioner", "clip_baselines", "caption_baselines"]
 
 
-@functools.lru_cache(maxsize=None)
-def _judge(device: str, seed: int, quick: bool):
-    return train_clip_judge(device=device, seed=seed, quick=quick)
+_JUDGES: dict = {}
 
 
-def default_clip_judge(device="cpu", seed: int = 0, quick: bool = False):
-    """The clip judge, trained once per (device, seed, quick) on the hold-out-free training clips."""
-    return _judge(str(device), int(seed), bool(quick))
+def default_clip_judge(device="cpu", seed: int = 0, quick: bool = False, progress: bool = False):
+    """The clip judge, trained once per (device, seed, quick) on the hold-out-free training clips;
+    ``progress`` shows its training bar when this call is the one that trains it (a bar changes no
+    number, so it is not part of the cache key)."""
+    key = (str(device), int(seed), bool(quick))
+    if key not in _JUDGES:
+        _JUDGES[key] = train_clip_judge(device=key[0], seed=key[1], quick=key[2], progress=progress)
+    return _JUDGES[key]
 
 
 def judged_right(judge, clips, attributes: dict) -> np.ndarray:

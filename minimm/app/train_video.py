@@ -167,8 +167,8 @@ def train_clip_captioner(splits=None, epochs=None, device="cpu", seed: int = 0, 
     if judge is None:
         from .evaluate_video import default_clip_judge  # evaluate_video imports this module
 
-        judge = default_clip_judge(device, seed, quick) if splits is video_splits(seed, quick=quick) else \
-            train_clip_judge(splits, device=device, seed=seed, quick=quick)
+        judge = default_clip_judge(device, seed, quick, progress) if splits is video_splits(seed, quick=quick) \
+            else train_clip_judge(splits, device=device, seed=seed, quick=quick, progress=progress)
     B.manual_seed(seed)
     vocab = Vocabulary.build(train.caption)
     max_len = max(len(tokenize(cap)) for cap in train.caption) + 2
