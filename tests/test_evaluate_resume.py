@@ -110,3 +110,11 @@ def test_workers_default_to_the_usable_cores(tmp_path, monkeypatch):
     assert main(["evaluate", "--quick", "--out", str(tmp_path / "b"), "--workers", "1"]) == 0
     assert seen["workers"] == 1
     assert cli._usable_cores() >= 1
+
+
+def test_resume_counts_only_the_pairs_this_run_selects(first_run, tmp_path, capsys):
+    out, _ = first_run
+    (tmp_path / JOURNAL).write_text((out / JOURNAL).read_text())  # four pairs: two recipes, two seeds
+    assert main(["evaluate", "--quick", "--only", "alignment", "--seeds", "0", "--out", str(tmp_path),
+                 "--resume"]) == 0
+    assert "1 finished (recipe, seed) pairs are reused" in capsys.readouterr().out

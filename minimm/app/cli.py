@@ -163,7 +163,7 @@ def _usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _check_evaluate_out(args) -> None:
+def _check_evaluate_out(args, names, seeds) -> None:
     """An ``--out`` that holds an earlier evaluation is continued (``--resume``) or replaced
     (``--overwrite``) only when asked: hours of measurements are never lost by accident."""
     journal = os.path.join(args.out, JOURNAL)
@@ -175,7 +175,8 @@ def _check_evaluate_out(args) -> None:
             done = read_journal(journal, args.quick, check_device(args.device))
         except (OSError, UnicodeDecodeError) as exc:
             raise CLIError(f"--resume: {journal!r} cannot be read ({_first_line(exc)}); use --overwrite") from None
-        say(f"minimm evaluate: resuming {args.out}: {len(done)} finished (recipe, seed) pairs are reused")
+        reused = sum((n, s) in done for n in names for s in seeds)  # only this run's pairs are reused
+        say(f"minimm evaluate: resuming {args.out}: {reused} finished (recipe, seed) pairs are reused")
     elif held and not args.overwrite:
         raise CLIError(f"--out {args.out!r} already holds an evaluation ({', '.join(held)}): continue it with "
                        "--resume, replace it with --overwrite, or choose another --out")
@@ -198,7 +199,7 @@ def cmd_evaluate(args) -> int:
             raise CLIError(f"unknown recipe(s) {bad}; choose from {', '.join(RECIPES)}")
     if args.update:
         _check_update_file(args.update)
-    _check_evaluate_out(args)
+    _check_evaluate_out(args, only or list(RECIPES), seeds)
     prepare_folder(args.out)
     say(f"minimm evaluate: the quality table ({'quick' if args.quick else 'full'} setting, {device}, "
         f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"

@@ -89,20 +89,19 @@ def _task(tasks):
 def _bundle(tasks: list) -> list[list]:
     """``tasks`` as lists to run in one process each: one seed's recipes of a :data:`SHARED` group
     together (in the group's order), every other (recipe, seed) pair alone."""
-    out, where = [], {}
+    bundles, groups = [], {}
     for t in tasks:
         group = next((g for g in SHARED if t[0] in g), None)
         if group is None:
-            out.append([t])
-            continue
-        key = (group, t[3])
-        if key not in where:
-            where[key] = len(out)
-            out.append([])
-        out[where[key]].append(t)
-    for b in out:
-        b.sort(key=lambda t: next((g.index(t[0]) for g in SHARED if t[0] in g), 0))
-    return out
+            bundles.append([t])
+        elif (group, t[3]) in groups:
+            groups[(group, t[3])].append(t)
+        else:
+            groups[(group, t[3])] = [t]
+            bundles.append(groups[(group, t[3])])
+    for (group, _), bundle in groups.items():
+        bundle.sort(key=lambda t: group.index(t[0]))
+    return bundles
 
 
 def run_grid(names, seeds, quick=False, device="cpu", progress=False, workers: int = 1, echo=None,
