@@ -121,7 +121,7 @@ from minimm.ops import loss as L  # noqa: E402
 
 AWKWARD = np.array([0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, 3.0, -3.0, 40.0, -40.0, 1e4, -1e4, np.inf, -np.inf, np.nan])
 TWINS = {  # formula -> how many array arguments it takes (then, for leaky ReLU, the slope)
-    E.exp_neg_abs: 1, E.sigmoid_from_exp: 2, E.stable_softplus: 1, E.relu_forward: 1,
+    E.exp_neg_abs: 1, E.stable_sigmoid: 1, E.sigmoid_from_exp: 2, E.stable_softplus: 1, E.relu_forward: 1,
     E.relu_backward: 2, E.leaky_relu_forward: 1, E.leaky_relu_backward: 2, E.tanh_grad: 2, E.sigmoid_grad: 2,
     L.bce_logits_terms: 3, L.bce_logits_grad: 4,
 }
@@ -162,6 +162,23 @@ def test_numpy_twins_are_bit_identical_to_their_formulas(fn, dtype, data):
         fast = fn.host(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
         plain = fn.formula(np, *args)
     _assert_identical([np.asarray(fast)], [np.asarray(plain)], fn.__name__)
+
+
+@pytest.mark.parametrize("name", fast_numpy.ALL_SIZES)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_twins_of_every_size_give_tiny_arrays_the_same_bits(name, dtype):
+    # the twins that take arrays of any size (fast_numpy.ALL_SIZES): 1, 8 and 15 elements, 2-d
+    fn = getattr(E, name)
+    assert fn.host_min == 1
+    for shape in [(1,), (8,), (3, 5)]:
+        arrays = [np.resize(np.roll(AWKWARD, k), shape).astype(dtype) for k in range(TWINS[fn])]
+        with np.errstate(all="ignore"):
+            _assert_identical([fn.host(*arrays)], [fn.formula(np, *arrays)], f"{name} {shape}")
+    zero_d = [np.array(-3.0, dtype)] * TWINS[fn]
+    assert fn.host(*zero_d) == fn.formula(np, *zero_d)  # 0-d: the formula itself
+    wide = np.ones((2, 3), dtype)  # shapes that broadcast: the formula itself
+    if TWINS[fn] == 2:
+        assert fn.host(wide, np.full(3, 0.5, dtype)).tolist() == fn.formula(np, wide, np.full(3, 0.5, dtype)).tolist()
 
 
 def test_twins_leave_their_inputs_alone_and_fall_back_off_the_float_path():

@@ -106,8 +106,8 @@ def fusable(formula):
     @functools.wraps(formula)
     def run(xp, *arrays):
         if xp is np:
-            a = arrays[0]  # (a tiny array, the common case of a scalar-heavy graph, is decided first)
-            if a.__class__ is _ndarray and a.size >= HOST_MIN and _on and run.host is not None:
+            a = arrays[0]
+            if a.__class__ is _ndarray and _on and run.host is not None and a.size >= run.host_min:
                 return run.host(*arrays)
             return formula(xp, *arrays)
         if not _on:
@@ -116,6 +116,7 @@ def fusable(formula):
 
     run.formula = formula
     run.host = None
+    run.host_min = HOST_MIN  # the twin pays from this many elements on (1 for a twin of as many calls)
     return run
 
 

@@ -5,8 +5,9 @@ other shortcuts). The readable backward of ``Mul`` asks for its inputs with ``se
 for each input's ``requires_grad`` with ``self.needs_grad(i)``; ``Tanh`` reads its output with
 ``self.output()`` and calls the fusable formula ``tanh_grad``. On a tensor of 8 numbers those
 method calls cost more than the arithmetic, so each twin here reads the node's fields directly
-and, for a small host array, calls the formula itself — the same expression, so the same bits
-(``tests/test_fastpath.py`` runs every op with the shortcuts on and off). When a graph of the
+and, on host arrays, calls the formula's NumPy twin (:mod:`minimm.ops.fast_numpy`) without the
+fusable wrapper — the same bits (``tests/test_fastpath.py`` runs every op with the shortcuts on
+and off). When a graph of the
 backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over to
 the plain backward, which knows how to compute on Tensors.
 """
@@ -18,13 +19,13 @@ import numpy as np
 from ..autograd import fastpath
 from . import arithmetic as _a
 from . import elementwise as _e
+from . import fast_numpy as _fn
 
 __all__ = ["BACKWARD_TWINS"]
 
-_ndarray = np.ndarray
-_SMALL = fastpath.HOST_MIN  # below this the fusable formulas run as written (see fastpath.fusable)
 _plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid)}
-_tanh_grad, _sigmoid_grad = _e.tanh_grad.formula, _e.sigmoid_grad.formula
+# NumPy twins of every size (fast_numpy.ALL_SIZES), called without the fusable wrapper
+_tanh_grad, _sigmoid_grad = _fn.tanh_grad, _fn.sigmoid_grad
 
 
 def mul_backward(self, g):
@@ -48,8 +49,8 @@ def tanh_backward(self, g):
     """Tanh: g (1 − y²)."""
     if self.graph:
         return _plain[_e.Tanh](self, g)
-    if g.__class__ is _ndarray and g.size < _SMALL and self.xp is np:
-        return _tanh_grad(np, g, self.saved)
+    if self.xp is np:
+        return _tanh_grad(g, self.saved)
     return _e.tanh_grad(self.xp, g, self.saved)
 
 
@@ -57,8 +58,8 @@ def sigmoid_backward(self, g):
     """Sigmoid: g y (1 − y)."""
     if self.graph:
         return _plain[_e.Sigmoid](self, g)
-    if g.__class__ is _ndarray and g.size < _SMALL and self.xp is np:
-        return _sigmoid_grad(np, g, self.saved)
+    if self.xp is np:
+        return _sigmoid_grad(g, self.saved)
     return _e.sigmoid_grad(self.xp, g, self.saved)
 
 

@@ -29,9 +29,10 @@ import numpy as np
 from . import elementwise as _e
 from . import loss as _l
 
-__all__ = ["select", "relu_bits"]
+__all__ = ["select", "relu_bits", "ALL_SIZES"]
 
 _INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}
+_ndarray = np.ndarray
 SMALL = 2048  # elements; smaller arrays take the formula itself (also fastpath.HOST_MIN)
 
 
@@ -96,6 +97,27 @@ def sigmoid_from_exp(x, e):
     return np.divide(num, den, out=num)
 
 
+# ½ and 1 as 0-d arrays of each float dtype: a NumPy call with a Python number as an operand pays
+# ~0.5 µs to convert it, and a weak Python number is cast to the array's dtype anyway, so the
+# result is the same bits.
+_FLOATS = (np.float16, np.float32, np.float64, np.longdouble)
+_HALF = {np.dtype(t): np.array(0.5, t) for t in _FLOATS}
+_ONE = {np.dtype(t): np.array(1, t) for t in _FLOATS}
+
+
+def stable_sigmoid(x):
+    # every size takes this twin (ALL_SIZES below): the formula's four calls, with no Python number
+    # as an operand and one buffer instead of three. (The checks are written out: on 8 numbers a
+    # helper call or an ``all(...)`` would cost as much as the arithmetic.)
+    half = _HALF.get(x.dtype) if x.__class__ is _ndarray and x.ndim else None
+    if half is None:  # not a host float array of a native float dtype, or 0-d (NumPy returns a scalar)
+        return _e.stable_sigmoid.formula(np, x)
+    t = np.multiply(x, half)
+    np.tanh(t, t)
+    np.multiply(t, half, t)
+    return np.add(t, half, t)
+
+
 def stable_softplus(x):
     if not _float_array(x):
         return _e.stable_softplus.formula(np, x)
@@ -136,20 +158,31 @@ def leaky_relu_backward(g, x, slope):
     return select(x > 0, g, b, out=b)
 
 
+def _one_for(g, y):
+    """1 of the dtype of ``g`` and ``y`` when both are host arrays of one native float dtype and
+    one shape (not 0-d), else None (then the formula runs as written)."""
+    if g.__class__ is not _ndarray or y.__class__ is not _ndarray or g.dtype is not y.dtype \
+            or g.shape != y.shape or not y.ndim:
+        return None
+    return _ONE.get(y.dtype)
+
+
 def tanh_grad(g, y):
-    if not (_float_array(g, y) and _same_shape(g, y)):
+    one = _one_for(g, y)
+    if one is None:
         return _e.tanh_grad.formula(np, g, y)
     t = np.multiply(y, y)
-    np.subtract(1, t, out=t)
-    return np.multiply(g, t, out=t)
+    np.subtract(one, t, t)
+    return np.multiply(g, t, t)
 
 
 def sigmoid_grad(g, y):
-    if not (_float_array(g, y) and _same_shape(g, y)):
+    one = _one_for(g, y)
+    if one is None:
         return _e.sigmoid_grad.formula(np, g, y)
     t = np.multiply(g, y)
-    u = np.subtract(1, y)
-    return np.multiply(t, u, out=t)
+    u = np.subtract(one, y)
+    return np.multiply(t, u, t)
 
 
 # -- BCE with logits --------------------------------------------------------------------------------
@@ -176,6 +209,10 @@ def bce_logits_grad(s, y, e, g):
     return sig
 
 
+# twins that pay on arrays of any size (the rest only from SMALL elements on: see _float_array)
+ALL_SIZES = ("stable_sigmoid", "tanh_grad", "sigmoid_grad")
+
+
 def register() -> None:
     """Attach every twin above to its formula (done once, when minimm.ops is imported)."""
     for module in (_e, _l):
@@ -183,6 +220,8 @@ def register() -> None:
             twin = globals().get(name)
             if twin is not None and callable(formula) and hasattr(formula, "formula") and hasattr(formula, "host"):
                 formula.host = twin
+                if name in ALL_SIZES:
+                    formula.host_min = 1
 
 
 register()
