@@ -8,10 +8,13 @@ with nothing left that has no work to do in that case:
 
 * no general input reader, no ``*inputs, **params``: the operands are named;
 * the node and the output tensor are filled in place, in one function (no helper calls);
-* when nothing is recorded (``no_grad``, or no operand wants a grad) no node is made at all: the
-  twin calls the op's ``direct`` function — what its ``forward`` computes, as one call:
+* the op's ``direct`` function computes what its ``forward`` computes, as one call:
   ``operator.mul`` for ``Mul`` (whose forward is ``a * b``), ``partial(stable_sigmoid, np)`` for
-  ``Sigmoid`` — or, when none is given, ``forward`` on one idle node kept for the purpose.
+  ``Sigmoid``; when nothing is recorded (``no_grad``, or no operand wants a grad) it is all the
+  twin runs — no node at all — and when the op is recorded it replaces the call of ``forward``
+  (whose only other work, for ``Exp``, ``Tanh`` and ``Sigmoid``, is to keep its output as
+  ``saved``: the twin does that itself when told ``saves_output``). Without a ``direct``, an
+  unrecorded call runs ``forward`` on one idle node kept for the purpose.
 
 Anything else (a number, a Parameter, an integer tensor, a GPU or strict array, mixed dtypes)
 goes to the plain function, which has the checks and the promotions. Same numbers, bit for bit:
@@ -35,12 +38,15 @@ _new = object.__new__
 _no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
 
 
-def operator_twin(cls, plain, arity, direct=None):
+def operator_twin(cls, plain, arity, direct=None, saves_output=False):
     """The twin of a Tensor operator or method (``plain``, e.g. ``minimm.mul``) for op ``cls``.
 
     ``direct``, when given, computes what ``cls.forward`` computes on host arrays, in one call
-    (``np.tanh`` for ``Tanh``): an unrecorded call runs it without a node.
+    (``np.tanh`` for ``Tanh``): an unrecorded call runs it without a node, a recorded one instead
+    of ``forward``, keeping the output as the node's ``saved`` when ``saves_output`` (as the
+    forward of ``Tanh`` does).
     """
+    recorded_direct = direct is not None  # a recorded call may use it too
     if direct is None:
         # forward reads ``self.xp`` and may set ``self.saved`` (cleared after the call): one idle
         # node serves every unrecorded call, so none is allocated per op.
@@ -52,12 +58,12 @@ def operator_twin(cls, plain, arity, direct=None):
             out = forward(idle, *arrays)
             idle.saved = None  # keep no array alive
             return out
-    twin = (_unary if arity == 1 else _binary)(cls, plain, direct)
+    twin = (_unary if arity == 1 else _binary)(cls, plain, direct, recorded_direct, saves_output)
     functools.update_wrapper(twin, plain)
     return twin
 
 
-def _unary(cls, plain, direct):
+def _unary(cls, plain, direct, recorded_direct, saves_output):
     forward, recordable = cls.forward, cls.differentiable
 
     def unary(a):
@@ -71,7 +77,12 @@ def _unary(cls, plain, direct):
             node.xp = np
             node.graph = False
             try:
-                out = forward(node, x)
+                if recorded_direct:
+                    out = direct(x)
+                    if saves_output:
+                        node.saved = out
+                else:
+                    out = forward(node, x)
             except (ValueError, IndexError) as exc:
                 raise op_error(cls, (x,), exc) from exc
             fn = a.grad_fn
@@ -90,7 +101,7 @@ def _unary(cls, plain, direct):
     return unary
 
 
-def _binary(cls, plain, direct):
+def _binary(cls, plain, direct, recorded_direct, saves_output):
     forward, recordable = cls.forward, cls.differentiable
 
     def binary(a, b):
@@ -107,7 +118,12 @@ def _binary(cls, plain, direct):
                 node = _new(cls)
                 node.xp = np
                 node.graph = False
-                out = forward(node, x, y)
+                if recorded_direct:
+                    out = direct(x, y)
+                    if saves_output:
+                        node.saved = out
+                else:
+                    out = forward(node, x, y)
                 fa, fb = a.grad_fn, b.grad_fn
                 ga = 0 if fa is None else fa.generation
                 gb = 0 if fb is None else fb.generation

@@ -160,12 +160,13 @@ def _install() -> None:
     _install_methods(Tensor)
     # the speed shortcut of the hottest operators and methods (same numbers: tests/test_fastpath.py)
     A, E = arithmetic, elementwise
-    # (op, arity, what its forward computes on host arrays, as one call: used when nothing is recorded)
+    # (op, arity, what its forward computes on host arrays as one call, whether the forward also
+    # keeps that output as the node's `saved`)
     add_, sub_, mul_ = (A.Add, 2, _operator.add), (A.Sub, 2, _operator.sub), (A.Mul, 2, _operator.mul)
     fastpath.install_operators(Tensor, {
         "__add__": add_, "__sub__": sub_, "__mul__": mul_, "add": add_, "sub": sub_, "mul": mul_,
-        "exp": (E.Exp, 1, np.exp), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh),
-        "sigmoid": (E.Sigmoid, 1, _partial(E.stable_sigmoid, np)),
+        "exp": (E.Exp, 1, np.exp, True), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh, True),
+        "sigmoid": (E.Sigmoid, 1, _partial(E.stable_sigmoid, np), True),
         "relu": (E.ReLU, 1, _partial(E.relu_forward, np)),
     })
 
