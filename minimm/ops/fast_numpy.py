@@ -154,6 +154,12 @@ def leaky_relu_forward(x, slope):
 def leaky_relu_backward(g, x, slope):
     if not (_float_array(g, x) and _same_shape(x, g)) or not isinstance(slope, (int, float)):
         return _e.leaky_relu_backward.formula(np, g, x, slope)
+    if 0 < slope < 1:
+        # where(x > 0, g, αg) = g · max([x > 0], α): the factor is exactly 1 or α (in g's dtype, as
+        # the weak Python α of the formula), and g · 1 is g — three passes and one array
+        f = np.greater(x, 0, out=np.empty(g.shape, g.dtype))
+        np.maximum(f, slope, out=f)
+        return np.multiply(g, f, out=f)
     b = np.multiply(g, slope)
     return select(x > 0, g, b, out=b)
 
