@@ -9,8 +9,8 @@ with nothing left that has no work to do in that case:
 * no general input reader, no ``*inputs, **params``: the operands are named;
 * the node and the output tensor are filled in place, in one function (no helper calls);
 * the op's ``direct`` function computes what its ``forward`` computes, as one call:
-  ``operator.mul`` for ``Mul`` (whose forward is ``a * b``), ``partial(stable_sigmoid, np)`` for
-  ``Sigmoid``; when nothing is recorded (``no_grad``, or no operand wants a grad) it is all the
+  ``operator.mul`` for ``Mul`` (whose forward is ``a * b``), the NumPy twin of ``stable_sigmoid``
+  for ``Sigmoid``; when nothing is recorded (``no_grad``, or no operand wants a grad) it is all the
   twin runs — no node at all — and when the op is recorded it replaces the call of ``forward``
   (whose only other work, for ``Exp``, ``Tanh`` and ``Sigmoid``, is to keep its output as
   ``saved``: the twin does that itself when told ``saves_output``). Without a ``direct``, an

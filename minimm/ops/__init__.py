@@ -7,7 +7,6 @@ Importing this package attaches ``x.exp()``, ``x + y``, ``x @ w``, ``x[idx]`` ..
 from __future__ import annotations
 
 import operator as _operator
-from functools import partial as _partial
 
 import numpy as np
 
@@ -166,8 +165,10 @@ def _install() -> None:
     fastpath.install_operators(Tensor, {
         "__add__": add_, "__sub__": sub_, "__mul__": mul_, "add": add_, "sub": sub_, "mul": mul_,
         "exp": (E.Exp, 1, np.exp, True), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh, True),
-        "sigmoid": (E.Sigmoid, 1, _partial(E.stable_sigmoid, np), True),
-        "relu": (E.ReLU, 1, _partial(E.relu_forward, np)),
+        # (the formulas' NumPy twins themselves: a twin serves any host array, falling back to its
+        # formula where it does not pay, so the fusable wrapper's dispatch can be skipped)
+        "sigmoid": (E.Sigmoid, 1, fast_numpy.stable_sigmoid, True),
+        "relu": (E.ReLU, 1, fast_numpy.relu_forward),
     })
 
 

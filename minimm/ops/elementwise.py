@@ -39,13 +39,10 @@ def sigmoid_from_exp(xp, x, e):
 def stable_sigmoid(xp, x):
     """σ(x) = 1 / (1 + e^{−x}) = ½ (1 + tanh(x/2)) — an identity, not an approximation.
 
-    tanh saturates at ±1, so no finite x overflows or warns, and the tanh form is the cheapest
-    stable one on every backend (NumPy's float32 ``exp(−logaddexp(0, −x))`` costs ~7× more, and
-    the e^{−|x|} form of :func:`sigmoid_from_exp` three more calls on a tiny tensor). The price is
-    in the far left tail: the result is within about an ulp of ½ of the exact σ, so a very small
-    σ(x) loses relative accuracy and reaches 0 below x ≈ −17 in float32 (−37 in float64). A
-    log-probability must not go through it: ``logsigmoid`` and the BCE-with-logits loss compute
-    log σ through softplus, exactly, in both tails.
+    tanh saturates at ±1, so no x overflows or warns, and this is the cheapest stable form (float32
+    ``exp(−logaddexp(0, −x))`` costs ~7× more). The price is in the far left tail: the error is
+    about an ulp of ½, so a tiny σ(x) loses relative accuracy and is 0 below x ≈ −17 in float32
+    (−37 in float64). Log-probabilities go through ``logsigmoid`` or BCE-with-logits instead.
     """
     return xp.tanh(x * 0.5) * 0.5 + 0.5
 
