@@ -18,14 +18,14 @@ CONFIGS: dict = {
     # VAE on binarised digits: 64-512-(8, 8), Bernoulli pixels, 400 epochs. −IWAE on seeds 0/1/2 (re-drawn
     # splits): 128 wide, 200 epochs: only 0.01-0.31 nats below a Bernoulli mixture with as many parameters;
     # 256 wide, 200 epochs: 17.14 / 17.51 / 17.52, above the best mixture's 17.39 on two seeds; 256 wide,
-    # 400 epochs: 16.91 / 17.23 / 17.31; 512 wide, 400 epochs: 16.71 / 16.93 / 17.29 (~15 CPU-s a seed)
+    # 400 epochs: 16.91 / 17.23 / 17.31; 512 wide, 400 epochs: 16.70 / 16.94 / 17.29 (~15 CPU-s a seed)
     "vae_digits": {"model": {"hidden": 512, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 400,
                    "quick_epochs": 60},
     # the same VAE with a convolutional encoder / transposed-convolutional decoder (8×8 → 4×4 → 2×2), 200 epochs
     # like the MLP's (100: -IWAE 17.27-17.58 on seeds 0-2, not below every mixture; test -IWAE still falls to 200
     # though the train -ELBO drops 2 nats below the test one; 16 channels under-fit, a cosine lr did not help;
     # 24 channels: 16.97 / 17.18 / 17.34 at 200 epochs, at two thirds of 32's cost (32: 16.92 / 17.08 / 17.24);
-    # 240 epochs 16.84 / 17.03 / 17.32 (mean 17.07, 32's mean at 200 for 20 % more time than 200); batch 128 at
+    # 240 epochs 16.84 / 17.03 / 17.33 (mean 17.07, 32's mean at 200 for 20 % more time than 200); batch 128 at
     # Adam 2e-3 saved only 14 % of the time and lost 0.14 nats on seed 0)
     "conv_vae_digits": {"model": {"channels": 24, "z_dim": 8}, "lr": 1e-3, "batch_size": 64, "epochs": 240,
                         "quick_epochs": 30},
@@ -39,7 +39,7 @@ CONFIGS: dict = {
     # term (the image-only ELBO also explains the word, cross_weight 1). Without it (200 epochs) q(z | image)
     # named the digit no better than the nearest class-mean image (image→label 85.6 / 86.0 / 89.5 % against
     # 85.6 / 87.4 / 89.5 %, seeds 0-2; λ_text 50 or 100, z 16: 78-84 %, seed 0); with it 60 epochs reach
-    # 93.1 / 93.3 / 96.5 % (word→image coherence 92-94 %, recall 17-25 %) in ~7 CPU-s, not ~16. 100 epochs:
+    # 93.1 / 92.7 / 96.5 % (word→image coherence 92-94 %, recall 17-25 %) in ~7 CPU-s, not ~16. 100 epochs:
     # 92.0 / 94.7 / 95.9 %, recall 28-33 % (without the term: 26-34 %), ~10 CPU-s
     "mvae_digits": {"model": {"img_dim": 64, "txt_dim": 10, "img_hidden": 128, "txt_hidden": 64, "z_dim": 8,
                               "lambda_text": 10.0, "experts": "poe", "cross_weight": 1.0},
@@ -59,7 +59,7 @@ CONFIGS: dict = {
     # average (EMA 0.999). The two-layer DCGAN (16 → 32 channels, 8×8 → 4×4 → 2×2, batch norm, no average) lost
     # to a per-class Gaussian on every sample metric (Fréchet 3.5 vs 1.65, coverage 77 vs 85 %); one layer
     # without the head or the average: Fréchet 1.7 (seed 0); with the average 1.42, with both 1.16 (seeds 0–2);
-    # (the average's decay ramped up from 0.1: 1.02, coverage 94 %, ~19 CPU-s a seed); 70 epochs: 1.17, 91 %, ~13
+    # (the average's decay ramped up from 0.1: 1.01, coverage 93 %, ~19 CPU-s a seed); 70 epochs: 1.17, 91 %, ~13
     "conv_gan_digits": {"model": {"z_dim": 16, "channels": 32, "layers": 1, "hidden": 128, "ema": 0.999,
                                   "batch_norm": False},
                         "lr": 1e-3, "betas": (0.5, 0.999), "batch_size": 32, "epochs": 100, "quick_epochs": 20},

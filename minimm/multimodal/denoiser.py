@@ -60,9 +60,10 @@ def sinusoidal_embedding(tau, dim: int, max_period: float = 10000.0, scale: floa
 
 def _silu(h: Tensor) -> Tensor:
     r"""SiLU(h) = h·σ(h), with :math:`\sigma(h) = \tfrac12\,(1 + \tanh(h/2))` — the same function
-    (an identity, not an approximation), stable in both tails since tanh saturates at ±1, and on
-    float32 about 30× cheaper than the logaddexp form of the Sigmoid op (which took a quarter of
-    the denoiser's training step)."""
+    (an identity, not an approximation), stable in both tails since tanh saturates at ±1. It is the
+    form the Sigmoid op now uses too, written out here as ops: it was chosen when the op still
+    computed exp(−logaddexp(0, −h)), which took a quarter of the denoiser's training step, and is
+    kept: through the op the gradients' last bits, and so the diffusion rows' numbers, would change."""
     return h * (tanh(h * 0.5) * 0.5 + 0.5)
 
 
