@@ -33,7 +33,7 @@ __all__ = ["select", "relu_bits", "ALL_SIZES"]
 
 _INT_OF = {2: np.int16, 4: np.int32, 8: np.int64}
 _ndarray = np.ndarray
-SMALL = 2048  # elements; smaller arrays take the formula itself (also fastpath.HOST_MIN)
+SMALL = 2048  # elements; smaller arrays take the formula itself (also fastpath.HOST_MIN), but see ALL_SIZES
 
 
 def _float_array(*arrays) -> bool:
