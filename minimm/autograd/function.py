@@ -77,7 +77,17 @@ class Function:
     # -- helpers for backward code ------------------------------------------------------------
     def args(self):
         """The op's inputs: arrays in a plain backward, Tensors when building a graph."""
-        return self.inputs if self.graph else self.datas
+        return self.inputs if self.graph else self.arrays()
+
+    def arrays(self):
+        """The input arrays forward computed on. A node keeps them in ``datas``, except one made by
+        an operator twin (:mod:`~minimm.autograd.fast_operators`), whose inputs are all Tensors: its
+        arrays are its inputs' ``.array``, read here, so it needs no second tuple (one Python object
+        fewer per op for the cyclic garbage collector to count and scan). They differ only if an
+        input's array was replaced (``t.data = ...``) before backward, which then sees the new one,
+        as PyTorch's does."""
+        d = self.datas
+        return d if d is not None else tuple(t.array for t in self.inputs)
 
     def output(self):
         """The op's output: the saved array normally, or a re-computed Tensor (so that the

@@ -82,7 +82,7 @@ class Pow(Function):
 
     def backward(self, g):
         a, b = self.args()
-        ad, bd = self.datas  # the masks below are constants, taken from the plain arrays
+        ad, bd = self.arrays()  # the masks below are constants, taken from the plain arrays
         xp = self.xp
         scalar_b = isinstance(b, (int, float))
         if not self.needs_grad(0):

@@ -32,8 +32,9 @@ def mul_backward(self, g):
     """Mul: ∂z/∂a = g·b, ∂z/∂b = g·a (only for inputs that want a grad)."""
     if self.graph:
         return _plain[_a.Mul](self, g)
-    a, b = self.datas
     ia, ib = self.inputs
+    d = self.datas
+    a, b = (ia.array, ib.array) if d is None else d  # None: made by an operator twin (see Function.arrays)
     return (g * b if getattr(ia, "requires_grad", False) else None), \
         (g * a if getattr(ib, "requires_grad", False) else None)
 

@@ -145,7 +145,7 @@ class Remainder(Function):
         return self.xp.remainder(a, b)
 
     def backward(self, g):
-        a, b = self.datas  # ⌊a / b⌋ is a constant wherever the gradient exists
+        a, b = self.arrays()  # ⌊a / b⌋ is a constant wherever the gradient exists
         q = self.xp.floor_divide(a, b) if not self.graph else Tensor._wrap(B.get_array_module(a).floor_divide(a, b))
         return g, (-g * q if self.needs_grad(1) else None)
 
@@ -187,7 +187,7 @@ class Prod(Function):
         if not keepdim:
             g = xp.expand_dims(g, axis=dim)
         xl = xp.expand_dims(_move_last(xp, x, dim), axis=-2)  # (..., 1, n)
-        eye = B.arange_on(self.datas[0], n)
+        eye = B.arange_on(self.arrays()[0], n)
         diag = B.get_array_module(eye).reshape(eye, (n, 1)) == B.get_array_module(eye).reshape(eye, (1, n))
         others = xp.where(diag, 1.0, xl)  # (..., n, n): row i is x with xᵢ set to 1
         excl = self.call(Prod, others, dim=len(others.shape) - 1, keepdim=False)  # (..., n)
@@ -282,7 +282,7 @@ class ELU(Function):
     def backward(self, g):
         (x,) = self.args()
         xp = self.xp
-        pos = self.datas[0] > 0
+        pos = self.arrays()[0] > 0
         return xp.where(pos, g, g * self.params["alpha"] * xp.exp(xp.where(pos, 0, x)))
 
 
