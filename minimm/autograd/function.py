@@ -84,8 +84,7 @@ class Function:
         an operator twin (:mod:`~minimm.autograd.fast_operators`), whose inputs are all Tensors: its
         arrays are its inputs' ``.array``, read here, so it needs no second tuple (one Python object
         fewer per op for the cyclic garbage collector to count and scan). They differ only if an
-        input's array was replaced (``t.data = ...``) before backward, which then sees the new one,
-        as PyTorch's does."""
+        input's array was replaced (``t.data = ...``) before backward, which then sees the new one."""
         d = self.datas
         return d if d is not None else tuple(t.array for t in self.inputs)
 
