@@ -90,7 +90,9 @@ def _unary(cls, plain, direct, recorded_direct, saves_output):
             except (ValueError, IndexError) as exc:
                 raise op_error(cls, (x,), exc) from exc
             fn = a.grad_fn
-            node.inputs, node.datas, node.params, node.retained = (a,), None, _no_params, None
+            node.inputs = (a,)
+            node.datas = node.retained = None
+            node.params = _no_params
             node.generation = 1 if fn is None else fn.generation + 1
             t.requires_grad, t.grad_fn = True, node
         else:
@@ -131,7 +133,9 @@ def _binary(cls, plain, direct, recorded_direct, saves_output):
                 fa, fb = a.grad_fn, b.grad_fn
                 ga = 0 if fa is None else fa.generation
                 gb = 0 if fb is None else fb.generation
-                node.inputs, node.datas, node.params, node.retained = (a, b), None, _no_params, None
+                node.inputs = (a, b)
+                node.datas = node.retained = None
+                node.params = _no_params
                 node.generation = (ga if ga > gb else gb) + 1
                 t.requires_grad, t.grad_fn = True, node
             else:

@@ -269,16 +269,19 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
             # as in x * w with a constant w): the loop below for that pair, without tuple and zip.
             ig = None
             if not create_graph:
+                # (a Tensor's flag is read directly; getattr serves constants and subclasses)
                 if len(inputs) == 1:
                     inp, ig = inputs[0], grads
-                    if not getattr(inp, "requires_grad", False):
+                    if not (inp.requires_grad if inp.__class__ is Tensor else getattr(inp, "requires_grad", False)):
                         ig = None
                 elif len(inputs) == 2:
                     inp, other = inputs
-                    if getattr(inp, "requires_grad", False):
-                        if not getattr(other, "requires_grad", False):
+                    ra = inp.requires_grad if inp.__class__ is Tensor else getattr(inp, "requires_grad", False)
+                    rb = other.requires_grad if other.__class__ is Tensor else getattr(other, "requires_grad", False)
+                    if ra:
+                        if not rb:
                             ig = grads[0]
-                    elif getattr(other, "requires_grad", False):
+                    elif rb:
                         inp, ig = other, grads[1]
             if ig.__class__ is _ndarray:
                 if ig.shape != inp.array.shape:
