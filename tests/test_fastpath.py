@@ -364,3 +364,23 @@ def test_recorded_operator_twins_keep_no_second_tuple_of_arrays():
             y2 = y2 * c if i % 2 else y2.tanh()
         y2.sum().backward()
     assert a.grad.array.tobytes() == a2.grad.array.tobytes()
+
+
+def test_a_node_held_after_backward_lets_go_of_its_arrays():
+    # the fast walk leaves a node that only it holds to die with its fields; a node something else
+    # holds (here through the kept tensors y and z) has its inputs and saved arrays cleared
+    import weakref
+
+    x = minimm.randn(6, requires_grad=True)
+    y = x.tanh()
+    z = y * minimm.randn(6)
+    w = z.sigmoid()
+    dropped = weakref.ref(w.grad_fn)
+    (w * w).sum().backward()
+    del w
+    assert dropped() is None
+    for t in (y, z):
+        assert t.grad_fn.inputs is None and t.grad_fn.datas is None
+    assert y.grad_fn.saved is None
+    with pytest.raises(RuntimeError, match="second time"):
+        z.sum().backward()

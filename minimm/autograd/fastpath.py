@@ -9,8 +9,9 @@ Five shortcuts, each a twin of plain code elsewhere that computes exactly the sa
 * :func:`walk`, the twin of :func:`minimm.autograd.walk.walk`: in a chain (most of a typical
   graph) the node just reached is the only one waiting, so it runs next without a trip through
   the heap — the order of the nodes is the same as the plain walk's, so are the sums; a node with
-  a single grad to send on skips the loop over its inputs; and a leaf's first grad is kept as it
-  is, not copied, when nothing but the walk holds it (see ``_owned`` below);
+  a single grad to send on skips the loop over its inputs; a leaf's first grad is kept as it
+  is, not copied, when nothing but the walk holds it (see ``_owned`` below); and a node that
+  nothing but the walk holds is not cleared field by field, since it dies with them a moment later;
 * :func:`fusable`, a decorator for the element-wise formulas of ops (``g * y * (1 - y)``): on
   CuPy the formula runs as one fused GPU kernel instead of one kernel per operation, and on NumPy
   as its twin in :mod:`minimm.ops.fast_numpy` (the same bits, written with ``out=`` buffers and
@@ -218,7 +219,12 @@ def _probe_loop() -> int:
     return 0
 
 
-_PAIR_REFS, _LOOP_REFS = _probe_pair(), _probe_loop()
+def _probe_node() -> int:
+    node = object()  # a node held by the walk's local alone, counted as the walk counts it (no helper)
+    return _refcount(node)
+
+
+_PAIR_REFS, _LOOP_REFS, _NODE_REFS = _probe_pair(), _probe_loop(), _probe_node()
 
 
 def _owned(a, most: int, dtype) -> bool:
@@ -299,8 +305,8 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                     push(heap, (-fn.generation, next(counter), fn))
                 else:
                     nxt, nxt_g = fn, ig  # a chain: it runs next (see below)
-                if not retain_graph:
-                    node.inputs = node.datas = node.saved = None
+                if not retain_graph and _refcount(node) > _NODE_REFS:
+                    node.inputs = node.datas = node.saved = None  # (see "freed with its node" below)
                 continue
             if len(inputs) == 1:
                 grads = (grads,) if not isinstance(grads, (tuple, list)) else grads
@@ -345,7 +351,10 @@ def walk(roots, retain_graph, create_graph, accumulate, only=None, capture=None)
                 # it skips the heap (and the pending table), and the order of the nodes is exactly
                 # the plain walk's.
                 nxt, nxt_g = lone, lone_g
-            if not retain_graph:
+            # Freed with its node: a node that only this walk still holds dies when ``node`` moves
+            # on, taking its inputs and saved arrays with it, so only a node that something else
+            # holds (an intermediate tensor the caller kept) has them cleared here.
+            if not retain_graph and _refcount(node) > _NODE_REFS:
                 node.inputs = node.datas = node.saved = None
     finally:
         grad_mode.grad_enabled = prev_mode
