@@ -61,7 +61,7 @@ class Linear(Function):
 
     def forward(self, x, w, b=None):
         xp = self.xp
-        y = xp.matmul(x, xp.matrix_transpose(w))
+        y = xp.matmul(x, w.T)  # w is a matrix, so .T is its transpose (a view) on every backend
         if b is not None:
             y += b  # y is a fresh array, so adding in place saves a temporary
         return y
@@ -80,7 +80,7 @@ class Linear(Function):
             out_f, in_f = w.shape
             g2 = g if g.ndim == 2 else xp.reshape(g, (-1, out_f))  # batch axes folded into rows
             x2 = x if x.ndim == 2 else xp.reshape(x, (-1, in_f))
-            gw = xp.matmul(xp.matrix_transpose(g2), x2)
+            gw = xp.matmul(g2.T, x2)
         if b is not None and self.needs_grad(2):
             gb = xp.sum(g, axis=tuple(range(g.ndim - 1))) if g.ndim > 1 else g
         return gx, gw, gb
