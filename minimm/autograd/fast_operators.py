@@ -35,12 +35,13 @@ from . import grad_mode
 from .function import op_error
 from .tensor import Tensor
 
-__all__ = ["operator_twin"]
+__all__ = ["operator_twin", "NATIVE_FLOATS"]
 
 _ndarray = np.ndarray
 _new = object.__new__
-# the float dtypes a twin serves (a set lookup: reading ``dtype.kind`` costs twice as much)
-_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble))
+# the float dtypes the twins serve, here and in minimm.ops.fast_numpy (a set lookup: reading
+# ``dtype.kind`` costs twice as much)
+NATIVE_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble))
 _no_params: dict = {}  # the params of a node made by an operator twin (read, never written)
 
 
@@ -74,7 +75,7 @@ def _unary(cls, plain, direct, recorded_direct, saves_output):
 
     def unary(a):
         x = a.array
-        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype not in _FLOATS:
+        if a.__class__ is not Tensor or x.__class__ is not _ndarray or x.dtype not in NATIVE_FLOATS:
             return plain(a)
         t = _new(Tensor)
         t.grad = None
@@ -117,7 +118,7 @@ def _binary(cls, plain, direct, recorded_direct, saves_output):
             return plain(a, b)
         x, y = a.array, b.array
         dt = x.dtype
-        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or dt is not y.dtype or dt not in _FLOATS:
+        if x.__class__ is not _ndarray or y.__class__ is not _ndarray or dt is not y.dtype or dt not in NATIVE_FLOATS:
             return plain(a, b)
         t = _new(Tensor)
         t.grad = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd.fast_operators import NATIVE_FLOATS
 from . import elementwise as _e
 from . import loss as _l
 
@@ -100,9 +101,8 @@ def sigmoid_from_exp(x, e):
 # ½ and 1 as 0-d arrays of each float dtype: a NumPy call with a Python number as an operand pays
 # ~0.5 µs to convert it, and a weak Python number is cast to the array's dtype anyway, so the
 # result is the same bits.
-_FLOATS = (np.float16, np.float32, np.float64, np.longdouble)
-_HALF = {np.dtype(t): np.array(0.5, t) for t in _FLOATS}
-_ONE = {np.dtype(t): np.array(1, t) for t in _FLOATS}
+_HALF = {d: np.array(0.5, d) for d in NATIVE_FLOATS}
+_ONE = {d: np.array(1, d) for d in NATIVE_FLOATS}
 
 
 def stable_sigmoid(x):
