@@ -194,50 +194,6 @@ def test_twins_leave_their_inputs_alone_and_fall_back_off_the_float_path():
     assert sel.tolist() == [1.0, 4.0]
 
 
-# -- Adam's in-place twin (minimm.optim.fast_adam) ----------------------------------------------------
-@pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1), dict(maximize=True), dict(betas=(0.5, 0.99)),
-                                dict(amsgrad=True)], ids=repr)
-@pytest.mark.parametrize("dtype", [minimm.float32, minimm.float64])
-@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
-def test_adam_in_place_update_is_bit_identical(cls, kw, dtype):
-    def run():
-        rng = np.random.default_rng(3)
-        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s), dtype=dtype)) for s in ((7, 5), (5,), (3, 2, 2))]
-        opt = getattr(minimm.optim, cls)(ps, lr=1e-2, **kw)
-        for _ in range(4):
-            for p in ps:
-                p.grad = minimm.tensor(rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 3), dtype=dtype)
-            opt.step()
-        st_ = [opt.state[p][k] for p in ps for k in ("exp_avg", "exp_avg_sq")]
-        return [p.detach().numpy() for p in ps] + [np.asarray(a) for a in st_]
-    fast = run()
-    with fastpath.enabled(False):
-        plain = run()
-    _assert_identical(fast, plain, f"{cls} {kw}")
-
-
-@pytest.mark.parametrize("chunk", [7, 1 << 16])
-def test_adam_in_slices_is_bit_identical(chunk, monkeypatch):
-    from minimm.optim import fast_adam
-
-    monkeypatch.setattr(fast_adam, "CHUNK", chunk)  # 7: every parameter below is cut, with a ragged end
-    def run():
-        rng = np.random.default_rng(4)
-        shapes = ((7, 5), (5,), (3, 2, 2), (260, 257))
-        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s).astype(np.float32))) for s in shapes]
-        ps.append(minimm.nn.Parameter(minimm.tensor(np.asfortranarray(rng.standard_normal((6, 9)), np.float32))))
-        opt = minimm.optim.Adam(ps, lr=1e-2)
-        for _ in range(3):
-            for p in ps:
-                p.grad = minimm.tensor(rng.standard_normal(p.shape).astype(np.float32))
-            opt.step()
-        return [p.detach().numpy() for p in ps] + [np.asarray(opt.state[p][k]) for p in ps for k in ("exp_avg", "exp_avg_sq")]
-    fast = run()
-    with fastpath.enabled(False):
-        plain = run()
-    _assert_identical(fast, plain, f"Adam in slices of {chunk}")
-
-
 def test_fused_bce_with_logits_is_bit_identical_on_and_off():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((64, 40)).astype(np.float32) * 30  # large enough for the NumPy twins

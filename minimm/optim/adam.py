@@ -23,7 +23,7 @@ import math
 
 from .. import backend as B
 from ..autograd import fastpath
-from .fast_adam import adam_update
+from .fast_adam import adam_step_group, adam_update
 from .optimizer import Optimizer, check_non_negative
 
 __all__ = ["Adam", "AdamW"]
@@ -53,6 +53,14 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = xp.zeros_like(p.array)
         return state
 
+    def _step_group_fast(self, group) -> bool:
+        # A group of host parameters, all past their first step: one call updates them all, with
+        # the same bits as _update below (minimm.optim.fast_adam)
+        if group["amsgrad"] or group["maximize"] or group["weight_decay"] != 0 or not fastpath.is_enabled():
+            return False
+        b1, b2 = group["betas"]
+        return adam_step_group(group["params"], self.state, group["lr"], b1, b2, group["eps"])
+
     def _update(self, p, g, state, group):
         xp = B.get_array_module(p.array)
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
@@ -71,8 +79,7 @@ class Adam(Optimizer):
         ):
             return  # on a GPU: the whole update below ran as one fused kernel
         if not group["amsgrad"] and fastpath.is_enabled() and adam_update(
-            self.__dict__.setdefault("_scratch", {}), p.array, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps,
-            bc1=1.0 - b1**t, bc2=1.0 - b2**t
+            p.array, g, m, v, lr=lr, b1=b1, b2=b2, eps=eps, bc1=1.0 - b1**t, bc2=1.0 - b2**t
         ):
             return  # on the host: the same update, in place (minimm.optim.fast_adam)
         m *= b1
