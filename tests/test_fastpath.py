@@ -213,7 +213,7 @@ def test_fused_bce_with_logits_is_bit_identical_on_and_off():
 
 # -- the operator twins (x * y, x.tanh() ... straight to forward) ----------------------------------
 OPERATORS = {"__add__": 2, "__sub__": 2, "__mul__": 2, "add": 2, "sub": 2, "mul": 2, "exp": 1, "log": 1,
-             "tanh": 1, "sigmoid": 1, "relu": 1}
+             "tanh": 1, "sigmoid": 1, "relu": 1, "__neg__": 1}
 
 
 def test_operator_twins_are_installed_and_switched():

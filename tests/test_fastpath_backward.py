@@ -19,12 +19,36 @@ from minimm.ops import fast_backward
 
 
 def test_backward_twins_are_installed_and_switched():
-    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid}
+    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid, minimm.ops.linalg.Linear}
     for cls, twin in fast_backward.BACKWARD_TWINS.items():
         assert cls.backward is twin
         with fastpath.enabled(False):
             assert cls.backward is not twin and cls.backward is fastpath._backwards[cls][0]
         assert cls.backward is twin
+
+
+@pytest.mark.parametrize("x_shape", [(16, 5), (2, 16, 5), (5,)], ids=["rows", "3-d", "1-d"])  # twin, plain, plain
+@pytest.mark.parametrize("out_features", [1, 7])  # one output feature: ∂x is an outer product
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_linear_backward_twin_gives_the_plain_bits(x_shape, out_features, bias, x_grad):
+    rng = np.random.default_rng(8)
+    x0, w0, b0 = rng.standard_normal(x_shape), rng.standard_normal((out_features, 5)), rng.standard_normal(out_features)
+
+    def run():
+        x = minimm.tensor(x0, dtype=minimm.float32, requires_grad=x_grad)
+        w = minimm.tensor(w0, dtype=minimm.float32, requires_grad=True)
+        b = minimm.tensor(b0, dtype=minimm.float32, requires_grad=True) if bias else None
+        y = minimm.nn.functional.linear(x, w, b)
+        (y * y).sum().backward()
+        grads = [t.grad for t in (x, w, b) if t is not None and t.requires_grad]
+        (gw,) = minimm.autograd.grad((minimm.nn.functional.linear(x, w, b) ** 2).sum(), w, create_graph=True)
+        (gw * gw).sum().backward()  # a recorded backward: the twin hands over to the plain code
+        return [g.numpy().tobytes() for g in grads] + [w.grad.numpy().tobytes()]
+
+    fast = run()
+    with fastpath.enabled(False):
+        assert run() == fast
 
 
 @pytest.mark.parametrize("shape", [(3,), (3000,)], ids=["small", "large"])  # the formula, the NumPy twin

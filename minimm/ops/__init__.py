@@ -164,6 +164,7 @@ def _install() -> None:
     add_, sub_, mul_ = (A.Add, 2, _operator.add), (A.Sub, 2, _operator.sub), (A.Mul, 2, _operator.mul)
     fastpath.install_operators(Tensor, {
         "__add__": add_, "__sub__": sub_, "__mul__": mul_, "add": add_, "sub": sub_, "mul": mul_,
+        "__neg__": (A.Neg, 1, _operator.neg),
         "exp": (E.Exp, 1, np.exp, True), "log": (E.Log, 1, np.log), "tanh": (E.Tanh, 1, np.tanh, True),
         # (the formulas' NumPy twins themselves: a twin serves any host array, falling back to its
         # formula where it does not pay, so the fusable wrapper's dispatch can be skipped)

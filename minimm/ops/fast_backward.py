@@ -7,9 +7,10 @@ for each input's ``requires_grad`` with ``self.needs_grad(i)``; ``Tanh`` reads i
 method calls cost more than the arithmetic, so each twin here reads the node's fields directly
 and, on host arrays, calls the formula's NumPy twin (:mod:`minimm.ops.fast_numpy`) without the
 fusable wrapper — the same bits (``tests/test_fastpath.py`` runs every op with the shortcuts on
-and off). When a graph of the
-backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over to
-the plain backward, which knows how to compute on Tensors.
+and off). ``Linear`` on a batch of rows also sums its bias grad with ``np.add.reduce``, the
+reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls around it. When a graph
+of the backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over
+to the plain backward, which knows how to compute on Tensors.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from ..autograd import fastpath
 from . import arithmetic as _a
 from . import elementwise as _e
 from . import fast_numpy as _fn
+from . import linalg as _la
 
 __all__ = ["BACKWARD_TWINS"]
 
-_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid)}
+_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid, _la.Linear)}
 # NumPy twins of every size (fast_numpy.ALL_SIZES), called without the fusable wrapper
 _tanh_grad, _sigmoid_grad = _fn.tanh_grad, _fn.sigmoid_grad
 
@@ -64,6 +66,22 @@ def sigmoid_backward(self, g):
     return _e.sigmoid_grad(self.xp, g, self.saved)
 
 
+def linear_backward(self, g):
+    """Linear on a batch of rows (host arrays): ∂x = G W, ∂W = Gᵀ x, ∂b = Σ_rows G."""
+    if self.graph or g.__class__ is not np.ndarray or g.ndim != 2:
+        return _plain[_la.Linear](self, g)
+    ix, iw, ib = self.inputs
+    x, w, b = self.arrays()
+    gx = gw = gb = None
+    if getattr(ix, "requires_grad", False):
+        gx = g * w if w.shape[0] == 1 else np.matmul(g, w)  # one output feature: an outer product
+    if getattr(iw, "requires_grad", False):
+        gw = np.matmul(g.T, x)
+    if b is not None and getattr(ib, "requires_grad", False):
+        gb = np.add.reduce(g, axis=0)
+    return gx, gw, gb
+
+
 BACKWARD_TWINS = {_a.Mul: mul_backward, _e.Exp: exp_backward, _e.Tanh: tanh_backward,
-                  _e.Sigmoid: sigmoid_backward}
+                  _e.Sigmoid: sigmoid_backward, _la.Linear: linear_backward}
 fastpath.install_backward_twins(BACKWARD_TWINS)

@@ -45,7 +45,10 @@ def _float_array(*arrays) -> bool:
     if a0.__class__ is not np.ndarray or a0.size < SMALL or a0.dtype.kind != "f":
         return False
     dt = a0.dtype
-    return all(a.__class__ is np.ndarray and a.dtype == dt for a in arrays[1:])
+    for a in arrays[1:]:  # (a loop, not all(...): a generator costs a call per array)
+        if a.__class__ is not np.ndarray or a.dtype != dt:
+            return False
+    return True
 
 
 def _bits(a):

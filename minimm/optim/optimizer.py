@@ -121,22 +121,19 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(group)
 
-    def _params(self):
-        for group in self.param_groups:
-            yield from group["params"]
-
     # -- gradients ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``p.grad = None`` (default, cheapest) or zero them in place."""
-        for p in self._params():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.grad_fn = None
-                p.grad.requires_grad = False
-                p.grad.zero_()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.grad_fn = None
+                    p.grad.requires_grad = False
+                    p.grad.zero_()
 
     # -- the update ---------------------------------------------------------------------------
     def register_step_pre_hook(self, hook) -> "StepHookHandle":
