@@ -346,10 +346,8 @@ def relu(x):
 
 def leaky_relu(x, negative_slope: float = 0.01):
     """x where x > 0, else αx (α = ``negative_slope``)."""
-    if x.__class__ is not Tensor:  # (a tensor and a float slope, the common case, decided inline: a hot path)
-        check_operand("leaky_relu", "input", x)
-    if negative_slope.__class__ is not float:
-        check_operand("leaky_relu", "negative_slope", negative_slope)
+    check_operand("leaky_relu", "input", x)
+    check_operand("leaky_relu", "negative_slope", negative_slope)
     return LeakyReLU.apply(x, negative_slope=negative_slope)
 
 
