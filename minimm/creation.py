@@ -57,6 +57,9 @@ def check_int(op: str, name: str, value, *, minimum=None) -> int:
     return v
 
 
+_INT = {int}
+
+
 def check_shape(op: str, size, name: str = "size") -> tuple:
     """A shape given as ints or as one tuple/list of ints, as a tuple of Python ints (-1 allowed;
     the caller decides what it means). ``zeros(2.5)`` and ``reshape(x, 'a')`` are TypeErrors."""
@@ -64,7 +67,7 @@ def check_shape(op: str, size, name: str = "size") -> tuple:
         size = tuple(size[0])
     elif len(size) == 1 and isinstance(size[0], Tensor) and size[0].ndim == 1:
         size = tuple(size[0].tolist())
-    if builtins.all(s.__class__ is int for s in size):  # the usual call, decided fast (reshape is hot)
+    if set(map(type, size)) <= _INT:  # the usual call (all ints, not bools), decided fast: reshape is hot
         out = tuple(size)
     else:
         for s in size:
@@ -93,7 +96,7 @@ def _finish(data, requires_grad):
 def _shape(size, op):
     """A size given as ints or one tuple/list; ``zeros(2.5)`` is a TypeError, ``zeros(-1)`` a ValueError."""
     shape = check_shape(op, size)
-    if any(s < 0 for s in shape):
+    if shape and builtins.min(shape) < 0:
         raise ValueError(f"{op}: size must not hold negative numbers, got {shape}")
     return shape
 

@@ -171,6 +171,17 @@ def test_dtype_names_print_as_pytorch_does(name):
     assert minimm.as_dtype(np.dtype(name)) is dt and minimm.as_dtype(name) is dt
 
 
+def test_numpy_reads_a_dtype_without_a_failed_attribute_lookup(monkeypatch):
+    """NumPy 2.4 asks a dtype-like for ``__numpy_dtype__`` before ``.dtype``: a minimm dtype answers
+    it, so no AttributeError is raised (and caught) on every conversion."""
+    asked = []
+    forward = minimm.dtype.__getattr__
+    monkeypatch.setattr(minimm.dtype, "__getattr__", lambda self, a: asked.append(a) or forward(self, a))
+    assert np.asarray([1, 2], dtype=minimm.float32).dtype == np.float32
+    assert np.dtype(minimm.int64) == np.int64 and minimm.float64.__numpy_dtype__ is np.dtype("float64")
+    assert asked == []
+
+
 def test_dtype_aliases_properties_and_messages():
     assert minimm.float is minimm.float32 and minimm.long is minimm.int64 and minimm.double is minimm.float64
     assert minimm.float32.is_floating_point and not minimm.int64.is_floating_point

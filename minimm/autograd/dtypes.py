@@ -39,6 +39,13 @@ class DType:
         """Bytes per element (PyTorch's ``dtype.itemsize``)."""
         return self.dtype.itemsize
 
+    @property
+    def __numpy_dtype__(self) -> np.dtype:
+        """The NumPy dtype, for NumPy (2.4 on) to read first. Without it NumPy's look-up falls
+        through to ``__getattr__`` below, which raises AttributeError before NumPy tries ``.dtype``:
+        that exception made ``np.asarray(a, dtype=minimm.float32)`` ~10 µs instead of ~1 µs."""
+        return self.dtype
+
     def __getattr__(self, attr):  # kind, char, type, str ...: NumPy's answers
         return getattr(object.__getattribute__(self, "dtype"), attr)
 

@@ -80,7 +80,8 @@ def random_array(kind: str, shape, dtype, dev, **kw):
             return g.permutation(kw["n"])
     if kind == "normal":
         host = g.standard_normal(shape, dtype=np.float64)
-        host = host * kw.get("std", 1.0) + kw.get("mean", 0.0)
+        host *= kw.get("std", 1.0)  # in place: the same numbers as host * std + mean, no temporaries
+        host += kw.get("mean", 0.0)
     elif kind == "uniform":
         host = g.uniform(kw.get("low", 0.0), kw.get("high", 1.0), size=shape)
     elif kind == "integers":

@@ -80,7 +80,10 @@ def select(mask, a, b, out=None):
 
 
 def _same_shape(x, *others) -> bool:
-    return all(o.shape == x.shape for o in others)
+    for o in others:  # (a loop, not all(...): see _float_array)
+        if o.shape != x.shape:
+            return False
+    return True
 
 
 # -- element-wise formulas ------------------------------------------------------------------------

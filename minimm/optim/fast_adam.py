@@ -84,7 +84,7 @@ def adam_step_group(params, state: dict, lr, b1, b2, eps) -> bool:
         pa, g, m, v = p.array, gt.array, st["exp_avg"], st["exp_avg_sq"]
         if not _usable(pa, g, m, v):
             return False
-        slices = _slices(pa, g, m, v)
+        slices = ((pa, g, m, v),) if pa.size <= CHUNK else _slices(pa, g, m, v)
         work.append((st, pa.dtype, slices))
         size[pa.dtype] = max(size.get(pa.dtype, 0), slices[0][0].size)
     flats = {dt: np.empty((2, n), dt) for dt, n in size.items()}  # one scratch pair per dtype, for this step
