@@ -19,7 +19,8 @@ from minimm.ops import fast_backward
 
 
 def test_backward_twins_are_installed_and_switched():
-    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid, minimm.ops.linalg.Linear}
+    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid, minimm.ops.linalg.Linear,
+                                                 minimm.ops.reduction.Sum, minimm.ops.reduction.Mean}
     for cls, twin in fast_backward.BACKWARD_TWINS.items():
         assert cls.backward is twin
         with fastpath.enabled(False):
@@ -45,6 +46,26 @@ def test_linear_backward_twin_gives_the_plain_bits(x_shape, out_features, bias, 
         (gw,) = minimm.autograd.grad((minimm.nn.functional.linear(x, w, b) ** 2).sum(), w, create_graph=True)
         (gw * gw).sum().backward()  # a recorded backward: the twin hands over to the plain code
         return [g.numpy().tobytes() for g in grads] + [w.grad.numpy().tobytes()]
+
+    fast = run()
+    with fastpath.enabled(False):
+        assert run() == fast
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+@pytest.mark.parametrize("shape,dim", [((128, 1), None), ((), None), ((4, 5), (0, 1)), ((4, 5), 1), ((60, 50), None)],
+                         ids=["logits", "0-d", "every-dim", "one-dim", "large"])  # twin, twin, plain x3
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", [minimm.float32, minimm.float64])
+def test_whole_reduction_twins_give_the_plain_bits(op, shape, dim, keepdim, dtype):
+    x0 = np.random.default_rng(9).standard_normal(shape) * 3
+
+    def run():
+        x = minimm.tensor(x0, dtype=dtype, requires_grad=True)
+        y = getattr(x, op)(dim=dim, keepdim=keepdim)
+        (y * 1.7 + (y * y).sum()).sum().backward()
+        (gx,) = minimm.autograd.grad((getattr(x, op)(dim=dim, keepdim=keepdim) ** 2).sum(), x, create_graph=True)
+        return [y.detach().numpy().tobytes(), x.grad.numpy().tobytes(), gx.detach().numpy().tobytes()]
 
     fast = run()
     with fastpath.enabled(False):

@@ -23,11 +23,12 @@ class DType:
     """One element type: ``name`` (``'float32'``), the NumPy ``dtype`` it stands for, and NumPy's
     attributes (``kind``, ``itemsize``, ``char``, ``type`` ...) read through to it."""
 
-    __slots__ = ("dtype", "name")
+    __slots__ = ("dtype", "name", "kind")
 
     def __init__(self, name: str):
         self.dtype = np.dtype(name)
         self.name = self.dtype.name
+        self.kind = self.dtype.kind  # read by many checks ("f" for floats): a slot, not __getattr__
 
     @property
     def is_floating_point(self) -> bool:

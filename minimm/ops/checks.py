@@ -67,7 +67,8 @@ def _is_array(x) -> bool:
 
 def is_operand(x) -> bool:
     """Whether ``x`` can meet a tensor in arithmetic: a tensor, a real number or a numeric array."""
-    if isinstance(x, (Tensor, numbers.Real, np.bool_)):
+    # float and int before numbers.Real: that is an ABC, whose isinstance runs Python code
+    if isinstance(x, (Tensor, float, int, numbers.Real, np.bool_)):
         return True
     if _is_array(x):
         try:

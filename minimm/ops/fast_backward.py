@@ -8,7 +8,9 @@ method calls cost more than the arithmetic, so each twin here reads the node's f
 and, on host arrays, calls the formula's NumPy twin (:mod:`minimm.ops.fast_numpy`) without the
 fusable wrapper — the same bits (``tests/test_fastpath.py`` runs every op with the shortcuts on
 and off). ``Linear`` on a batch of rows also sums its bias grad with ``np.add.reduce``, the
-reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls around it. When a graph
+reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls around it; ``Sum`` and
+``Mean`` over every element of a small array (a loss) fill a fresh array with the grad instead of
+reshaping and broadcasting it (``np.broadcast_to`` alone is six Python-level calls). When a graph
 of the backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over
 to the plain backward, which knows how to compute on Tensors.
 """
@@ -22,10 +24,11 @@ from . import arithmetic as _a
 from . import elementwise as _e
 from . import fast_numpy as _fn
 from . import linalg as _la
+from . import reduction as _r
 
 __all__ = ["BACKWARD_TWINS"]
 
-_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid, _la.Linear)}
+_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid, _la.Linear, _r.Sum, _r.Mean)}
 # NumPy twins of every size (fast_numpy.ALL_SIZES), called without the fusable wrapper
 _tanh_grad, _sigmoid_grad = _fn.tanh_grad, _fn.sigmoid_grad
 
@@ -82,6 +85,37 @@ def linear_backward(self, g):
     return gx, gw, gb
 
 
+def _whole_and_small(node, g):
+    """The node reduced its (host) input over every axis, and that input is small: its array, else None."""
+    x = node.inputs[0].array
+    if node.graph or node.params["axes"] is not None or g.__class__ is not np.ndarray \
+            or x.__class__ is not np.ndarray or x.size >= _fn.SMALL:
+        return None
+    return x
+
+
+def sum_backward(self, g):
+    """Sum over every axis: ∂/∂xᵢ = g for each element (as a filled array, not a broadcast view)."""
+    x = _whole_and_small(self, g)
+    if x is None:
+        return _plain[_r.Sum](self, g)
+    out = np.empty(x.shape, g.dtype)
+    out[...] = g
+    return out
+
+
+def mean_backward(self, g):
+    """Mean over every axis: ∂/∂xᵢ = g/n for each element (as a filled array, not a broadcast view)."""
+    x = _whole_and_small(self, g)
+    if x is None:
+        return _plain[_r.Mean](self, g)
+    gn = g / x.size  # the plain backward's division, by the same Python int
+    out = np.empty(x.shape, gn.dtype)
+    out[...] = gn
+    return out
+
+
 BACKWARD_TWINS = {_a.Mul: mul_backward, _e.Exp: exp_backward, _e.Tanh: tanh_backward,
-                  _e.Sigmoid: sigmoid_backward, _la.Linear: linear_backward}
+                  _e.Sigmoid: sigmoid_backward, _la.Linear: linear_backward, _r.Sum: sum_backward,
+                  _r.Mean: mean_backward}
 fastpath.install_backward_twins(BACKWARD_TWINS)
