@@ -74,7 +74,7 @@ def linear_backward(self, g):
     if self.graph or g.__class__ is not np.ndarray or g.ndim != 2:
         return _plain[_la.Linear](self, g)
     ix, iw, ib = self.inputs
-    x, w, b = self.arrays()
+    x, w, b = self.datas
     gx = gw = gb = None
     if getattr(ix, "requires_grad", False):
         gx = g * w if w.shape[0] == 1 else np.matmul(g, w)  # one output feature: an outer product

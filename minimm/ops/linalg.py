@@ -88,9 +88,13 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """y = x Wᵀ + b, with W shaped (out_features, in_features) as in PyTorch."""
-    if input.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input has {input.shape[-1]} features (shape {input.shape}) but the weight "
-            f"expects {weight.shape[-1]} (weight shape {weight.shape})"
-        )
-    return Linear.apply(input, weight, bias)
+    try:
+        return Linear.apply(input, weight, bias)
+    except ValueError:
+        # checked only when the op failed: a layer called thousands of times pays nothing for it
+        if input.shape[-1] != weight.shape[-1]:
+            raise ValueError(
+                f"linear: input has {input.shape[-1]} features (shape {input.shape}) but the weight "
+                f"expects {weight.shape[-1]} (weight shape {weight.shape})"
+            ) from None
+        raise
