@@ -16,11 +16,13 @@ from minimm.autograd import walk as W
 from minimm.ops import arithmetic as A
 from minimm.ops import elementwise as E
 from minimm.ops import fast_backward
+from minimm.nn import functional as F
 
 
 def test_backward_twins_are_installed_and_switched():
-    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid, minimm.ops.linalg.Linear,
-                                                 minimm.ops.reduction.Sum, minimm.ops.reduction.Mean}
+    assert set(fast_backward.BACKWARD_TWINS) == {A.Mul, E.Exp, E.Tanh, E.Sigmoid, E.ReLU, E.LeakyReLU, E.Softplus,
+                                                 minimm.ops.linalg.Linear, minimm.ops.reduction.Sum,
+                                                 minimm.ops.reduction.Mean}
     for cls, twin in fast_backward.BACKWARD_TWINS.items():
         assert cls.backward is twin
         with fastpath.enabled(False):
@@ -80,7 +82,7 @@ def test_backward_twins_give_the_plain_bits_first_and_second_order(shape):
     def run():
         x = minimm.tensor(x0, dtype=minimm.float64, requires_grad=True)
         c = minimm.tensor(c0, dtype=minimm.float64, requires_grad=True)
-        y = (x * c).tanh() + x.sigmoid() * x.exp()
+        y = (x * c).tanh() + x.sigmoid() * x.exp() + x.relu() * c + F.leaky_relu(x * c, 0.2) - F.softplus(x)
         (g,) = minimm.autograd.grad(y.sum(), x, create_graph=True)  # the twins hand over to the plain code
         (g * g).sum().backward()
         return [x.grad.numpy().tobytes(), c.grad.numpy().tobytes(), g.detach().numpy().tobytes()]

@@ -6,8 +6,9 @@ for each input's ``requires_grad`` with ``self.needs_grad(i)``; ``Tanh`` reads i
 ``self.output()`` and calls the fusable formula ``tanh_grad``. On a tensor of 8 numbers those
 method calls cost more than the arithmetic, so each twin here reads the node's fields directly
 and, on host arrays, calls the formula's NumPy twin (:mod:`minimm.ops.fast_numpy`) without the
-fusable wrapper — the same bits (``tests/test_fastpath.py`` runs every op with the shortcuts on
-and off). ``Linear`` on a batch of rows also sums its bias grad with ``np.add.reduce``, the
+fusable wrapper (``ReLU``, ``LeakyReLU`` and ``Softplus`` too: their NumPy twins fall back to the
+formula wherever the wrapper would) — the same bits (``tests/test_fastpath.py`` runs every op with
+the shortcuts on and off). ``Linear`` on a batch of rows also sums its bias grad with ``np.add.reduce``, the
 reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls around it; ``Sum`` and
 ``Mean`` over every element of a small array (a loss) fill a fresh array with the grad instead of
 reshaping and broadcasting it (``np.broadcast_to`` alone is six Python-level calls). When a graph
@@ -28,7 +29,8 @@ from . import reduction as _r
 
 __all__ = ["BACKWARD_TWINS"]
 
-_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid, _la.Linear, _r.Sum, _r.Mean)}
+_plain = {cls: cls.__dict__["backward"] for cls in (_a.Mul, _e.Exp, _e.Tanh, _e.Sigmoid, _e.ReLU, _e.LeakyReLU,
+                                                   _e.Softplus, _la.Linear, _r.Sum, _r.Mean)}
 # NumPy twins of every size (fast_numpy.ALL_SIZES), called without the fusable wrapper
 _tanh_grad, _sigmoid_grad = _fn.tanh_grad, _fn.sigmoid_grad
 
@@ -67,6 +69,32 @@ def sigmoid_backward(self, g):
     if self.xp is np:
         return _sigmoid_grad(g, self.saved)
     return _e.sigmoid_grad(self.xp, g, self.saved)
+
+
+def _input_array(node):
+    d = node.datas
+    return d[0] if d is not None else node.inputs[0].array  # (as Function.arrays reads it)
+
+
+def relu_backward(self, g):
+    """ReLU: g where x > 0, else 0."""
+    if self.graph or self.xp is not np:
+        return _plain[_e.ReLU](self, g)
+    return _fn.relu_backward(g, _input_array(self))
+
+
+def leaky_relu_backward(self, g):
+    """LeakyReLU: g where x > 0, else αg."""
+    if self.graph or self.xp is not np:
+        return _plain[_e.LeakyReLU](self, g)
+    return _fn.leaky_relu_backward(g, _input_array(self), self.params["negative_slope"])
+
+
+def softplus_backward(self, g):
+    """Softplus: g σ(x)."""
+    if self.graph or self.xp is not np:
+        return _plain[_e.Softplus](self, g)
+    return g * _fn.stable_sigmoid(_input_array(self))
 
 
 def linear_backward(self, g):
@@ -116,6 +144,7 @@ def mean_backward(self, g):
 
 
 BACKWARD_TWINS = {_a.Mul: mul_backward, _e.Exp: exp_backward, _e.Tanh: tanh_backward,
-                  _e.Sigmoid: sigmoid_backward, _la.Linear: linear_backward, _r.Sum: sum_backward,
+                  _e.Sigmoid: sigmoid_backward, _e.ReLU: relu_backward, _e.LeakyReLU: leaky_relu_backward,
+                  _e.Softplus: softplus_backward, _la.Linear: linear_backward, _r.Sum: sum_backward,
                   _r.Mean: mean_backward}
 fastpath.install_backward_twins(BACKWARD_TWINS)
