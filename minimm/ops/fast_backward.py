@@ -8,12 +8,12 @@ method calls cost more than the arithmetic, so each twin here reads the node's f
 and, on host arrays, calls the formula's NumPy twin (:mod:`minimm.ops.fast_numpy`) without the
 fusable wrapper (``ReLU``, ``LeakyReLU`` and ``Softplus`` too: their NumPy twins fall back to the
 formula wherever the wrapper would) — the same bits (``tests/test_fastpath.py`` runs every op with
-the shortcuts on and off). ``Linear`` on a batch of rows also sums its bias grad with ``np.add.reduce``, the
-reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls around it; ``Sum`` and
-``Mean`` over every element of a small array (a loss) fill a fresh array with the grad instead of
-reshaping and broadcasting it (``np.broadcast_to`` alone is six Python-level calls). When a graph
-of the backward pass is being recorded (``create_graph=True``: ``self.graph``), a twin hands over
-to the plain backward, which knows how to compute on Tensors.
+the shortcuts on and off). ``Linear`` on a batch of rows also sums its bias grad with
+``np.add.reduce``, the reduction ``np.sum`` runs, without ``np.sum``'s three Python-level calls
+around it; ``Sum`` and ``Mean`` over every element of a small array (a loss) fill a fresh array
+with the grad instead of reshaping and broadcasting it (``np.broadcast_to`` alone is six
+Python-level calls). When a graph of the backward pass is being recorded (``create_graph=True``:
+``self.graph``), a twin hands over to the plain backward, which knows how to compute on Tensors.
 """
 
 from __future__ import annotations
