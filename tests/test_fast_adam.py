@@ -28,7 +28,8 @@ def _on_and_off(run):
 
 
 def _state(opt, ps):
-    return [p.detach().numpy() for p in ps] + [np.asarray(opt.state[p][k]) for p in ps for k in ("exp_avg", "exp_avg_sq")]
+    moments = [np.asarray(opt.state[p][k]) for p in ps for k in ("exp_avg", "exp_avg_sq")]
+    return [p.detach().numpy() for p in ps] + moments
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(weight_decay=0.1), dict(maximize=True), dict(betas=(0.5, 0.99)),
@@ -38,7 +39,8 @@ def _state(opt, ps):
 def test_adam_in_place_update_is_bit_identical(cls, kw, dtype):
     def run():
         rng = np.random.default_rng(3)
-        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s), dtype=dtype)) for s in ((7, 5), (5,), (3, 2, 2))]
+        shapes = ((7, 5), (5,), (3, 2, 2))
+        ps = [minimm.nn.Parameter(minimm.tensor(rng.standard_normal(s), dtype=dtype)) for s in shapes]
         opt = getattr(minimm.optim, cls)(ps, lr=1e-2, **kw)
         for _ in range(4):
             for p in ps:
