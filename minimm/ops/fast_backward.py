@@ -71,30 +71,25 @@ def sigmoid_backward(self, g):
     return _e.sigmoid_grad(self.xp, g, self.saved)
 
 
-def _input_array(node):
-    d = node.datas
-    return d[0] if d is not None else node.inputs[0].array  # (as Function.arrays reads it)
-
-
 def relu_backward(self, g):
     """ReLU: g where x > 0, else 0."""
     if self.graph or self.xp is not np:
         return _plain[_e.ReLU](self, g)
-    return _fn.relu_backward(g, _input_array(self))
+    return _fn.relu_backward(g, self.arrays()[0])
 
 
 def leaky_relu_backward(self, g):
     """LeakyReLU: g where x > 0, else αg."""
     if self.graph or self.xp is not np:
         return _plain[_e.LeakyReLU](self, g)
-    return _fn.leaky_relu_backward(g, _input_array(self), self.params["negative_slope"])
+    return _fn.leaky_relu_backward(g, self.arrays()[0], self.params["negative_slope"])
 
 
 def softplus_backward(self, g):
     """Softplus: g σ(x)."""
     if self.graph or self.xp is not np:
         return _plain[_e.Softplus](self, g)
-    return g * _fn.stable_sigmoid(_input_array(self))
+    return g * _fn.stable_sigmoid(self.arrays()[0])
 
 
 def linear_backward(self, g):
